@@ -1,0 +1,2 @@
+//! The Switchyard lab (being written).
+fn main() {}

@@ -1,0 +1,28 @@
+//! # switchyard-runtime: the mechanisms
+//!
+//! This crate holds everything a scheduler needs and nothing that decides *when* work runs:
+//!
+//! | module | what it is |
+//! |---|---|
+//! | [`task`] | the single-allocation raw task, its state word, the waker vtable, [`task::JoinHandle`], and the [`task::Schedule`] hook a scheduler implements |
+//! | [`reactor`] | `mio::Poll` with a slab of registrations keyed by `Token` (with a generation), and cross-thread wake-up |
+//! | [`time`] | a hierarchical timer wheel, [`time::Sleep`], [`time::Timeout`], [`time::Interval`] |
+//! | [`net`] | TCP, UDP and Unix sockets as futures-io `AsyncRead`/`AsyncWrite` |
+//! | [`sync`] | `oneshot`, bounded `mpsc`, `Notify` |
+//! | [`process`] | start methods, framed IPC, shared memory |
+//! | [`park`] | `Parker` / `Unparker` |
+//! | [`coop`] | the per-poll budget that runtime resources spend |
+//!
+//! Dependencies point one way: `lab -> scheduler -> runtime`. This crate never names a policy:
+//! a scheduler is anything that implements [`task::Schedule`] and polls [`task::Runnable`]s.
+#![warn(missing_docs)]
+
+pub mod coop;
+pub mod loom;
+pub mod net;
+pub mod park;
+pub mod process;
+pub mod reactor;
+pub mod sync;
+pub mod task;
+pub mod time;

@@ -1,0 +1,1 @@
+//! `Parker` / `Unparker` (being written).
