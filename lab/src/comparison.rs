@@ -6,7 +6,7 @@
 
 use crate::models::{self, Kind};
 use crate::results::ResultFile;
-use crate::table::{Grid, human};
+use crate::table::{Grid, human, thousands};
 
 /// The columns, with the static labels of LAB.md's table (scheduling, when to use).
 const COLUMNS: &[(&str, &str, &str)] = &[
@@ -128,9 +128,64 @@ fn scale_reached(file: &ResultFile, model: &str, kind: Kind) -> String {
     match largest {
         Some(r) => format!(
             "{} {unit}, {} each (quick run)",
-            r.n,
+            thousands(r.n),
             human(r.value, &r.unit)
         ),
         None => "not measured".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::{Config, Machine, SCHEMA};
+
+    fn empty() -> ResultFile {
+        ResultFile {
+            schema: SCHEMA,
+            lab_version: "0".into(),
+            started_at: "t".into(),
+            machine: Machine {
+                cpu_model: String::new(),
+                cores: 2,
+                kernel: String::new(),
+                os: String::new(),
+                rustc: String::new(),
+                hostname: String::new(),
+            },
+            config: Config {
+                quick: true,
+                seed: 1,
+                pin: true,
+                workload: None,
+                experiments: vec![],
+                models: vec![],
+            },
+            results: vec![],
+            skipped: vec![],
+            checks: vec![],
+        }
+    }
+
+    #[test]
+    fn models_not_built_say_so_in_every_measured_line() {
+        let grid = build(&empty());
+        let pool = grid.header.iter().position(|h| h == "pool").unwrap();
+        for row in &grid.rows[1..grid.rows.len() - 1] {
+            assert_eq!(row[pool], "not built yet", "{row:?}");
+        }
+    }
+
+    #[test]
+    fn a_built_model_without_figures_is_not_measured_never_guessed() {
+        let grid = build(&empty());
+        let thread = grid.header.iter().position(|h| h == "thread").unwrap();
+        let switch = grid.rows.iter().find(|r| r[0] == "switch cost").unwrap();
+        assert_eq!(switch[thread], "not measured");
+        assert!(
+            grid.rows
+                .iter()
+                .all(|r| !r[thread].chars().any(|c| c.is_ascii_digit()))
+        );
     }
 }

@@ -125,6 +125,19 @@ fn scale<'a>(value: f64, steps: &[(f64, &'a str)]) -> (f64, &'a str) {
     (value / factor, unit)
 }
 
+/// An integer with thousands separators: `1,000,000`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Three significant digits, no exponent.
 fn sig3(value: f64) -> String {
     let abs = value.abs();
@@ -152,6 +165,8 @@ mod tests {
         assert_eq!(human(331.4, "B"), "331 B");
         assert_eq!(human(20_480.0, "B"), "20.0 KiB");
         assert_eq!(human(1.95, "x"), "1.95 x");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(thousands(100), "100");
     }
 
     #[test]

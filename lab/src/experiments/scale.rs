@@ -104,9 +104,14 @@ impl Experiment for Scale {
             let variant = format!("N={n}");
             match park_in_child(model.name(), n, ctx.pin) {
                 Ok((create, growth)) => {
-                    let note = Some(format!(
-                        "fresh child process; {cap_note}; memory resolution one page / N"
-                    ));
+                    let note = Some(match model.park_note() {
+                        Some(kept) => format!(
+                            "fresh child process; {kept}; {cap_note}; memory resolution one page / N"
+                        ),
+                        None => format!(
+                            "fresh child process; {cap_note}; memory resolution one page / N"
+                        ),
+                    });
                     let per_unit_bytes = growth as f64 / n as f64;
                     let per_unit_ns = create.as_nanos() as f64 / n as f64;
                     ctx.rows.push(row(

@@ -43,6 +43,10 @@ impl Model for AsyncExecutor {
         Some("ping-pong over tokio::sync::mpsc, capacity 1 (async-executor has no channel)")
     }
 
+    fn park_note(&self) -> Option<&'static str> {
+        Some("detached tasks, kept by the executor's slab")
+    }
+
     fn yield_many(&self, n: u64) -> Outcome<Duration> {
         let ex = Rc::new(LocalExecutor::new());
         Ok(in_task(&ex, async move {

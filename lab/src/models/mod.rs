@@ -97,6 +97,11 @@ pub trait Model: Sync {
         None
     }
 
+    /// What keeps a parked unit alive and what the memory growth therefore counts.
+    fn park_note(&self) -> Option<&'static str> {
+        None
+    }
+
     /// One unit yields `n` times; the time for all of them.
     fn yield_many(&self, n: u64) -> Outcome<Duration> {
         let _ = n;

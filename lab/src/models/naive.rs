@@ -45,6 +45,12 @@ impl Model for Naive {
         Some("ping-pong over the lab's mutex capacity-1 channel")
     }
 
+    fn park_note(&self) -> Option<&'static str> {
+        Some(
+            "the naive executor has no task table: the 16-byte JoinHandles keep the tasks alive and are counted",
+        )
+    }
+
     fn yield_many(&self, n: u64) -> Outcome<Duration> {
         let exec = NaiveExecutor::new();
         Ok(in_task(&exec, async move {

@@ -74,6 +74,10 @@ impl Model for Thread {
         Some("ping-pong over two pipes")
     }
 
+    fn park_note(&self) -> Option<&'static str> {
+        Some("std default stacks (2 MiB virtual each); only touched pages are resident")
+    }
+
     fn yield_many(&self, n: u64) -> Outcome<Duration> {
         let start = Instant::now();
         for _ in 0..n {

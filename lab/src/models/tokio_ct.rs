@@ -52,6 +52,10 @@ impl Model for TokioCt {
         Some("ping-pong over tokio::sync::mpsc, capacity 1")
     }
 
+    fn park_note(&self) -> Option<&'static str> {
+        Some("detached tasks, kept by tokio's task list")
+    }
+
     fn yield_many(&self, n: u64) -> Outcome<Duration> {
         in_task(&runtime()?, async move {
             let start = Instant::now();
