@@ -121,13 +121,10 @@ fn poll_join<T>(join: &mut JoinHandle<T>) -> Poll<Result<T, JoinError>> {
     Pin::new(join).poll(&mut cx)
 }
 
-/// Runs a model with a preemption bound that keeps each model under a minute on 2 cores
-/// (3 is where loom's documentation says most bugs are found).
+/// Runs a model exhaustively (no preemption bound: these models are small enough that every
+/// interleaving takes well under a second; set `LOOM_MAX_PREEMPTIONS` to bound them).
 fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = ::loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(3);
-    }
+    let builder = ::loom::model::Builder::new();
     builder.check(f);
 }
 
@@ -196,7 +193,7 @@ fn abort_races_completion() {
     model(|| {
         let queue = Queue::new();
         let drops = Arc::new(AtomicUsize::new(0));
-        let (runnable, mut join) = spawn(
+        let (runnable, join) = spawn(
             YieldOnce {
                 yielded: false,
                 _guard: DropCounter(drops.clone()),
@@ -256,5 +253,78 @@ fn waker_dropped_on_another_thread_orphans_the_task_safely() {
         queue.drain();
         assert_eq!(drops.load(Ordering::Relaxed), 1);
         assert_eq!(queue.released(), 1);
+    });
+}
+
+/// Counts wakes, for the JoinHandle's awaiter.
+struct CountWakes(AtomicUsize);
+
+impl std::task::Wake for CountWakes {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The JoinHandle registers its waker while the task completes: if its poll said `Pending`, the
+/// completing thread wakes it exactly once, and the next poll is ready.
+#[test]
+fn join_waker_registration_races_completion() {
+    model(|| {
+        let queue = Queue::new();
+        let (runnable, mut join) = spawn(async { 5 }, queue.clone(), TaskId::next());
+        let joiner = thread::spawn(move || {
+            let counter = std::sync::Arc::new(CountWakes(AtomicUsize::new(0)));
+            let waker = Waker::from(counter.clone());
+            let first = Pin::new(&mut join).poll(&mut Context::from_waker(&waker));
+            (first.is_pending(), counter, join)
+        });
+        runnable.run();
+        let (was_pending, counter, mut join) = joiner.join().unwrap();
+        if was_pending {
+            assert_eq!(
+                counter.0.load(Ordering::Relaxed),
+                1,
+                "the join waker was lost"
+            );
+            assert!(matches!(poll_join(&mut join), Poll::Ready(Ok(5))));
+        }
+        drop(join);
+        assert_eq!(queue.released(), 1);
+    });
+}
+
+/// `Task::shutdown` of an idle task races a wake from another thread: whichever wins, the
+/// future is dropped exactly once (by the shutdown, or by the run of the woken task) and the
+/// JoinHandle reports cancellation.
+#[test]
+fn shutdown_races_a_wake() {
+    model(|| {
+        let queue = Queue::new();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let stash = Arc::new(Mutex::new(None));
+        let (runnable, mut join) = spawn(
+            WaitFlag {
+                flag: Arc::new(AtomicBool::new(false)),
+                stash: stash.clone(),
+                _guard: DropCounter(drops.clone()),
+            },
+            queue.clone(),
+            TaskId::next(),
+        );
+        let task = runnable.task();
+        runnable.run();
+        let waker = stash
+            .lock()
+            .unwrap()
+            .take()
+            .expect("the poll stored a waker");
+        let waking = thread::spawn(move || waker.wake());
+        task.shutdown();
+        waking.join().unwrap();
+        queue.drain();
+        assert_eq!(drops.load(Ordering::Relaxed), 1);
+        assert_eq!(queue.released(), 1);
+        assert!(task.is_finished());
+        assert!(matches!(poll_join(&mut join), Poll::Ready(Err(e)) if e.is_cancelled()));
     });
 }
