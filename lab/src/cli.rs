@@ -84,7 +84,7 @@ struct RunArgs {
     /// Also measure the peers (tokio, async-executor; needs --features peers).
     #[arg(long)]
     peers: bool,
-    /// Output folder (default: lab-results/<timestamp>).
+    /// Output folder (default: `lab-results/<timestamp>`).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Also write the result file here.
@@ -161,7 +161,11 @@ fn clap_error(e: clap::Error) -> ExitCode {
             format!(" (accepted: {})", options.join(", "))
         }
         _ => match e.get(ContextKind::ValidValue) {
-            Some(ContextValue::Strings(v)) => format!(" (accepted: {})", v.join(", ")),
+            Some(ContextValue::Strings(v)) if !v.is_empty() => {
+                format!(" (accepted: {})", v.join(", "))
+            }
+            _ if first.contains("--only") => format!(" (accepted: {})", accepted_experiments()),
+            _ if first.contains("--models") => format!(" (accepted: {})", accepted_models()),
             _ => " (see --help)".to_owned(),
         },
     };
@@ -259,7 +263,7 @@ fn resolve_experiments(
 fn resolve_models(names: &[String], peers: bool) -> Result<Vec<&'static dyn Model>, LabError> {
     if peers && !cfg!(feature = "peers") {
         return Err(LabError::Usage(
-            "--peers needs a lab built with `--features peers` (try `cargo lab -- --peers`)"
+            "--peers needs a lab built with `--features peers` (try `cargo lab --peers`)"
                 .to_owned(),
         ));
     }
