@@ -39,6 +39,9 @@ enum Command {
         /// Also write the measured result file here.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        /// (tests) measure with the tiny workloads instead of the quick ones.
+        #[arg(long, hide = true)]
+        tiny: bool,
     },
     /// The same experiments from several result files, side by side.
     Compare {
@@ -181,7 +184,7 @@ fn dispatch(cli: Cli) -> Result<(), LabError> {
             print!("{}", list());
             Ok(())
         }
-        Some(Command::Table { json }) => table_command(json),
+        Some(Command::Table { json, tiny }) => table_command(json, tiny),
         Some(Command::Compare { files }) => compare_command(&files),
         Some(Command::Report { file, out }) => report_command(&file, out),
         Some(Command::Park {
@@ -325,7 +328,7 @@ fn run_command(args: RunArgs) -> Result<(), LabError> {
     Ok(())
 }
 
-fn table_command(json: Option<PathBuf>) -> Result<(), LabError> {
+fn table_command(json: Option<PathBuf>, tiny: bool) -> Result<(), LabError> {
     let names: Vec<String> = comparison::measurable()
         .iter()
         .map(|s| (*s).to_owned())
@@ -336,7 +339,7 @@ fn table_command(json: Option<PathBuf>) -> Result<(), LabError> {
             .filter(|e| matches!(e.name(), "switch" | "spawn" | "scale"))
             .collect(),
         models: resolve_models(&names, false)?,
-        sizing: Sizing::Quick,
+        sizing: if tiny { Sizing::Tiny } else { Sizing::Quick },
         pin: true,
         seed: 1,
         progress: true,
