@@ -1,5 +1,6 @@
 #![doc = include_str!("README.md")]
 
+mod async_channel;
 mod channel;
 mod child;
 mod error;
@@ -10,6 +11,7 @@ pub mod shm;
 mod start;
 mod sys;
 
+pub use async_channel::AsyncChannel;
 pub use channel::{CHILD_FD, Channel};
 pub use child::{Child, ExitStatus, Signal};
 pub use error::{FrameError, ProcessError};
