@@ -321,8 +321,11 @@ impl RingConsumer {
     ) -> Result<(), RingError> {
         let mut len = [0u8; LEN_PREFIX];
         self.read(&mut len, deadline)?;
-        buf.clear();
-        buf.resize(u32::from_le_bytes(len) as usize, 0);
+        // Reuse the buffer's bytes: only growth is zero-filled (a 1 MiB memset per message
+        // would cost as much as the copy itself).
+        let len = u32::from_le_bytes(len) as usize;
+        buf.truncate(len);
+        buf.resize(len, 0);
         self.read(buf, deadline)
     }
 
