@@ -35,5 +35,15 @@ pub mod stats;
 pub mod table;
 
 fn main() -> std::process::ExitCode {
+    // First: a child of the process model runs its entry point here and exits; the lab
+    // itself registers them (and starts the fork server while it has one thread).
+    if let Err(e) = switchyard_runtime::process::Init::new()
+        .entries(models::process::entries())
+        .fork_server(true)
+        .run()
+    {
+        eprintln!("switchyard-lab: {e}");
+        return std::process::ExitCode::from(2);
+    }
     cli::main()
 }

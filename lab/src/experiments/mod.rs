@@ -15,6 +15,7 @@ use crate::progress::Bar;
 use crate::results::{Check, Row, Skipped};
 use crate::stats;
 
+pub mod ipc;
 pub mod latency;
 pub mod scale;
 pub mod spawn;
@@ -41,13 +42,13 @@ pub fn catalogue() -> Vec<&'static dyn Experiment> {
         &spawn::Spawn,
         &scale::Scale,
         &latency::Latency,
+        &ipc::Ipc,
     ]
 }
 
 /// Experiments of LAB.md that arrive with later parts (named so `--only` can say so).
 pub const PLANNED: &[(&str, &str)] = &[
     ("speedup", "arrives with the pool (issue 3)"),
-    ("ipc", "arrives with the process model (issue 4)"),
     ("blocking", "arrives with the pool (issue 3)"),
     ("fairness", "not built yet"),
     ("echo", "not built yet"),

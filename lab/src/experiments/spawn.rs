@@ -2,6 +2,8 @@
 //!
 //! `spawn_join`: from inside a running unit, create 100,000 empty units (threads: 2,000;
 //! processes: 200), then join them all; ns per unit.
+//! * `fork`, `forkserver` (process model only): the same with the launcher's other start
+//!   methods (`fork` is skipped with the launcher's reason when the lab runs threads).
 
 use super::{Ctx, Experiment, Size};
 use crate::models::{Kind, Model};
@@ -41,11 +43,11 @@ impl Experiment for Spawn {
     }
 
     fn variants(&self) -> &'static str {
-        "spawn_join (metric ns_per_op)"
+        "spawn_join; process also fork, forkserver (metric ns_per_op)"
     }
 
-    fn steps(&self, _model: &dyn Model, _ctx: &Ctx) -> u64 {
-        1
+    fn steps(&self, model: &dyn Model, _ctx: &Ctx) -> u64 {
+        1 + model.spawn_variants().len() as u64
     }
 
     fn run(&self, model: &dyn Model, ctx: &mut Ctx) {
@@ -54,5 +56,11 @@ impl Experiment for Spawn {
             model.spawn_join(n)
         });
         ctx.step(model.name(), "spawn_join");
+        for &variant in model.spawn_variants() {
+            ctx.batches((NAME, model.name(), variant), n, None, || {
+                model.spawn_join_variant(variant, n)
+            });
+            ctx.step(model.name(), variant);
+        }
     }
 }

@@ -18,6 +18,7 @@ use hdrhistogram::Histogram;
 
 mod chan;
 mod naive;
+pub mod process;
 mod thread;
 
 #[cfg(feature = "peers")]
@@ -127,6 +128,25 @@ pub trait Model: Sync {
         Err(Skip::unsupported(self.name()))
     }
 
+    /// Extra rows of the `spawn` experiment beside `spawn_join` (the process model's other
+    /// start methods).
+    fn spawn_variants(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// `spawn_join` for one of [`Model::spawn_variants`].
+    fn spawn_join_variant(&self, variant: &str, n: u64) -> Outcome<Duration> {
+        let _ = (variant, n);
+        Err(Skip::unsupported(self.name()))
+    }
+
+    /// `round_trips` round trips of a `size`-byte message to another unit and back over
+    /// `mechanism` (`channel`, `pipe`, `unix`, `shm`); the time for all of them.
+    fn ipc_round_trips(&self, mechanism: &str, size: usize, round_trips: u64) -> Outcome<Duration> {
+        let _ = (mechanism, size, round_trips);
+        Err(Skip::unsupported(self.name()))
+    }
+
     /// Runs the latency probe; lateness (wake time - deadline) in ns, one value per sleep.
     fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
         let _ = probe;
@@ -179,7 +199,7 @@ pub fn catalogue() -> Vec<Entry> {
         Entry {
             name: "process",
             describe: "switchyard's process launcher and process pool",
-            model: Err("not built yet: runtime::process has not landed in this build"),
+            model: Ok(&process::Process),
             peer: false,
         },
         Entry {
