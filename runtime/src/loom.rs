@@ -11,8 +11,7 @@ mod imp {
         pub use std::sync::{Arc, Condvar, Mutex, MutexGuard};
         pub mod atomic {
             pub use std::sync::atomic::{
-                AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
-                fence,
+                AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
             };
         }
     }
