@@ -1,0 +1,1 @@
+//! loom models of the task state machine's races (run with `--cfg loom`).
