@@ -8,6 +8,7 @@ use super::Pool;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
+use switchyard_runtime::task::TaskId;
 
 /// How many ticks a worker runs between two looks at the injector, even with local work.
 /// 61 is Go's figure (`schedule()` checks the global run queue every 61 schedticks), prime so it
@@ -29,7 +30,7 @@ pub const DEFAULT_STACK_SIZE: usize = 2 * 1024 * 1024;
 /// A hook on a thread event (start, stop, park, unpark). Runs on the thread concerned.
 pub type ThreadHook = Arc<dyn Fn() + Send + Sync + 'static>;
 /// A hook on a task event (spawn, terminate), given the task's id.
-pub type TaskHook = Arc<dyn Fn(u64) + Send + Sync + 'static>;
+pub type TaskHook = Arc<dyn Fn(TaskId) + Send + Sync + 'static>;
 
 /// The hooks a builder installs; each is optional.
 #[derive(Clone, Default)]
@@ -175,14 +176,14 @@ impl Builder {
     }
 
     /// Runs `f(task id)` on the spawning thread when a task is spawned on the pool.
-    pub fn on_task_spawn(mut self, f: impl Fn(u64) + Send + Sync + 'static) -> Self {
+    pub fn on_task_spawn(mut self, f: impl Fn(TaskId) + Send + Sync + 'static) -> Self {
         self.config.hooks.on_task_spawn = Some(Arc::new(f));
         self
     }
 
     /// Runs `f(task id)` when a task's future has been dropped (completed, panicked or
     /// cancelled), on the thread that dropped it.
-    pub fn on_task_terminate(mut self, f: impl Fn(u64) + Send + Sync + 'static) -> Self {
+    pub fn on_task_terminate(mut self, f: impl Fn(TaskId) + Send + Sync + 'static) -> Self {
         self.config.hooks.on_task_terminate = Some(Arc::new(f));
         self
     }

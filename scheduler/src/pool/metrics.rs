@@ -17,6 +17,7 @@ use std::cell::Cell;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use switchyard_runtime::task::TaskId;
 
 /// One schedule in this many (per thread) is timed. A power of two so the test is a mask;
 /// picked so sampling costs under 1 ns per schedule on average (an `Instant::now` is ~25 ns).
@@ -80,7 +81,7 @@ pub struct HandOff {
     /// The seat (worker index) whose queues were handed to another thread.
     pub worker: usize,
     /// The task stuck in its poll, or `None` for a closure.
-    pub task: Option<u64>,
+    pub task: Option<TaskId>,
     /// How long it had been stuck when the monitor acted (at least the time slice).
     pub stuck_for: Duration,
 }
@@ -96,6 +97,12 @@ pub struct Metrics {
     pub hand_offs: u64,
     /// The last [`HAND_OFF_LOG`] hand-offs, oldest first.
     pub hand_off_log: Vec<HandOff>,
+    /// Workers searching (stealing) at the time of the snapshot.
+    pub searching_workers: usize,
+    /// Workers asleep at the time of the snapshot.
+    pub sleeping_workers: usize,
+    /// Tasks spawned on the pool whose futures have not been dropped yet.
+    pub live_tasks: usize,
     /// Threads started for hand-offs (spares), beyond the workers.
     pub spare_threads_started: u64,
     /// Sampled schedule latency (wake to poll), in nanoseconds.
@@ -150,12 +157,10 @@ impl PoolMetrics {
         u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
-    /// Called on every schedule of job `id` (0: a closure, never sampled).
+    /// Called on every schedule of a task (closures are not sampled).
     #[inline]
-    pub(crate) fn on_schedule(&self, id: u64) {
-        if id == 0 {
-            return;
-        }
+    pub(crate) fn on_schedule(&self, id: TaskId) {
+        let id = id.as_u64();
         let n = SCHEDULES.with(|c| {
             let n = c.get().wrapping_add(1);
             c.set(n);
@@ -175,10 +180,11 @@ impl PoolMetrics {
         }
     }
 
-    /// Called on every poll of job `id`.
+    /// Called on every poll of a task.
     #[inline]
-    pub(crate) fn on_poll(&self, id: u64) {
-        if id == 0 || self.sample_id.load(Ordering::Relaxed) != id {
+    pub(crate) fn on_poll(&self, id: TaskId) {
+        let id = id.as_u64();
+        if self.sample_id.load(Ordering::Relaxed) != id {
             return;
         }
         self.record_sample(id);

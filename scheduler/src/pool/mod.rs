@@ -10,6 +10,7 @@ mod seat;
 mod shared;
 mod shutdown;
 mod sleep;
+mod tasks;
 mod worker;
 
 pub use block_on::block_on;
@@ -19,6 +20,7 @@ pub use builder::{
 };
 pub use metrics::{HAND_OFF_LOG, HandOff, LATENCY_SAMPLE_EVERY, Metrics, WorkerMetrics};
 pub use scope::{SCOPE_CANCELLED, Scope};
+pub use tasks::SHARDS_PER_WORKER;
 
 use builder::Config;
 use crossbeam_deque::{Injector, Worker};
@@ -29,6 +31,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use switchyard_runtime::park::{Parker, Unparker};
+use switchyard_runtime::task::{self, JoinHandle, TaskId};
 
 /// A work-stealing pool of OS threads. See the [module documentation](self).
 ///
@@ -92,6 +95,7 @@ impl Pool {
             stealers,
             injector: Injector::new(),
             idle: sleep::Idle::new(n),
+            tasks: tasks::TaskTable::new(n),
             metrics: metrics::PoolMetrics::new(),
             shutdown: AtomicBool::new(false),
             spares: Mutex::new(Vec::new()),
@@ -132,6 +136,24 @@ impl Pool {
     /// A handle for submitting work from elsewhere (other threads, the pool's own jobs).
     pub fn handle(&self) -> PoolHandle {
         self.handle.clone()
+    }
+
+    /// Spawns `future` as a task on the pool. Await (or [`block_on`]) the [`JoinHandle`] for
+    /// its output: `Err` if it panicked (the worker lives on) or was cancelled (aborted, or
+    /// still pending when the pool shut down). Dropping the handle detaches the task.
+    ///
+    /// ```
+    /// # use switchyard_scheduler::pool::Pool;
+    /// let pool = Pool::builder().workers(2).build().unwrap();
+    /// let answer = pool.spawn(async { 6 * 7 });
+    /// assert_eq!(pool.block_on(answer).unwrap(), 42);
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
     }
 
     /// Runs `f` on the pool, fire-and-forget. A panic in `f` is caught and counted
@@ -197,6 +219,29 @@ impl PoolHandle {
         self.shared.seats.len()
     }
 
+    /// See [`Pool::spawn`].
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let shared = &self.shared;
+        let id = TaskId::next();
+        let (runnable, join) = task::spawn(future, tasks::PoolScheduler(shared.clone()), id);
+        if let Some(hook) = &shared.config.hooks.on_task_spawn {
+            hook(id);
+        }
+        // Into the table before it can run (and be released).
+        shared.tasks.insert(runnable.task());
+        shared.schedule(Job::Task(runnable), Placement::Back);
+        join
+    }
+
+    /// Tasks spawned on the pool whose futures have not been dropped yet.
+    pub fn live_tasks(&self) -> usize {
+        self.shared.tasks.len()
+    }
+
     /// See [`Pool::execute`].
     pub fn execute(&self, f: impl FnOnce() + Send + 'static) {
         self.shared
@@ -219,7 +264,11 @@ impl PoolHandle {
     /// See [`Pool::metrics`].
     pub fn metrics(&self) -> Metrics {
         let shared = &self.shared;
+        let (searching_workers, unparked) = shared.idle.counts();
         Metrics {
+            searching_workers,
+            sleeping_workers: shared.seats.len().saturating_sub(unparked),
+            live_tasks: shared.tasks.len(),
             workers: shared
                 .seats
                 .iter()

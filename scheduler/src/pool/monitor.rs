@@ -67,7 +67,7 @@ pub(crate) fn run(shared: Arc<Shared>, parker: Parker, slice: Duration) {
                         // 3.
                         shared.metrics.record_hand_off(HandOff {
                             worker: seat,
-                            task: (job != 0).then_some(job),
+                            task: job,
                             stuck_for,
                         });
                         // 4.

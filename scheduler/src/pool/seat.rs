@@ -48,8 +48,10 @@
 use super::job::Job;
 use super::metrics::SeatMetrics;
 use crossbeam_deque::Worker;
+use crossbeam_utils::atomic::AtomicCell;
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU64, Ordering};
+use switchyard_runtime::task::TaskId;
 
 const TAG_BITS: u32 = 2;
 const TAG_MASK: u64 = (1 << TAG_BITS) - 1;
@@ -77,8 +79,9 @@ pub(crate) struct SeatLocal {
 /// One seat, shared between its holder, the other workers (its metrics) and the monitor.
 pub(crate) struct SeatSlot {
     state: AtomicU64,
-    /// Id of the job being polled (0 for a closure); read by the monitor to name a hand-off.
-    polling_job: AtomicU64,
+    /// The task being polled (`None` for a closure); read by the monitor to name a hand-off.
+    /// An `AtomicCell` of 8 bytes is a plain atomic word (lock-free), so this costs a store.
+    polling_job: AtomicCell<Option<TaskId>>,
     local: UnsafeCell<SeatLocal>,
     /// Counters, written by the holder only, read by anyone.
     pub(crate) metrics: SeatMetrics,
@@ -104,7 +107,7 @@ impl SeatSlot {
     pub(crate) fn new(deque: Worker<Job>) -> SeatSlot {
         SeatSlot {
             state: AtomicU64::new(OWNED),
-            polling_job: AtomicU64::new(0),
+            polling_job: AtomicCell::new(None),
             local: UnsafeCell::new(SeatLocal {
                 deque,
                 lifo: None,
@@ -126,9 +129,9 @@ impl SeatSlot {
         unsafe { &mut *self.local.get() }
     }
 
-    /// (1) The holder is about to poll job `id`; `seq` is its own poll counter for this seat.
-    pub(crate) fn begin_poll(&self, seq: u64, id: u64) {
-        self.polling_job.store(id, Ordering::Relaxed);
+    /// (1) The holder is about to poll task `id` (`None`: a closure); `seq` is its own poll counter for this seat.
+    pub(crate) fn begin_poll(&self, seq: u64, id: Option<TaskId>) {
+        self.polling_job.store(id);
         // Release: the queue writes before this point are visible to a monitor that takes the
         // seat (3), and so is `polling_job`.
         self.state
@@ -171,11 +174,11 @@ impl SeatSlot {
             .store(seq << TAG_BITS | POLLING, Ordering::Release);
     }
 
-    /// What the monitor samples: `Some((seq, job id))` while the holder is inside a poll.
-    pub(crate) fn polling(&self) -> Option<(u64, u64)> {
+    /// What the monitor samples: `Some((seq, task))` while the holder is inside a poll.
+    pub(crate) fn polling(&self) -> Option<(u64, Option<TaskId>)> {
         let state = self.state.load(Ordering::Acquire);
         match state & TAG_MASK {
-            POLLING | LOCKED => Some((state >> TAG_BITS, self.polling_job.load(Ordering::Relaxed))),
+            POLLING | LOCKED => Some((state >> TAG_BITS, self.polling_job.load())),
             _ => None,
         }
     }

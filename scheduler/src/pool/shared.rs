@@ -26,6 +26,7 @@ use super::metrics::PoolMetrics;
 use super::monitor::Spare;
 use super::seat::SeatSlot;
 use super::sleep::Idle;
+use super::tasks::TaskTable;
 use crossbeam_deque::{Injector, Stealer};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,6 +47,8 @@ pub(crate) struct Shared {
     pub(crate) stealers: Box<[Stealer<Job>]>,
     pub(crate) injector: Injector<Job>,
     pub(crate) idle: Idle,
+    /// Every live task (for shutdown step 6).
+    pub(crate) tasks: TaskTable,
     pub(crate) config: Config,
     pub(crate) metrics: PoolMetrics,
     /// Set once, by shutdown step 1.
@@ -114,7 +117,9 @@ impl Shared {
             drop(job);
             return;
         }
-        self.metrics.on_schedule(job.id());
+        if let Some(id) = job.task_id() {
+            self.metrics.on_schedule(id);
+        }
         // 2.
         let job = with_current(|cx| match cx {
             Some(cx) if std::ptr::eq(cx.shared, self) => match cx.seat.get() {

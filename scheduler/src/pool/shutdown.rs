@@ -14,6 +14,9 @@
 //!    is left. (A thread stuck in a poll delays this until the poll returns.)
 //! 5. **Injector.** Drop every job left in the injector (pushed before step 1, or by a
 //!    hand-off that found no thread).
+//! 6. **Idle tasks.** Cancel every task still in the task table (tasks.rs): tasks that were
+//!    not queued but waiting for a wake-up. Their futures are dropped here, on the dropping
+//!    thread, and their `JoinHandle`s report cancelled.
 //!
 //! Called from one of the pool's own threads (a task dropping its pool), step 4 cannot join the
 //! calling thread: it joins the others and detaches itself, which exits when its job returns.
@@ -76,4 +79,6 @@ pub(crate) fn shutdown(
             Steal::Retry => std::hint::spin_loop(),
         }
     }
+    // 6.
+    shared.tasks.shutdown_all();
 }

@@ -361,8 +361,10 @@ impl<'a> WorkerLoop<'a> {
         let local = self.local();
         local.seq += 1;
         let seq = local.seq;
-        let id = job.id();
-        self.shared.metrics.on_poll(id);
+        let id = job.task_id();
+        if let Some(id) = id {
+            self.shared.metrics.on_poll(id);
+        }
         self.slot.begin_poll(seq, id);
         self.cx.polling.set(Some(seq));
         let ran = coop::with_budget(coop::Budget::initial(), || job.run());
