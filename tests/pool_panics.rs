@@ -28,7 +28,7 @@ fn a_panicking_closure_is_counted_and_the_worker_lives_on() {
         pool.execute(move || tx.send(std::thread::current().id()).unwrap());
         assert_eq!(
             rx.recv_timeout(GUARD)
-                .expect("worker died after a panic {i}"),
+                .unwrap_or_else(|_| panic!("worker died: job {i} after the panic never ran")),
             worker
         );
     }

@@ -22,10 +22,13 @@ fn affinity() -> Vec<usize> {
     }
 }
 
+/// (thread name, CPUs it may run on), one per pool thread.
+type Seen = Arc<Mutex<Vec<(String, Vec<usize>)>>>;
+
 #[test]
 fn pinned_worker_i_runs_on_core_i_only() {
     let cores = core_ids();
-    let seen: Arc<Mutex<Vec<(String, Vec<usize>)>>> = Arc::default();
+    let seen: Seen = Arc::default();
     let record = seen.clone();
     let pool = Pool::builder()
         .workers(cores.len())

@@ -55,6 +55,8 @@ pub(crate) struct Config {
     pub(crate) global_queue_interval: u32,
     pub(crate) lifo_poll_bound: u32,
     pub(crate) max_spare_threads: usize,
+    /// `Some(max registrations)`: the pool has a reactor; `None`: no I/O.
+    pub(crate) io_capacity: Option<usize>,
 }
 
 /// Why a pool could not be built.
@@ -68,6 +70,11 @@ pub enum BuildError {
         "pinning requested but the OS did not report the available cores; build with pin(false)"
     )]
     NoCoreList,
+    /// The reactor could not be created.
+    #[error(
+        "could not create the pool's reactor: {0} (raise the fd limit, or build with io(false))"
+    )]
+    Io(#[source] std::io::Error),
     /// A thread could not be started.
     #[error("could not start pool thread {name:?}: {source} (lower workers() or stack_size())")]
     Spawn {
@@ -95,6 +102,7 @@ impl fmt::Debug for Builder {
             .field("global_queue_interval", &self.config.global_queue_interval)
             .field("lifo_poll_bound", &self.config.lifo_poll_bound)
             .field("max_spare_threads", &self.config.max_spare_threads)
+            .field("io_capacity", &self.config.io_capacity)
             .finish_non_exhaustive()
     }
 }
@@ -120,6 +128,7 @@ impl Builder {
                 global_queue_interval: DEFAULT_GLOBAL_QUEUE_INTERVAL,
                 lifo_poll_bound: DEFAULT_LIFO_POLL_BOUND,
                 max_spare_threads: workers,
+                io_capacity: Some(switchyard_runtime::reactor::DEFAULT_MAX_REGISTRATIONS),
             },
         }
     }
@@ -213,6 +222,20 @@ impl Builder {
     /// they exit). Default: the number of workers.
     pub fn max_spare_threads(mut self, n: usize) -> Self {
         self.config.max_spare_threads = n;
+        self
+    }
+
+    /// Whether the pool has a reactor, so its tasks can use sockets (driver.rs). Default: on,
+    /// with the reactor's default capacity.
+    pub fn io(mut self, enabled: bool) -> Self {
+        self.config.io_capacity =
+            enabled.then_some(switchyard_runtime::reactor::DEFAULT_MAX_REGISTRATIONS);
+        self
+    }
+
+    /// The most I/O registrations (sockets) the pool's reactor holds at once; turns I/O on.
+    pub fn io_capacity(mut self, max_registrations: usize) -> Self {
+        self.config.io_capacity = Some(max_registrations);
         self
     }
 

@@ -2,6 +2,7 @@
 
 mod block_on;
 mod builder;
+mod driver;
 mod job;
 mod metrics;
 mod monitor;
@@ -86,6 +87,10 @@ impl Pool {
         } else {
             None
         };
+        let driver = match config.io_capacity {
+            Some(capacity) => Some(driver::Driver::new(capacity).map_err(BuildError::Io)?),
+            None => None,
+        };
         let n = config.workers;
         let deques: Vec<Worker<Job>> = (0..n).map(|_| Worker::new_fifo()).collect();
         let stealers = deques.iter().map(Worker::stealer).collect();
@@ -95,6 +100,7 @@ impl Pool {
             stealers,
             injector: Injector::new(),
             idle: sleep::Idle::new(n),
+            driver,
             tasks: tasks::TaskTable::new(n),
             metrics: metrics::PoolMetrics::new(),
             shutdown: AtomicBool::new(false),

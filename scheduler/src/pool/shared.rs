@@ -21,6 +21,7 @@
 //! by a notify (sleep.rs, N1-N3), so a sleeping worker wakes if nobody is searching.
 
 use super::builder::Config;
+use super::driver::Driver;
 use super::job::Job;
 use super::metrics::PoolMetrics;
 use super::monitor::Spare;
@@ -47,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) stealers: Box<[Stealer<Job>]>,
     pub(crate) injector: Injector<Job>,
     pub(crate) idle: Idle,
+    /// The reactor, driven by one worker at a time (driver.rs); `None` with `io(false)`.
+    pub(crate) driver: Option<Driver>,
     /// Every live task (for shutdown step 6).
     pub(crate) tasks: TaskTable,
     pub(crate) config: Config,

@@ -36,6 +36,7 @@
 use switchyard_runtime::loom::sync::Mutex;
 use switchyard_runtime::loom::sync::atomic::{AtomicUsize, Ordering, fence};
 use switchyard_runtime::park::Unparker;
+use switchyard_runtime::reactor::IoHandle;
 
 /// The `searching` count is the low half of the state word, `unparked` the high half.
 const SEARCHING_BITS: u32 = usize::BITS / 2;
@@ -47,9 +48,34 @@ const UNPARKED_ONE: usize = 1 << SEARCHING_BITS;
 pub(crate) struct Idle {
     /// `unparked << SEARCHING_BITS | searching`.
     state: AtomicUsize,
-    /// Sleeping seats and the threads holding them.
-    sleepers: Mutex<Vec<(usize, Unparker)>>,
+    /// Sleeping seats and how to wake the threads holding them.
+    sleepers: Mutex<Vec<(usize, WakeBy)>>,
     num_seats: usize,
+}
+
+/// How to wake a sleeper: its `Parker`, or, for the worker sleeping in the reactor (driver.rs),
+/// the reactor's waker.
+#[derive(Clone)]
+pub(crate) enum WakeBy {
+    /// Unpark the thread.
+    Parker(Unparker),
+    /// Interrupt `Reactor::poll`.
+    Reactor(IoHandle),
+}
+
+impl WakeBy {
+    fn wake(self) {
+        match self {
+            WakeBy::Parker(unparker) => unparker.unpark(),
+            // A failed eventfd write leaves the driver asleep until its next I/O event; there
+            // is no better fallback than to report it.
+            WakeBy::Reactor(io) => {
+                if let Err(e) = io.wake() {
+                    eprintln!("switchyard pool: could not wake the I/O driver: {e}");
+                }
+            }
+        }
+    }
 }
 
 /// Whether `cancel_sleep` found the sleeper still on the list.
@@ -136,13 +162,13 @@ impl Idle {
         if Self::searching(state) > 0 {
             return false;
         }
-        let Some((_seat, unparker)) = sleepers.pop() else {
+        let Some((_seat, wake_by)) = sleepers.pop() else {
             return false;
         };
         self.state
             .fetch_add(UNPARKED_ONE + SEARCHING_ONE, Ordering::SeqCst);
         drop(sleepers);
-        unparker.unpark();
+        wake_by.wake();
         true
     }
 
@@ -153,17 +179,17 @@ impl Idle {
         self.state
             .fetch_add(UNPARKED_ONE * woken.len(), Ordering::SeqCst);
         drop(sleepers);
-        for (_seat, unparker) in woken {
-            unparker.unpark();
+        for (_seat, wake_by) in woken {
+            wake_by.wake();
         }
     }
 
-    /// S2: seat `seat`, held by the thread `unparker` wakes, goes to sleep. The caller must
+    /// S2: seat `seat`, held by the thread `wake_by` wakes, goes to sleep. The caller must
     /// not be searching (S1 first), and must then re-check every queue (S3) before parking.
-    pub(crate) fn register_sleeper(&self, seat: usize, unparker: &Unparker) {
+    pub(crate) fn register_sleeper(&self, seat: usize, wake_by: WakeBy) {
         let mut sleepers = self.sleepers.lock().unwrap_or_else(|e| e.into_inner());
         self.state.fetch_sub(UNPARKED_ONE, Ordering::SeqCst);
-        sleepers.push((seat, unparker.clone()));
+        sleepers.push((seat, wake_by));
         drop(sleepers);
         // S2's fence: pairs with N1. Either the notifier's fence is earlier in the SC order
         // (then our re-check S3 sees its job) or ours is (then its read N2 sees us parked).
@@ -215,13 +241,13 @@ mod tests {
     fn notify_wakes_a_sleeper_as_a_searcher_and_skips_when_one_searches() {
         let idle = Idle::new(2);
         let parker = Parker::new();
-        idle.register_sleeper(1, &parker.unparker());
+        idle.register_sleeper(1, WakeBy::Parker(parker.unparker()));
         assert_eq!(idle.counts(), (0, 1));
         assert!(idle.notify_one());
         assert!(!idle.is_sleeping(1));
         assert!(parker.park_timeout(std::time::Duration::ZERO), "no token");
         assert_eq!(idle.counts(), (1, 2), "woken sleeper not counted searching");
-        idle.register_sleeper(0, &parker.unparker());
+        idle.register_sleeper(0, WakeBy::Parker(parker.unparker()));
         assert!(!idle.notify_one(), "woke a sleeper while someone searches");
         assert_eq!(idle.cancel_sleep(0), Cancel::Removed);
         assert_eq!(idle.cancel_sleep(0), Cancel::AlreadyWoken);
@@ -280,7 +306,8 @@ mod loom_tests {
                     searching = false;
                     let _ = self.idle.transition_from_searching(); // S1
                 }
-                self.idle.register_sleeper(seat, &unparker); // S2
+                self.idle
+                    .register_sleeper(seat, WakeBy::Parker(unparker.clone())); // S2
                 if self.done.load(Ordering::SeqCst) || self.jobs.load(Ordering::SeqCst) > 0 {
                     // S3 found work (or the end).
                     if self.idle.cancel_sleep(seat) == Cancel::AlreadyWoken {

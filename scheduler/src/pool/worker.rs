@@ -30,7 +30,7 @@ use super::metrics::bump;
 use super::monitor;
 use super::seat::{EndPoll, SeatSlot};
 use super::shared::{Shared, WorkerCx, enter};
-use super::sleep::Cancel;
+use super::sleep::{Cancel, WakeBy};
 use crossbeam_deque::Steal;
 use std::sync::Arc;
 use std::time::Instant;
@@ -89,6 +89,8 @@ fn thread_main(shared: Arc<Shared>, start: Start) {
         polling: std::cell::Cell::new(None),
     };
     let _entered = enter(&cx);
+    // driver.rs: `IoHandle::current()` works in pool tasks.
+    let _io = shared.driver.as_ref().map(|d| d.io.enter());
     let mut next = Some(start);
     while let Some(start) = next.take() {
         let seat = match start {
@@ -200,8 +202,11 @@ impl<'a> WorkerLoop<'a> {
     /// Steps 2-5.
     fn next_local(&mut self) -> Option<Job> {
         let shared = self.shared;
-        // 2.
+        // 2. (and driver.rs step 3: ready I/O, without blocking)
         if self.tick % shared.config.global_queue_interval == 0 {
+            if let Some(driver) = &shared.driver {
+                driver.poll_now();
+            }
             if let Some(job) = steal_one(&shared.injector) {
                 self.lifo_streak = 0;
                 return Some(job);
@@ -307,23 +312,30 @@ impl<'a> WorkerLoop<'a> {
     }
 
     /// Step 7: S1-S4 of the sleep protocol. Returns a job the re-check found, or `None` after
-    /// a wake-up (the loop then looks again).
+    /// a wake-up (the loop then looks again). The worker sleeps in the reactor if it can take
+    /// the driver (driver.rs, step 1), else on its `Parker`.
     fn sleep(&mut self) -> Option<Job> {
-        let idle = &self.shared.idle;
+        let shared = self.shared;
+        let idle = &shared.idle;
         // S1.
         if self.searching {
             self.searching = false;
             let _ = idle.transition_from_searching();
         }
+        let mut driving = shared.driver.as_ref().and_then(|d| d.try_drive());
         // S2.
-        idle.register_sleeper(self.seat, self.unparker);
+        let wake_by = match (&driving, &shared.driver) {
+            (Some(_), Some(driver)) => WakeBy::Reactor(driver.io.clone()),
+            _ => WakeBy::Parker(self.unparker.clone()),
+        };
+        idle.register_sleeper(self.seat, wake_by);
         // S3: the re-check, after S2's fence. The shutdown flag counts as work.
-        let found = if self.shared.is_shut_down() {
+        let found = if shared.is_shut_down() {
             None
         } else {
             self.steal_any()
         };
-        if found.is_some() || self.shared.is_shut_down() {
+        if found.is_some() || shared.is_shut_down() {
             if idle.cancel_sleep(self.seat) == Cancel::AlreadyWoken {
                 // A notifier counted us as a searcher (N3) meanwhile.
                 self.searching = true;
@@ -337,20 +349,45 @@ impl<'a> WorkerLoop<'a> {
             &metrics.busy_ns,
             u64::try_from(self.busy_since.elapsed().as_nanos()).unwrap_or(u64::MAX),
         );
-        if let Some(hook) = &self.shared.config.hooks.on_thread_park {
+        if let Some(hook) = &shared.config.hooks.on_thread_park {
             hook();
         }
-        loop {
-            self.parker.park();
-            if !idle.is_sleeping(self.seat) {
-                break;
+        match &mut driving {
+            Some(driving) => loop {
+                // Tasks woken by I/O are scheduled from this thread: onto this seat.
+                driving.wait(None);
+                if !idle.is_sleeping(self.seat) {
+                    self.searching = !shared.is_shut_down();
+                    break;
+                }
+                let local = self.local();
+                if local.lifo.is_some() || !local.deque.is_empty() {
+                    if idle.cancel_sleep(self.seat) == Cancel::AlreadyWoken {
+                        self.searching = true;
+                    }
+                    break;
+                }
+            },
+            None => {
+                loop {
+                    self.parker.park();
+                    if !idle.is_sleeping(self.seat) {
+                        break;
+                    }
+                }
+                // Popped by a notifier (N3): we are a searcher. (Woken by shutdown: the flag
+                // decides.)
+                self.searching = !shared.is_shut_down();
             }
         }
-        // Popped by a notifier (N3): we are a searcher. (Woken by shutdown: the flag decides.)
-        self.searching = !self.shared.is_shut_down();
+        if driving.take().is_some() {
+            // The reactor is undriven from here: hand it on. A sleeper woken as a searcher
+            // will, if it finds nothing, sleep again and take the driver (driver.rs, step 1).
+            idle.notify_one();
+        }
         self.busy_since = Instant::now();
         bump(&metrics.unparks, 1);
-        if let Some(hook) = &self.shared.config.hooks.on_thread_unpark {
+        if let Some(hook) = &shared.config.hooks.on_thread_unpark {
             hook();
         }
         None
