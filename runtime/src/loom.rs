@@ -7,18 +7,21 @@
 
 #[cfg(not(loom))]
 mod imp {
+    /// `Arc`, `Mutex`, `Condvar` and the atomics.
     pub mod sync {
         pub use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+        /// The atomic types and `fence`.
         pub mod atomic {
             pub use std::sync::atomic::{
-                AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
-                fence,
+                AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
             };
         }
     }
+    /// Thread spawning, parking and yielding.
     pub mod thread {
         pub use std::thread::{JoinHandle, current, panicking, park, spawn, yield_now};
     }
+    /// `UnsafeCell` with loom's closure-based access.
     pub mod cell {
         /// `UnsafeCell` with loom's closure-based API, so code reads the same under both.
         #[derive(Debug, Default)]
