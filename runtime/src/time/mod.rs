@@ -88,5 +88,5 @@ pub use interval::{Interval, interval, interval_at};
 pub use sleep::{Sleep, sleep, sleep_until};
 pub use timeout::{Elapsed, Timeout, timeout, timeout_at};
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests;

@@ -282,7 +282,7 @@ impl Wheel {
     }
 
     /// Test access: the level a live key is filed at.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn level_of(&self, key: TimerKey) -> Option<usize> {
         self.is_live(key)
             .then(|| self.entries[key.index].level as usize)
