@@ -279,9 +279,10 @@ impl<T> Sender<T> {
         }
     }
 
-    /// Sends `value`, waiting for room if the channel is full. Waiting senders are served in
-    /// the order they started waiting. Cancel-safe: dropping the future drops the value
-    /// unsent.
+    /// Sends `value`, waiting for room if the channel is full. Waiting senders are woken in
+    /// the order they started waiting; a send that arrives meanwhile may still take a freed
+    /// slot first (the woken sender then waits again: no strict fairness). Cancel-safe:
+    /// dropping the future drops the value unsent.
     ///
     /// # Errors
     /// [`SendError`] with the value if the receiver is closed or dropped.

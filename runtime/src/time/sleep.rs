@@ -131,7 +131,7 @@ impl Sleep {
     fn resolve_timers(&mut self) -> &Timers {
         self.timers.get_or_insert_with(|| match Timers::current() {
             Ok(timers) => timers,
-            Err(error) => panic!("a Sleep was polled {error}"),
+            Err(error) => panic!("a Sleep was polled outside a runtime: {error}"),
         })
     }
 }
