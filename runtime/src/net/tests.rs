@@ -466,3 +466,24 @@ fn tasks_on_other_threads_are_woken_by_the_reactor_thread() {
     assert_eq!(received.len(), sent.len());
     assert!(received == sent, "bytes corrupted crossing threads");
 }
+
+#[test]
+fn accept_on_a_full_table_reports_it_and_closes_the_connection() {
+    let mut reactor = Reactor::with_capacity(2).unwrap();
+    let handle = reactor.handle();
+    let listener = TcpListener::bind_with(&handle, LOCALHOST).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut client = block_on(&mut reactor, TcpStream::connect_with(&handle, addr)).unwrap();
+    // Listener and client fill the table: the accepted socket has no slot.
+    let error = block_on(&mut reactor, listener.accept()).unwrap_err();
+    assert_eq!(
+        ReactorError::of(&error),
+        Some(&ReactorError::TableFull { capacity: 2 })
+    );
+    // The refused connection was closed, not leaked: the client sees its end.
+    let ended = block_on(&mut reactor, async {
+        let mut buf = [0u8; 8];
+        client.read(&mut buf).await
+    });
+    assert!(matches!(ended, Ok(0)) || ended.is_err(), "{ended:?}");
+}
