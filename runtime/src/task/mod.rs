@@ -1,1 +1,181 @@
-//! (being written)
+//! # The task core
+//!
+//! A *task* is a future that a scheduler polls until it finishes. This module gives every
+//! scheduler in Switchyard (the loop, the pool, custom ones) the same task: one heap
+//! allocation, an atomic state word, a waker that knows how to reschedule it, and a
+//! [`JoinHandle`] to await its output. A scheduler only implements [`Schedule`]: accept a
+//! [`Runnable`] and, later, call [`Runnable::run`] on it.
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//! use std::collections::VecDeque;
+//! use switchyard_runtime::task::{self, Runnable, Schedule, ScheduleInfo, TaskId};
+//!
+//! /// A run queue: the whole scheduler, one pointer wide.
+//! #[derive(Clone, Default)]
+//! struct Queue(Arc<Mutex<VecDeque<Runnable>>>);
+//! impl Schedule for Queue {
+//!     fn schedule(&self, runnable: Runnable, _: ScheduleInfo) {
+//!         self.0.lock().unwrap().push_back(runnable);
+//!     }
+//! }
+//!
+//! let queue = Queue::default();
+//! let (runnable, join) = task::spawn(async { 6 * 7 }, queue.clone(), TaskId::next());
+//! runnable.schedule(); // into the queue, as a wake would
+//! let next = || queue.0.lock().unwrap().pop_front();
+//! while let Some(runnable) = next() {
+//!     runnable.run();
+//! }
+//! assert!(join.is_finished());
+//! ```
+//!
+//! ## The allocation
+//!
+//! Header (state word, vtable pointer, [`TaskId`], the awaiter's waker slot), then the
+//! scheduler `S` inline, then a union of the future, its output and a thin panic payload
+//! (see `raw.rs`). For a zero-sized future and an `Arc` scheduler that is 56 bytes on a
+//! 64-bit target; the test `a_parked_task_fits_in_56_bytes` holds us to it.
+//!
+//! ## Handles and references
+//!
+//! The state word counts references: the [`Runnable`] (exactly one while the task is
+//! scheduled), the [`JoinHandle`] (until dropped), each [`Task`] and each `Waker`. The last
+//! one frees the task. A task is freed only once complete: if the last reference goes while
+//! the task is idle (nobody can wake or join it any more), the task is scheduled one last
+//! time, cancelled, so its owner drops the future and [`Schedule::release`] is still called.
+//!
+//! ## The lifecycle
+//!
+//! Lifecycle states are `SCHEDULED`, `RUNNING` and `COMPLETE` (mutually exclusive; none of
+//! them is *idle*), qualified by `NOTIFIED` and `CANCELLED`. Each numbered arrow is one
+//! transition, written once as a method of `state::Snapshot` (named in brackets) and
+//! performed by the function named after it.
+//!
+//! ```text
+//!                         (1) spawn
+//!                             |
+//!                             v
+//!   +--------+  (6) wake  +-----------+  (2) run / drop Runnable  +-----------+
+//!   |  idle  | ---------> | SCHEDULED | -----------------------> |  RUNNING  | --(4) wake--+
+//!   |        | (8) abort  |           |                          |           |             |
+//!   |        | ---------> |           | <----------------------- |           | <-----------+
+//!   +--------+            +-----------+  (5) Pending, NOTIFIED   +-----------+   NOTIFIED
+//!     ^  |                                                        |  ^    |
+//!     |  |                         (9) shutdown while idle        |  |    | (7) Ready, panic
+//!     |  +---------------------------------------------------------|--+    |     or cancel
+//!     |                  (3) Pending                               |       v
+//!     +-----------------------------------------------------------+  +-----------+ (12) last
+//!                                                                     | COMPLETE  | ----------> freed
+//!                                                                     +-----------+  reference
+//! ```
+//!
+//! 1. `spawn` allocates the task `SCHEDULED` with two references (`RawTask::allocate`).
+//! 2. `SCHEDULED -> RUNNING` `transition_to_running`: [`Runnable::run`], which polls the
+//!    future, or the `Runnable`'s drop, which cancels it. With `CANCELLED` set, the run
+//!    drops the future instead of polling it, then (7).
+//! 3. `RUNNING -> idle` `transition_to_idle`: the poll returned `Pending`; the run's
+//!    reference goes with `RUNNING`. (If that reference was the last, nothing can ever wake
+//!    the task: it stays `RUNNING`, is cancelled, then (7).)
+//! 4. `RUNNING -> RUNNING | NOTIFIED` `transition_to_notified_by_ref` /
+//!    `transition_to_notified_by_val`: a waker fired during the poll.
+//! 5. `RUNNING | NOTIFIED -> SCHEDULED` `transition_to_idle`: the poll returned `Pending`
+//!    and the run hands a new `Runnable` to [`Schedule::schedule`] with
+//!    `woken_while_running = true`; `run` returns `true`.
+//! 6. `idle -> SCHEDULED` `transition_to_notified_by_ref` / `transition_to_notified_by_val`:
+//!    a waker hands a new `Runnable` to [`Schedule::schedule`]. Waking a `SCHEDULED` or
+//!    `COMPLETE` task does nothing.
+//! 7. `RUNNING -> COMPLETE` `transition_to_complete`: the future is dropped (finished,
+//!    panicked, or cancelled), [`Schedule::release`] has been called, and the stage holds the
+//!    output, the panic payload or nothing. The `JoinHandle`'s waker is woken; with no
+//!    `JoinHandle`, the output is dropped at once (`RawTask::complete`).
+//! 8. `idle -> SCHEDULED | CANCELLED` `transition_to_aborted`: [`JoinHandle::abort`] on an
+//!    idle task schedules it, so the owner's run drops the future on the owner's thread. The
+//!    last reference dropped on an idle task does the same (`revive_for_cancel`).
+//! 9. `idle -> RUNNING | CANCELLED` `transition_to_shutdown`: [`Task::shutdown`] on an idle
+//!    task drops the future on the calling thread, then (7).
+//! 10. `SCHEDULED` or `RUNNING` `-> .. | CANCELLED` `transition_to_aborted` /
+//!     `transition_to_shutdown`: a cancel request the current owner acts on (at the start of
+//!     the run, after the poll, or in the `Runnable`'s drop). Not drawn: it changes no state.
+//! 11. Clear `JOIN_INTEREST` `transition_to_detached`: the `JoinHandle` is dropped. Before
+//!     (7) the output will be dropped by the completing thread; after it, by the handle.
+//! 12. The last reference of a `COMPLETE` task frees it (`State::ref_dec`).
+//!
+//! The flags' own rules, the memory orderings and their reasons are in `state.rs`; the
+//! awaiter-slot protocol between the `JoinHandle` and the completing thread in `join.rs`;
+//! the same diagram, with worked races, in `docs/task-state.md`.
+//!
+//! ## Costs
+//!
+//! One poll that returns `Pending` costs two compare-and-swaps on the state word (into and
+//! out of `RUNNING`); the waker in its `Context` is borrowed, so polling makes no reference
+//! counting. A yield (the task wakes itself) adds the wake's CAS and one reference drop
+//! (the run keeps its reference while the scheduler takes the new `Runnable`, since the
+//! scheduler lives inside the task). A spawn is one allocation; there are no others, except a
+//! second box for a panic payload.
+//!
+
+use std::future::Future;
+
+mod error;
+mod header;
+mod id;
+mod join;
+mod raw;
+mod runnable;
+mod schedule;
+mod state;
+mod waker;
+
+#[cfg(all(test, not(loom)))]
+mod tests;
+
+#[cfg(all(test, loom))]
+mod loom;
+
+pub use error::JoinError;
+pub use id::TaskId;
+pub use join::JoinHandle;
+pub use runnable::{Runnable, Task};
+pub use schedule::{Schedule, ScheduleInfo};
+
+use raw::RawTask;
+
+/// Creates a task: one allocation holding `future`, `scheduler` and the task's state.
+///
+/// Returns the task's [`Runnable`] (schedule it, or run it at once) and its [`JoinHandle`].
+/// Nothing runs until the `Runnable` is run; dropping it cancels the task.
+pub fn spawn<F, S>(future: F, scheduler: S, id: TaskId) -> (Runnable, JoinHandle<F::Output>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    // SAFETY: `F` and `F::Output` are `Send`, so the handles may be used on any thread,
+    // which is all `spawn_unchecked` asks.
+    unsafe { spawn_unchecked(future, scheduler, id) }
+}
+
+/// Creates a task whose future or output need not be `Send` (for a single-threaded loop).
+///
+/// # Safety
+///
+/// If `F` or `F::Output` is `!Send`, the [`Runnable`] (and every [`Task`] handle) must be run,
+/// shut down and dropped only on the spawning thread; wakers may still be used anywhere (a
+/// task whose last reference is dropped elsewhere is handed to its scheduler to be dropped,
+/// never dropped there).
+pub unsafe fn spawn_unchecked<F, S>(
+    future: F,
+    scheduler: S,
+    id: TaskId,
+) -> (Runnable, JoinHandle<F::Output>)
+where
+    F: Future + 'static,
+    F::Output: 'static,
+    S: Schedule,
+{
+    let ptr = RawTask::<F, S>::allocate(future, scheduler, id);
+    // SAFETY: a new task has exactly two references, a scheduled one (the Runnable's) and the
+    // JoinHandle's, and its output type is `F::Output`.
+    unsafe { (Runnable::from_raw(ptr.cast()), JoinHandle::from_raw(ptr)) }
+}

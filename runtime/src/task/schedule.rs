@@ -1,0 +1,37 @@
+//! The hook a scheduler implements: [`Schedule`].
+//!
+//! The task core decides *that* a task must run (it was woken, or must be cancelled by its
+//! owner); the scheduler decides *when* and *where*. A scheduler is anything that can accept a
+//! [`Runnable`] and later call [`Runnable::run`] on it (or drop it, which cancels the task).
+
+use super::id::TaskId;
+use super::runnable::Runnable;
+
+/// Why a task is being scheduled, for schedulers that treat the cases differently (a pool
+/// puts a task woken by itself at the back of the queue, not in its LIFO slot).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScheduleInfo {
+    /// The task woke itself (or was woken) while it was being polled, and
+    /// [`Runnable::run`] is rescheduling it after the poll: a yield, in effect.
+    pub woken_while_running: bool,
+}
+
+/// What a scheduler implements. Stored inline in every task (keep it one pointer: an `Arc`).
+///
+/// Both methods may be called on any thread that holds a waker (for `schedule`) or that runs,
+/// shuts down or drops a task (for `release`), and may be called from inside
+/// [`Runnable::run`]; they must not block on a lock held around `run`.
+pub trait Schedule: Send + Sync + 'static {
+    /// The task became runnable: woken while idle, woken while running (called by
+    /// [`Runnable::run`] after the poll, with `woken_while_running = true`), aborted while idle,
+    /// or its last handle and waker were dropped while it was idle (the `Runnable` is then
+    /// cancelled: running or dropping it drops the future on the owner's thread).
+    fn schedule(&self, runnable: Runnable, info: ScheduleInfo);
+
+    /// Called exactly once per task, after its future has been dropped (completed, panicked or
+    /// cancelled), on the thread that dropped it, before the task is seen as finished, so the
+    /// scheduler can forget it. Default: no-op.
+    fn release(&self, id: TaskId) {
+        let _ = id;
+    }
+}
