@@ -487,3 +487,19 @@ fn accept_on_a_full_table_reports_it_and_closes_the_connection() {
     });
     assert!(matches!(ended, Ok(0)) || ended.is_err(), "{ended:?}");
 }
+
+#[test]
+fn socket_options_can_be_set_through_the_fd() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let listener = TcpListener::bind_with(&handle, LOCALHOST).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stream = block_on(&mut reactor, TcpStream::connect_with(&handle, addr)).unwrap();
+    rustix::net::sockopt::set_tcp_nodelay(&stream, true).unwrap();
+    assert!(
+        stream.nodelay().unwrap(),
+        "the fd is not the stream's socket"
+    );
+    stream.set_nodelay(false).unwrap();
+    assert!(!rustix::net::sockopt::tcp_nodelay(&stream).unwrap());
+}
