@@ -39,6 +39,7 @@
 //! advances; `poll_*_ready` remembers the tick it reported, and the clear is a
 //! compare-exchange that succeeds only if the tick has not moved. If it has, the bit stays
 //! set and the task's next poll retries the syscall: one spurious attempt instead of a hang.
+//! (Model-checked with loom in `scheduled_io.rs`, with the lost-wake-up race of step 2.)
 //!
 //! ## Waking the driver from another thread
 //!
