@@ -503,3 +503,45 @@ fn socket_options_can_be_set_through_the_fd() {
     stream.set_nodelay(false).unwrap();
     assert!(!rustix::net::sockopt::tcp_nodelay(&stream).unwrap());
 }
+
+#[test]
+fn sockets_registered_while_the_reactor_is_blocked_get_their_events() {
+    use crate::reactor::test_support::park_block_on;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    // The pool's situation: one worker sleeps in the reactor with no timeout while others
+    // create sockets. epoll delivers events of fds added during a wait to that same wait.
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let stop = Arc::new(AtomicBool::new(false));
+    let driver = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut events = 0;
+            // Relaxed suffices: the wake below ends the wait that would miss the store.
+            while !stop.load(Ordering::Relaxed) {
+                events += reactor.poll(None).unwrap();
+            }
+            events
+        })
+    };
+    const ROUNDS: usize = if cfg!(miri) { 2 } else { 20 };
+    for round in 0..ROUNDS {
+        let (a, b) = UnixStream::pair_with(&handle).unwrap();
+        let message = format!("round {round}");
+        let received = park_block_on(async {
+            let read = async {
+                let mut buf = vec![0u8; message.len()];
+                (&b).read_exact(&mut buf).await.unwrap();
+                buf
+            };
+            let write = async { (&a).write_all(message.as_bytes()).await.unwrap() };
+            join(read, write).await.0
+        });
+        assert_eq!(received, message.as_bytes());
+    }
+    stop.store(true, Ordering::Relaxed);
+    handle.wake().unwrap();
+    let events = driver.join().unwrap();
+    assert!(events >= ROUNDS, "only {events} events for {ROUNDS} rounds");
+}
