@@ -399,3 +399,70 @@ fn one_task_reads_while_another_writes_the_same_stream() {
     });
     assert!(received == big);
 }
+
+#[test]
+fn tasks_on_other_threads_are_woken_by_the_reactor_thread() {
+    use crate::reactor::test_support::park_block_on;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    // Bursts of uneven sizes from a writer thread, read in uneven pieces by a reader
+    // thread, while a third thread drives the reactor: every wake crosses threads, and
+    // each read's clear races the next burst's event (a lost event would hang the reader
+    // and fail the test; the race window is narrow, so the deterministic check of the
+    // clear is `a_clear_after_a_newer_event_keeps_the_readiness` in the reactor tests).
+    const TOTAL: usize = if cfg!(miri) {
+        4 * 1024
+    } else {
+        4 * 1024 * 1024
+    };
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let (a, b) = UnixStream::pair_with(&handle).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let driver = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            // Relaxed suffices: the wake below ends the wait that would miss the store.
+            while !stop.load(Ordering::Relaxed) {
+                reactor.poll(None).unwrap();
+            }
+        })
+    };
+    let sent = payload(TOTAL, 9);
+    let writer = {
+        let sent = sent.clone();
+        std::thread::spawn(move || {
+            park_block_on(async {
+                let mut offset = 0;
+                let mut chunk = 1;
+                while offset < sent.len() {
+                    let end = (offset + chunk).min(sent.len());
+                    (&a).write_all(&sent[offset..end]).await.unwrap();
+                    offset = end;
+                    chunk = chunk * 7 % 65_521 + 1;
+                }
+                (&a).close().await.unwrap();
+            });
+        })
+    };
+    let reader = std::thread::spawn(move || {
+        park_block_on(async {
+            let mut received = Vec::with_capacity(TOTAL);
+            let mut buf = vec![0u8; 3001];
+            loop {
+                let n = (&b).read(&mut buf).await.unwrap();
+                if n == 0 {
+                    return received;
+                }
+                received.extend_from_slice(&buf[..n]);
+            }
+        })
+    });
+    writer.join().unwrap();
+    let received = reader.join().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    handle.wake().unwrap();
+    driver.join().unwrap();
+    assert_eq!(received.len(), sent.len());
+    assert!(received == sent, "bytes corrupted crossing threads");
+}

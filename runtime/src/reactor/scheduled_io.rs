@@ -164,10 +164,13 @@ impl ScheduledIo {
             return Poll::Ready(result);
         }
         let slot = waiters.slot(direction);
-        match slot {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            _ => *slot = Some(cx.waker().clone()),
-        }
+        let replaced = match slot {
+            Some(waker) if waker.will_wake(cx.waker()) => None,
+            _ => slot.replace(cx.waker().clone()),
+        };
+        drop(waiters);
+        // Dropped outside the lock: dropping a waker may run a scheduler's code.
+        drop(replaced);
         Poll::Pending
     }
 

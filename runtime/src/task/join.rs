@@ -163,11 +163,10 @@ impl<T> Drop for JoinHandle<T> {
         let header = self.header();
         let vtable = header.vtable;
         match header.state.transition_to_detached() {
-            TransitionToDetached::OwnsOutput => {
+            TransitionToDetached::OwnsOutput(completion) => {
                 if !self.output_taken {
-                    let snapshot = header.state.load();
                     // SAFETY: COMPLETE with JOIN_INTEREST: the stage is ours and not read.
-                    unsafe { (vtable.drop_output)(self.ptr, snapshot.completion()) };
+                    unsafe { (vtable.drop_output)(self.ptr, completion) };
                 }
                 match header.state.drop_join_handle_after_complete() {
                     RefDec::Alive => {}

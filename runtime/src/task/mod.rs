@@ -127,7 +127,7 @@ mod schedule;
 mod state;
 mod waker;
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests;
 
 #[cfg(all(test, loom))]

@@ -176,9 +176,10 @@ pub(super) enum TransitionToCancelled {
 #[must_use]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum TransitionToDetached {
-    /// The task is complete, so the `JoinHandle` owns the output: drop it, then drop the
-    /// reference and `JOIN_INTEREST` with [`State::drop_join_handle_after_complete`].
-    OwnsOutput,
+    /// The task is complete, so the `JoinHandle` owns the output (the stage holds what the
+    /// `Completion` says): drop it, then drop the reference and `JOIN_INTEREST` with
+    /// [`State::drop_join_handle_after_complete`].
+    OwnsOutput(Completion),
     /// `JOIN_INTEREST` and the reference were given up; the result of dropping the reference.
     Detached(RefDec),
 }
@@ -444,7 +445,7 @@ impl Snapshot {
     pub(super) fn transition_to_detached(self) -> (TransitionToDetached, Option<Snapshot>) {
         debug_assert!(self.has_join_interest());
         if self.is_complete() {
-            return (TransitionToDetached::OwnsOutput, None);
+            return (TransitionToDetached::OwnsOutput(self.completion()), None);
         }
         let next = Snapshot((self.0 & !JOIN_INTEREST) - REF_ONE);
         (
@@ -665,16 +666,18 @@ impl State {
         outcome
     }
 
-    /// After [`RefDec::Orphaned`]: the caller held the last reference, so nobody else can
-    /// read or write the word; make it a scheduled, cancelled task with one reference, the
-    /// `Runnable`'s, which the caller then hands to the scheduler. `Relaxed`: the hand-off
-    /// through the scheduler's queue orders this store before the run.
+    /// Transition (8) for an orphan, after [`RefDec::Orphaned`]: the caller held the last
+    /// reference, so nobody else can read or write the word; make it a scheduled, cancelled
+    /// task with two references: the `Runnable`'s, which the caller then hands to the
+    /// scheduler, and the caller's own, which keeps the scheduler alive during that call and
+    /// is dropped after it. `Relaxed`: the hand-off through the scheduler's queue orders this
+    /// store before the run; the caller's later drop is a `Release` decrement as any other.
     #[inline]
     pub(super) fn revive_for_cancel(&self) {
         debug_assert_eq!(Snapshot(self.word.load(Ordering::Relaxed)).ref_count(), 0);
         // JOIN_INTEREST is clear (the JoinHandle is gone), so JOIN_WAKER means nothing now.
         self.word
-            .store(SCHEDULED | CANCELLED | REF_ONE, Ordering::Relaxed);
+            .store(SCHEDULED | CANCELLED | (2 * REF_ONE), Ordering::Relaxed);
     }
 }
 
