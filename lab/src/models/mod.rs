@@ -18,6 +18,7 @@ use hdrhistogram::Histogram;
 
 mod chan;
 mod naive;
+mod pool;
 pub mod process;
 mod thread;
 
@@ -187,7 +188,7 @@ pub fn catalogue() -> Vec<Entry> {
         Entry {
             name: "pool",
             describe: "switchyard's work-stealing pool of OS threads",
-            model: Err("not built yet: scheduler::pool has not landed in this build"),
+            model: Ok(&pool::PoolModel),
             peer: false,
         },
         Entry {
