@@ -18,6 +18,7 @@ use switchyard_runtime::coop::yield_now;
 use switchyard_scheduler::pool::{Pool, PoolHandle};
 
 use super::{Kind, Model, Outcome, Parked, Placement, Skip, chan};
+use crate::experiments::speedup::{chunk, place_worker};
 use crate::machine;
 
 /// See the [module docs](self).
@@ -43,11 +44,7 @@ fn pool(workers: usize) -> Outcome<Pool> {
                 .and_then(|n| n.strip_prefix("lab-pool-"))
                 .and_then(|i| i.parse::<usize>().ok())
                 .unwrap_or(0);
-            let mut set = rustix::thread::CpuSet::new();
-            set.set(index % workers.max(1));
-            // Best effort: a refused placement leaves the thread where it was, which the
-            // cross-core figure would then understate.
-            let _ = rustix::thread::sched_setaffinity(None, &set);
+            place_worker(index, workers);
         })
         .build()
         .map_err(|e| Skip(format!("pool failed to start: {e}")))
@@ -139,6 +136,23 @@ impl Model for PoolModel {
             }
             start.elapsed()
         })
+    }
+
+    fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
+        let pool = pool(workers)?;
+        let sum = AtomicU64::new(0);
+        let start = Instant::now();
+        pool.scope(|s| {
+            for i in 0..chunks {
+                let sum = &sum;
+                s.spawn(move || {
+                    sum.fetch_add(chunk(i), Ordering::Relaxed);
+                });
+            }
+        });
+        let elapsed = start.elapsed();
+        std::hint::black_box(sum.load(Ordering::Relaxed));
+        Ok(elapsed)
     }
 
     fn park(&self, n: u64) -> Outcome<Parked> {
