@@ -1,2 +1,49 @@
-//! The Switchyard lab (being written).
-fn main() {}
+//! # switchyard-lab: the Switchyard lab
+//!
+//! The project's main program. It measures, for each concurrency model (the loop, the
+//! pool, threads, processes, the naive baseline, and with `--peers` tokio and
+//! async-executor), the cost of a context switch, of creating a unit, how far the model
+//! scales and how late its timer wakes, and writes a result file (`results.json`, schema 1
+//! of LAB.md) and a self-contained HTML report. See LAB.md for the contract.
+//!
+//! | module | what it is |
+//! |---|---|
+//! | [`cli`] | the command line and its error rule (one line, exit 2) |
+//! | [`run`] | running a plan: progress, outputs, the summary |
+//! | [`experiments`] | one file per experiment (`switch`, `spawn`, `scale`, `latency`) |
+//! | [`models`] | one file per model, behind the [`models::Model`] trait |
+//! | [`results`] | the result file's schema |
+//! | [`stats`] | medians, histograms, Amdahl's fit |
+//! | [`machine`] | machine identity, resident memory, limits, pinning |
+//! | [`checks`] | `perf bench sched pipe` and `cyclictest` beside the lab's figures |
+//! | [`table`], [`comparison`], [`compare`], [`report`] | the ways results are shown |
+//!
+#![doc = include_str!("../README.md")]
+
+pub mod checks;
+pub mod cli;
+pub mod compare;
+pub mod comparison;
+pub mod experiments;
+pub mod machine;
+pub mod models;
+pub mod progress;
+pub mod report;
+pub mod results;
+pub mod run;
+pub mod stats;
+pub mod table;
+
+fn main() -> std::process::ExitCode {
+    // First: a child of the process model runs its entry point here and exits; the lab
+    // itself registers them (and starts the fork server while it has one thread).
+    if let Err(e) = switchyard_runtime::process::Init::new()
+        .entries(models::process::entries())
+        .fork_server(true)
+        .run()
+    {
+        eprintln!("switchyard-lab: {e}");
+        return std::process::ExitCode::from(2);
+    }
+    cli::main()
+}

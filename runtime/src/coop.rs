@@ -18,6 +18,7 @@
 //!    unwind.
 
 use std::cell::Cell;
+use std::future::Future;
 use std::task::{Context, Poll};
 
 /// The number of resource operations one poll of a task may perform before it is forced to
@@ -126,6 +127,36 @@ impl Drop for Grant {
     }
 }
 
+/// Yields once to the scheduler: the first poll wakes the task and returns `Pending`, so the
+/// task goes to the back of its run queue and the others run; the second poll completes.
+///
+/// Works under every Switchyard scheduler (and any other executor), because it only uses the
+/// waker: the task core reschedules a task woken during its own poll after the poll returns.
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future returned by [`yield_now`].
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    #[inline]
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +186,26 @@ mod tests {
             assert!(!has_budget_remaining());
         });
         assert_eq!(current(), Budget::unconstrained());
+    }
+
+    #[test]
+    fn yield_now_is_pending_once_and_wakes_itself() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        struct Count(AtomicUsize);
+        impl futures_task::ArcWake for Count {
+            fn wake_by_ref(arc_self: &Arc<Self>) {
+                arc_self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = futures_task::waker(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut fut = std::pin::pin!(yield_now());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(count.0.load(Ordering::Relaxed), 1);
+        assert!(fut.as_mut().poll(&mut cx).is_ready());
+        assert_eq!(count.0.load(Ordering::Relaxed), 1);
     }
 
     #[test]

@@ -7,21 +7,21 @@
 
 #[cfg(not(loom))]
 mod imp {
-    /// `std::sync`'s types (loom's under `--cfg loom`).
+    /// `Arc`, `Mutex`, `Condvar` and the atomics.
     pub mod sync {
         pub use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-        /// `std::sync::atomic`'s types (loom's under `--cfg loom`).
+        /// The atomic types and `fence`.
         pub mod atomic {
             pub use std::sync::atomic::{
                 AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
             };
         }
     }
-    /// `std::thread`'s functions (loom's under `--cfg loom`).
+    /// Thread spawning, parking and yielding.
     pub mod thread {
         pub use std::thread::{JoinHandle, current, panicking, park, spawn, yield_now};
     }
-    /// `UnsafeCell` (loom's under `--cfg loom`).
+    /// `UnsafeCell` with loom's closure-based access.
     pub mod cell {
         /// `UnsafeCell` with loom's closure-based API, so code reads the same under both.
         #[derive(Debug, Default)]

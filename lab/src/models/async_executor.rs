@@ -1,0 +1,137 @@
+//! Model `async-executor` (peer): async-executor's single-threaded `LocalExecutor`, driven
+//! by `futures_lite::future::block_on`.
+//!
+//! yield is `futures_lite::future::yield_now`; ping-pong uses `tokio::sync::mpsc` with
+//! capacity 1 (runtime-agnostic; async-executor has no channel of its own); a parked task
+//! is detached and awaits `std::future::pending` (the executor's slab keeps it). It has
+//! no timer of its own, so the latency experiment skips it.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use async_executor::LocalExecutor;
+use futures_lite::future::{block_on, yield_now};
+
+use hdrhistogram::Histogram;
+
+use super::{Kind, Model, Outcome, Parked, Placement, Probe, Skip};
+use crate::machine;
+
+/// See the [module docs](self).
+pub struct AsyncExecutor;
+
+/// Runs `f` as a task spawned on `ex`, driving the executor until it completes.
+fn in_task<T: 'static>(ex: &Rc<LocalExecutor<'static>>, f: impl Future<Output = T> + 'static) -> T {
+    block_on(ex.run(ex.spawn(f)))
+}
+
+impl Model for AsyncExecutor {
+    fn name(&self) -> &'static str {
+        "async-executor"
+    }
+
+    fn describe(&self) -> &'static str {
+        "async-executor LocalExecutor"
+    }
+
+    fn kind(&self) -> Kind {
+        Kind::Task
+    }
+
+    fn channel_note(&self) -> Option<&'static str> {
+        Some("ping-pong over tokio::sync::mpsc, capacity 1 (async-executor has no channel)")
+    }
+
+    fn park_note(&self) -> Option<&'static str> {
+        Some("detached tasks, kept by the executor's slab")
+    }
+
+    fn yield_many(&self, n: u64) -> Outcome<Duration> {
+        let ex = Rc::new(LocalExecutor::new());
+        Ok(in_task(&ex, async move {
+            let start = Instant::now();
+            for _ in 0..n {
+                yield_now().await;
+            }
+            start.elapsed()
+        }))
+    }
+
+    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
+        if placement == Placement::CrossCore {
+            return Err(Skip::not_applicable(
+                "a LocalExecutor runs both tasks on one core",
+            ));
+        }
+        let ex = Rc::new(LocalExecutor::new());
+        let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
+        let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
+        ex.spawn(async move {
+            while let Some(v) = ping_rx.recv().await {
+                if pong_tx.send(v).await.is_err() {
+                    break;
+                }
+            }
+        })
+        .detach();
+        Ok(in_task(&ex, async move {
+            let start = Instant::now();
+            for i in 0..round_trips {
+                if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
+                    break;
+                }
+            }
+            start.elapsed()
+        }))
+    }
+
+    fn spawn_join(&self, n: u64) -> Outcome<Duration> {
+        let ex = Rc::new(LocalExecutor::new());
+        let inner = Rc::clone(&ex);
+        Ok(in_task(&ex, async move {
+            let mut tasks = Vec::with_capacity(n as usize);
+            let start = Instant::now();
+            for _ in 0..n {
+                tasks.push(inner.spawn(async {}));
+            }
+            for task in tasks.drain(..) {
+                task.await;
+            }
+            start.elapsed()
+        }))
+    }
+
+    fn park(&self, n: u64) -> Outcome<Parked> {
+        let ex = Rc::new(LocalExecutor::new());
+        let started = Rc::new(Cell::new(0u64));
+        let before = machine::resident_bytes();
+        let start = Instant::now();
+        for _ in 0..n {
+            let started = Rc::clone(&started);
+            ex.spawn(async move {
+                started.set(started.get() + 1);
+                std::future::pending::<()>().await;
+            })
+            .detach();
+        }
+        block_on(ex.run(async {
+            while started.get() < n {
+                yield_now().await;
+            }
+        }));
+        let outcome = Parked {
+            create: start.elapsed(),
+            resident_growth: machine::resident_bytes().saturating_sub(before),
+        };
+        std::mem::forget(ex);
+        Ok(outcome)
+    }
+
+    fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
+        let _ = probe;
+        Err(Skip::not_applicable(
+            "async-executor has no timer of its own (async-io is not a dependency of the lab)",
+        ))
+    }
+}

@@ -1,0 +1,161 @@
+//! Model `naive`: [`switchyard_scheduler::naive::NaiveExecutor`], the baseline executor.
+//!
+//! Every unit is a task spawned on the executor (never the `block_on` future itself),
+//! ping-pong goes through the lab's mutex channel ([`super::chan`]), and the timer is the
+//! executor's thread-per-sleep [`naive::sleep_until`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use switchyard_scheduler::naive::{self, NaiveExecutor, yield_now};
+
+use super::{Kind, Model, Outcome, Parked, Placement, Probe, Skip, chan};
+use crate::machine;
+use crate::stats;
+
+/// See the [module docs](self).
+pub struct Naive;
+
+/// Runs `f`'s future as a spawned task and returns its output.
+fn in_task<T: Send + 'static>(
+    exec: &NaiveExecutor,
+    f: impl Future<Output = T> + Send + 'static,
+) -> T {
+    let handle = exec.spawn(f);
+    // The lab's own futures do not panic; if one does, that is a bug worth a loud stop.
+    exec.block_on(handle).expect("lab task panicked")
+}
+
+impl Model for Naive {
+    fn name(&self) -> &'static str {
+        "naive"
+    }
+
+    fn describe(&self) -> &'static str {
+        "Arc<Mutex<future>> tasks, ArcWake, std mpsc run queue"
+    }
+
+    fn kind(&self) -> Kind {
+        Kind::Task
+    }
+
+    fn channel_note(&self) -> Option<&'static str> {
+        Some("ping-pong over the lab's mutex capacity-1 channel")
+    }
+
+    fn park_note(&self) -> Option<&'static str> {
+        Some(
+            "the naive executor has no task table: the 16-byte JoinHandles keep the tasks alive and are counted",
+        )
+    }
+
+    fn yield_many(&self, n: u64) -> Outcome<Duration> {
+        let exec = NaiveExecutor::new();
+        Ok(in_task(&exec, async move {
+            let start = Instant::now();
+            for _ in 0..n {
+                yield_now().await;
+            }
+            start.elapsed()
+        }))
+    }
+
+    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
+        if placement == Placement::CrossCore {
+            return Err(Skip::not_applicable(
+                "a single-threaded executor runs both tasks on one core",
+            ));
+        }
+        let exec = NaiveExecutor::new();
+        let (ping_tx, ping_rx) = chan::channel::<u64>();
+        let (pong_tx, pong_rx) = chan::channel::<u64>();
+        let _pong = exec.spawn(async move {
+            for _ in 0..round_trips {
+                let v = ping_rx.recv().await;
+                pong_tx.send(v).await;
+            }
+        });
+        Ok(in_task(&exec, async move {
+            let start = Instant::now();
+            for i in 0..round_trips {
+                ping_tx.send(i).await;
+                pong_rx.recv().await;
+            }
+            start.elapsed()
+        }))
+    }
+
+    fn spawn_join(&self, n: u64) -> Outcome<Duration> {
+        let exec = NaiveExecutor::new();
+        let spawner = exec.spawner();
+        Ok(in_task(&exec, async move {
+            let mut handles = Vec::with_capacity(n as usize);
+            let start = Instant::now();
+            for _ in 0..n {
+                handles.push(spawner.spawn(async {}));
+            }
+            for handle in handles.drain(..) {
+                let _ = handle.await;
+            }
+            start.elapsed()
+        }))
+    }
+
+    fn park(&self, n: u64) -> Outcome<Parked> {
+        let exec = NaiveExecutor::new();
+        let started = Arc::new(AtomicU64::new(0));
+        // The naive executor has no task table: the join handles are what keep the
+        // parked tasks alive (see the row's note), so they are counted in the growth.
+        let mut handles = Vec::with_capacity(n as usize);
+        let before = machine::resident_bytes();
+        let start = Instant::now();
+        for _ in 0..n {
+            let started = Arc::clone(&started);
+            handles.push(exec.spawn(async move {
+                started.fetch_add(1, Ordering::Relaxed);
+                std::future::pending::<()>().await;
+            }));
+        }
+        exec.block_on(async {
+            while started.load(Ordering::Relaxed) < n {
+                yield_now().await;
+            }
+        });
+        let create = start.elapsed();
+        let resident_growth = machine::resident_bytes().saturating_sub(before);
+        std::mem::forget(handles);
+        std::mem::forget(exec);
+        Ok(Parked {
+            create,
+            resident_growth,
+        })
+    }
+
+    fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
+        let exec = NaiveExecutor::new();
+        let stop = Arc::new(AtomicBool::new(false));
+        for _ in 0..probe.background {
+            let stop = Arc::clone(&stop);
+            // Detached: the run queue keeps them alive until the executor drops.
+            drop(exec.spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    yield_now().await;
+                }
+            }));
+        }
+        let hist = in_task(&exec, async move {
+            let mut hist = stats::new_histogram();
+            for _ in 0..probe.probes {
+                let deadline = Instant::now() + probe.period;
+                naive::sleep_until(deadline).await;
+                let late = Instant::now().saturating_duration_since(deadline);
+                stats::record(&mut hist, late.as_nanos() as u64);
+            }
+            stop.store(true, Ordering::Relaxed);
+            hist
+        });
+        Ok(hist)
+    }
+}

@@ -1,0 +1,176 @@
+//! Model `thread`: plain OS threads from `std::thread`, the baseline for the pool.
+//!
+//! yield is `std::thread::yield_now` (`sched_yield`); ping-pong passes one byte over two
+//! pipes between two threads placed with `core_affinity`; spawn is `std::thread::spawn`
+//! and `join`; a parked thread blocks reading a pipe nobody writes; the timer is
+//! `std::thread::sleep`.
+
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use super::{Kind, Model, Outcome, Parked, Placement, Probe, Skip, spin_until};
+use crate::machine;
+use crate::stats;
+
+/// See the [module docs](self).
+pub struct Thread;
+
+fn pipe() -> Outcome<(OwnedFd, OwnedFd)> {
+    rustix::pipe::pipe().map_err(|e| Skip(format!("pipe() failed: {e}")))
+}
+
+/// Writes then reads one byte per round trip; the peer echoes.
+fn pingpong_threads(round_trips: u64, cores: (usize, usize)) -> Outcome<Duration> {
+    let (ping_r, ping_w) = pipe()?;
+    let (pong_r, pong_w) = pipe()?;
+    let echo = std::thread::spawn(move || {
+        machine::pin_current(cores.1);
+        let mut byte = [0u8; 1];
+        // Ends when the pinger closes its end (read returns 0) or on any error.
+        while matches!(rustix::io::read(&ping_r, &mut byte), Ok(1)) {
+            if rustix::io::write(&pong_w, &byte).is_err() {
+                break;
+            }
+        }
+    });
+    let pinger = std::thread::spawn(move || {
+        machine::pin_current(cores.0);
+        let mut byte = [0u8; 1];
+        let start = Instant::now();
+        for _ in 0..round_trips {
+            if rustix::io::write(&ping_w, &byte) != Ok(1)
+                || rustix::io::read(&pong_r, &mut byte) != Ok(1)
+            {
+                return Err(Skip("pipe ping-pong failed".to_owned()));
+            }
+        }
+        Ok(start.elapsed())
+    });
+    let elapsed = pinger
+        .join()
+        .map_err(|_| Skip("ping thread panicked".to_owned()))?;
+    let _ = echo.join();
+    elapsed
+}
+
+impl Model for Thread {
+    fn name(&self) -> &'static str {
+        "thread"
+    }
+
+    fn describe(&self) -> &'static str {
+        "plain OS threads (std::thread)"
+    }
+
+    fn kind(&self) -> Kind {
+        Kind::Thread
+    }
+
+    fn channel_note(&self) -> Option<&'static str> {
+        Some("ping-pong over two pipes")
+    }
+
+    fn park_note(&self) -> Option<&'static str> {
+        Some("std default stacks (2 MiB virtual each); only touched pages are resident")
+    }
+
+    fn yield_many(&self, n: u64) -> Outcome<Duration> {
+        let start = Instant::now();
+        for _ in 0..n {
+            std::thread::yield_now();
+        }
+        Ok(start.elapsed())
+    }
+
+    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
+        match placement {
+            Placement::SameCore => pingpong_threads(round_trips, (0, 0)),
+            Placement::CrossCore if machine::cores() < 2 => Err(Skip::not_applicable(
+                "this machine has one core: no cross-core placement",
+            )),
+            Placement::CrossCore => pingpong_threads(round_trips, (0, 1)),
+        }
+    }
+
+    fn spawn_join(&self, n: u64) -> Outcome<Duration> {
+        let mut handles = Vec::with_capacity(n as usize);
+        let start = Instant::now();
+        for _ in 0..n {
+            handles.push(std::thread::spawn(|| {}));
+        }
+        for handle in handles.drain(..) {
+            let _ = handle.join();
+        }
+        Ok(start.elapsed())
+    }
+
+    fn park(&self, n: u64) -> Outcome<Parked> {
+        let (read, write) = pipe()?;
+        let read = Arc::new(read);
+        let started = Arc::new(AtomicU64::new(0));
+        let before = machine::resident_bytes();
+        let start = Instant::now();
+        for i in 0..n {
+            let read = Arc::clone(&read);
+            let started = Arc::clone(&started);
+            let spawned = std::thread::Builder::new().spawn(move || {
+                started.fetch_add(1, Ordering::Relaxed);
+                let mut byte = [0u8; 1];
+                // Nobody writes: this blocks until the process exits.
+                let _ = rustix::io::read(&*read, &mut byte);
+            });
+            if let Err(e) = spawned {
+                return Err(Skip(format!("the machine refused thread {i} of {n}: {e}")));
+            }
+        }
+        spin_until(|| started.load(Ordering::Relaxed) >= n);
+        let create = start.elapsed();
+        let resident_growth = machine::resident_bytes().saturating_sub(before);
+        // The threads must stay blocked until the child process exits.
+        std::mem::forget(write);
+        Ok(Parked {
+            create,
+            resident_growth,
+        })
+    }
+
+    fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut background = Vec::with_capacity(probe.background as usize);
+        for i in 0..probe.background {
+            let theirs = Arc::clone(&stop);
+            match std::thread::Builder::new().spawn(move || {
+                while !theirs.load(Ordering::Relaxed) {
+                    std::thread::yield_now();
+                }
+            }) {
+                Ok(handle) => background.push(handle),
+                Err(e) => {
+                    stop.store(true, Ordering::Relaxed);
+                    for handle in background {
+                        let _ = handle.join();
+                    }
+                    return Err(Skip(format!(
+                        "the machine refused background thread {i}: {e}"
+                    )));
+                }
+            }
+        }
+        let mut hist = stats::new_histogram();
+        for _ in 0..probe.probes {
+            let deadline = Instant::now() + probe.period;
+            std::thread::sleep(probe.period);
+            let late = Instant::now().saturating_duration_since(deadline);
+            stats::record(&mut hist, late.as_nanos() as u64);
+        }
+        stop.store(true, Ordering::Relaxed);
+        for handle in background {
+            let _ = handle.join();
+        }
+        Ok(hist)
+    }
+}

@@ -1,0 +1,160 @@
+//! Model `tokio-ct` (peer): tokio's `current_thread` runtime.
+//!
+//! Units are `tokio::spawn`ed tasks; yield is `tokio::task::yield_now`; ping-pong uses
+//! `tokio::sync::mpsc` with capacity 1; a parked task awaits `std::future::pending`
+//! (tokio's task list keeps it alive); the timer is `tokio::time::sleep_until`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use tokio::runtime::{Builder, Runtime};
+use tokio::task::yield_now;
+
+use super::{Kind, Model, Outcome, Parked, Placement, Probe, Skip};
+use crate::machine;
+use crate::stats;
+
+/// See the [module docs](self).
+pub struct TokioCt;
+
+fn runtime() -> Outcome<Runtime> {
+    Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| Skip(format!("tokio runtime failed to start: {e}")))
+}
+
+/// Runs `f` as a spawned task (not the block_on future, which tokio polls differently).
+fn in_task<T: Send + 'static>(
+    rt: &Runtime,
+    f: impl Future<Output = T> + Send + 'static,
+) -> Outcome<T> {
+    rt.block_on(async { tokio::spawn(f).await })
+        .map_err(|e| Skip(format!("lab task failed: {e}")))
+}
+
+impl Model for TokioCt {
+    fn name(&self) -> &'static str {
+        "tokio-ct"
+    }
+
+    fn describe(&self) -> &'static str {
+        "tokio current_thread runtime"
+    }
+
+    fn kind(&self) -> Kind {
+        Kind::Task
+    }
+
+    fn channel_note(&self) -> Option<&'static str> {
+        Some("ping-pong over tokio::sync::mpsc, capacity 1")
+    }
+
+    fn park_note(&self) -> Option<&'static str> {
+        Some("detached tasks, kept by tokio's task list")
+    }
+
+    fn yield_many(&self, n: u64) -> Outcome<Duration> {
+        in_task(&runtime()?, async move {
+            let start = Instant::now();
+            for _ in 0..n {
+                yield_now().await;
+            }
+            start.elapsed()
+        })
+    }
+
+    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
+        if placement == Placement::CrossCore {
+            return Err(Skip::not_applicable(
+                "a current_thread runtime runs both tasks on one core",
+            ));
+        }
+        let rt = runtime()?;
+        let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
+        let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
+        in_task(&rt, async move {
+            tokio::spawn(async move {
+                while let Some(v) = ping_rx.recv().await {
+                    if pong_tx.send(v).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let start = Instant::now();
+            for i in 0..round_trips {
+                if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
+                    break;
+                }
+            }
+            start.elapsed()
+        })
+    }
+
+    fn spawn_join(&self, n: u64) -> Outcome<Duration> {
+        in_task(&runtime()?, async move {
+            let mut handles = Vec::with_capacity(n as usize);
+            let start = Instant::now();
+            for _ in 0..n {
+                handles.push(tokio::spawn(async {}));
+            }
+            for handle in handles.drain(..) {
+                let _ = handle.await;
+            }
+            start.elapsed()
+        })
+    }
+
+    fn park(&self, n: u64) -> Outcome<Parked> {
+        let rt = runtime()?;
+        let started = Arc::new(AtomicU64::new(0));
+        let outcome = rt.block_on(async {
+            let before = machine::resident_bytes();
+            let start = Instant::now();
+            for _ in 0..n {
+                let started = Arc::clone(&started);
+                // Detached: tokio's task list keeps the task alive.
+                drop(tokio::spawn(async move {
+                    started.fetch_add(1, Ordering::Relaxed);
+                    std::future::pending::<()>().await;
+                }));
+            }
+            while started.load(Ordering::Relaxed) < n {
+                yield_now().await;
+            }
+            Parked {
+                create: start.elapsed(),
+                resident_growth: machine::resident_bytes().saturating_sub(before),
+            }
+        });
+        // The child process exits with the tasks still parked; dropping them is not measured.
+        std::mem::forget(rt);
+        Ok(outcome)
+    }
+
+    fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
+        let rt = runtime()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        in_task(&rt, async move {
+            for _ in 0..probe.background {
+                let stop = Arc::clone(&stop);
+                drop(tokio::spawn(async move {
+                    while !stop.load(Ordering::Relaxed) {
+                        yield_now().await;
+                    }
+                }));
+            }
+            let mut hist = stats::new_histogram();
+            for _ in 0..probe.probes {
+                let deadline = Instant::now() + probe.period;
+                tokio::time::sleep_until(deadline.into()).await;
+                let late = Instant::now().saturating_duration_since(deadline);
+                stats::record(&mut hist, late.as_nanos() as u64);
+            }
+            stop.store(true, Ordering::Relaxed);
+            hist
+        })
+    }
+}

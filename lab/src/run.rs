@@ -1,0 +1,144 @@
+//! `switchyard-lab run`: measure the chosen experiments on the chosen models, show
+//! progress, write the result file and the report, print the table.
+
+use std::path::{Path, PathBuf};
+
+use crate::experiments::{Ctx, Experiment, Sizing};
+use crate::machine;
+use crate::models::Model;
+use crate::progress::{Bar, Progress};
+use crate::report;
+use crate::results::{Config, ResultFile, SCHEMA, now_rfc3339};
+use crate::table;
+
+/// What to run.
+pub struct Plan {
+    /// Experiments, in order.
+    pub experiments: Vec<&'static dyn Experiment>,
+    /// Models, in order.
+    pub models: Vec<&'static dyn Model>,
+    /// Workload sizes.
+    pub sizing: Sizing,
+    /// Pin measurements to CPU 0.
+    pub pin: bool,
+    /// `--seed`.
+    pub seed: u64,
+    /// Show progress bars (when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// Runs `plan` and returns the result file.
+pub fn measure(plan: &Plan) -> ResultFile {
+    let started_at = now_rfc3339();
+    let machine = machine::describe();
+    let allowed = core_affinity::get_core_ids().unwrap_or_default();
+    let progress = Progress::new();
+    let mut rows = Vec::new();
+    let mut skipped = Vec::new();
+    let mut checks = Vec::new();
+    for experiment in &plan.experiments {
+        let bar = if plan.progress {
+            progress.bar(experiment.name(), 0)
+        } else {
+            Bar::hidden()
+        };
+        let bar_ref = &bar;
+        let mut ctx = Ctx {
+            sizing: plan.sizing,
+            pin: plan.pin,
+            seed: plan.seed,
+            rows: std::mem::take(&mut rows),
+            skipped: std::mem::take(&mut skipped),
+            checks: std::mem::take(&mut checks),
+            bar: bar_ref,
+        };
+        let steps: u64 = plan.models.iter().map(|m| experiment.steps(*m, &ctx)).sum();
+        bar_ref.set_length(steps);
+        for model in &plan.models {
+            if plan.pin {
+                machine::pin_current(0);
+            }
+            experiment.run(*model, &mut ctx);
+            if plan.pin {
+                machine::unpin_current(&allowed);
+            }
+        }
+        bar_ref.finish();
+        rows = ctx.rows;
+        skipped = ctx.skipped;
+        checks = ctx.checks;
+    }
+    ResultFile {
+        schema: SCHEMA,
+        lab_version: env!("CARGO_PKG_VERSION").to_owned(),
+        started_at,
+        machine,
+        config: Config {
+            quick: plan.sizing != Sizing::Full,
+            seed: plan.seed,
+            pin: plan.pin,
+            workload: Some(plan.sizing.describe().to_owned()),
+            experiments: plan
+                .experiments
+                .iter()
+                .map(|e| e.name().to_owned())
+                .collect(),
+            models: plan.models.iter().map(|m| m.name().to_owned()).collect(),
+        },
+        results: rows,
+        skipped,
+        checks,
+    }
+}
+
+/// The default output folder: `lab-results/<start time>`.
+pub fn default_dir(started_at: &str) -> PathBuf {
+    Path::new("lab-results").join(started_at.replace(':', "-"))
+}
+
+/// Writes `DIR/results.json`, `DIR/report.html` and, if asked, the extra JSON copy.
+pub fn write_outputs(file: &ResultFile, dir: &Path, json: Option<&Path>) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let text = file.to_json();
+    std::fs::write(dir.join("results.json"), &text)?;
+    std::fs::write(dir.join("report.html"), report::render(file))?;
+    if let Some(json) = json {
+        if let Some(parent) = json.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(json, &text)?;
+    }
+    Ok(())
+}
+
+/// The summary printed after a run: the table, what was skipped, the tool checks.
+pub fn summary(file: &ResultFile) -> String {
+    let mut out = table::pivot(file).to_text();
+    if !file.skipped.is_empty() {
+        out.push_str("\nnot measured:\n");
+        for s in &file.skipped {
+            out.push_str(&format!(
+                "  {} / {} / {}: {}\n",
+                s.experiment,
+                s.model,
+                s.variant.as_deref().unwrap_or("*"),
+                s.reason
+            ));
+        }
+    }
+    if !file.checks.is_empty() {
+        out.push_str("\nchecks against trusted tools:\n");
+        for c in &file.checks {
+            out.push_str(&format!(
+                "  {}: lab {} | {}: {}{}\n",
+                c.row,
+                c.lab.map_or("-".to_owned(), |v| table::human(v, &c.unit)),
+                c.tool,
+                c.tool_value
+                    .map_or("-".to_owned(), |v| table::human(v, &c.unit)),
+                c.note.as_ref().map_or(String::new(), |n| format!(" ({n})"))
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,98 @@
+//! `TcpListener`: accepts TCP connections without blocking the thread.
+
+use std::future::poll_fn;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::task::{Context, Poll};
+
+use mio::Interest;
+
+use super::registered::Registered;
+use super::tcp_stream::TcpStream;
+use crate::reactor::IoHandle;
+
+/// A TCP socket listening for connections, registered with a reactor.
+///
+/// ```no_run
+/// # async fn example() -> std::io::Result<()> {
+/// use switchyard_runtime::net::TcpListener;
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let (stream, peer) = listener.accept().await?;
+/// # drop((stream, peer)); Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct TcpListener {
+    io: Registered<mio::net::TcpListener>,
+}
+
+impl TcpListener {
+    /// Binds to `addr` (each resolved address in turn until one works) on the current
+    /// thread's reactor ([`IoHandle::current`]). mio sets `SO_REUSEADDR` and a backlog of
+    /// 1024. Resolving a host name blocks; pass a `SocketAddr` to avoid it.
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        TcpListener::bind_with(&IoHandle::current()?, addr)
+    }
+
+    /// [`bind`](Self::bind) on the reactor of `handle`.
+    pub fn bind_with(handle: &IoHandle, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        each_addr(addr, |addr| {
+            let listener = mio::net::TcpListener::bind(addr)?;
+            Ok(TcpListener {
+                io: Registered::new(handle, listener, Interest::READABLE)?,
+            })
+        })
+    }
+
+    /// Adopts a std listener (switched to non-blocking mode here) on `handle`'s reactor.
+    pub fn from_std_with(
+        handle: &IoHandle,
+        listener: std::net::TcpListener,
+    ) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        let listener = mio::net::TcpListener::from_std(listener);
+        Ok(TcpListener {
+            io: Registered::new(handle, listener, Interest::READABLE)?,
+        })
+    }
+
+    /// Waits for the next connection; the stream is registered with this listener's reactor.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// Polls for the next connection.
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        self.io
+            .poll_read_io(cx, |listener| listener.accept())
+            .map(|accepted| {
+                let (stream, peer) = accepted?;
+                let handle = self.io.registration().handle();
+                Ok((TcpStream::from_mio(handle, stream)?, peer))
+            })
+    }
+
+    /// The address this listener is bound to (with the port the OS chose for port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.source().local_addr()
+    }
+}
+
+/// Tries `f` on each address `addr` resolves to; the last error if none works.
+pub(crate) fn each_addr<T>(
+    addr: impl ToSocketAddrs,
+    mut f: impl FnMut(SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut last_error = None;
+    for addr in addr.to_socket_addrs()? {
+        match f(addr) {
+            Ok(value) => return Ok(value),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolved to no socket address",
+        )
+    }))
+}

@@ -1,0 +1,149 @@
+//! Every way a peer process can break the channel gives its own typed error, never a panic
+//! and never a hang: death between frames, death inside a frame, an oversized frame, a
+//! malformed frame, and writing to a dead peer.
+mod process_support;
+
+use std::os::fd::{AsFd, AsRawFd};
+
+use switchyard::runtime::process::{self, Channel, Entry, FrameError, StartMethod};
+
+/// Waits for a command, then misbehaves as told.
+fn misbehave(mut channel: Channel) {
+    let Ok(what) = channel.recv::<String>() else {
+        return;
+    };
+    let fd = channel.as_fd().as_raw_fd();
+    let raw = |bytes: &[u8]| {
+        // SAFETY: writing a valid buffer to our own open socket.
+        unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+    };
+    match what.as_str() {
+        "die" => process_support::kill_self(),
+        "die-mid-frame" => {
+            // A header announcing 100 bytes, then 10 of them, then death.
+            raw(&100u32.to_le_bytes());
+            raw(&[0; 10]);
+            process_support::kill_self();
+        }
+        "oversized" => {
+            raw(&(1u32 << 30).to_le_bytes());
+            let _ = channel.recv::<String>();
+        }
+        "malformed" => {
+            // A 2-byte frame that is not a valid postcard String (length 5, one byte).
+            raw(&2u32.to_le_bytes());
+            raw(&[5, b'x']);
+            let _ = channel.recv::<String>();
+        }
+        _ => {}
+    }
+}
+
+fn start_and_tell(what: &str) -> (process::Child, Channel) {
+    let mut child = process::start("misbehave", StartMethod::Spawn).unwrap();
+    let mut channel = child.take_channel().unwrap();
+    channel.send(what).unwrap();
+    (child, channel)
+}
+
+fn a_peer_killed_while_we_wait_is_peer_closed() {
+    let (mut child, mut channel) = start_and_tell("die");
+    let err = channel.recv::<String>().unwrap_err();
+    assert!(matches!(err, FrameError::PeerClosed), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "the peer closed the channel (it exited, crashed or dropped its end)"
+    );
+    assert_eq!(child.wait().unwrap().signal(), Some(process::Signal::KILL));
+}
+
+fn a_peer_dying_inside_a_frame_is_truncated() {
+    let (_child, mut channel) = start_and_tell("die-mid-frame");
+    let err = channel.recv::<Vec<u8>>().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            FrameError::Truncated {
+                expected: 100,
+                got: 10
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "truncated frame: the peer closed the channel after 10 of 100 bytes (it probably died \
+         while sending)"
+    );
+}
+
+fn an_oversized_frame_is_refused_without_allocating_it() {
+    let (_child, mut channel) = start_and_tell("oversized");
+    channel.set_max_frame_size(1 << 20);
+    let err = channel.recv::<Vec<u8>>().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            FrameError::Oversized {
+                len: 1_073_741_824,
+                max: 1_048_576
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "frame of 1073741824 bytes exceeds the maximum frame size of 1048576 bytes (raise it \
+         with Channel::set_max_frame_size, or send bulk data through shared memory)"
+    );
+}
+
+fn a_malformed_frame_is_a_typed_error() {
+    let (_child, mut channel) = start_and_tell("malformed");
+    let err = channel.recv::<String>().unwrap_err();
+    assert!(
+        matches!(err, FrameError::Malformed { len: 2, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("malformed frame: its 2 bytes do not decode")
+    );
+}
+
+fn writing_to_a_dead_peer_is_an_error_not_sigpipe() {
+    let (mut child, mut channel) = start_and_tell("die");
+    child.wait().unwrap();
+    // The first write may land in the socket buffer before the kernel notices; a few
+    // frames make sure one reaches the closed end.
+    let err = (0..8)
+        .find_map(|_| channel.send(&vec![0u8; 4096]).err())
+        .expect("a write to a dead peer fails");
+    assert!(err.is_peer_gone(), "{err:?}");
+}
+
+fn main() {
+    process::init([Entry::new("misbehave", misbehave)]).expect("init");
+    process_support::run(&[
+        (
+            "a_peer_killed_while_we_wait_is_peer_closed",
+            a_peer_killed_while_we_wait_is_peer_closed,
+        ),
+        (
+            "a_peer_dying_inside_a_frame_is_truncated",
+            a_peer_dying_inside_a_frame_is_truncated,
+        ),
+        (
+            "an_oversized_frame_is_refused_without_allocating_it",
+            an_oversized_frame_is_refused_without_allocating_it,
+        ),
+        (
+            "a_malformed_frame_is_a_typed_error",
+            a_malformed_frame_is_a_typed_error,
+        ),
+        (
+            "writing_to_a_dead_peer_is_an_error_not_sigpipe",
+            writing_to_a_dead_peer_is_an_error_not_sigpipe,
+        ),
+    ]);
+}
