@@ -49,25 +49,29 @@
 //!
 //! Lifecycle states are `SCHEDULED`, `RUNNING` and `COMPLETE` (mutually exclusive; none of
 //! them is *idle*), qualified by `NOTIFIED` and `CANCELLED`. Each numbered arrow is one
-//! transition, written once as a method of `state::Snapshot` (named in brackets) and
-//! performed by the function named after it.
+//! transition, written once as a method of `state::Snapshot` (named in the list below, with
+//! the function that performs it).
 //!
 //! ```text
 //!                         (1) spawn
 //!                             |
 //!                             v
-//!   +--------+  (6) wake  +-----------+  (2) run / drop Runnable  +-----------+
-//!   |  idle  | ---------> | SCHEDULED | -----------------------> |  RUNNING  | --(4) wake--+
-//!   |        | (8) abort  |           |                          |           |             |
-//!   |        | ---------> |           | <----------------------- |           | <-----------+
-//!   +--------+            +-----------+  (5) Pending, NOTIFIED   +-----------+   NOTIFIED
-//!     ^  |                                                        |  ^    |
-//!     |  |                         (9) shutdown while idle        |  |    | (7) Ready, panic
-//!     |  +---------------------------------------------------------|--+    |     or cancel
-//!     |                  (3) Pending                               |       v
-//!     +-----------------------------------------------------------+  +-----------+ (12) last
-//!                                                                     | COMPLETE  | ----------> freed
-//!                                                                     +-----------+  reference
+//!   +--------+  (6) wake  +-----------+  (2) run, or drop Runnable  +-----------+
+//!   |        | ---------> |           | -------------------------> |           | ---+ (4) wake:
+//!   |  idle  | (8) abort  | SCHEDULED |                            |  RUNNING  |    | NOTIFIED
+//!   |        | ---------> |           | <------------------------- |           | <--+
+//!   +--------+            +-----------+  (5) Pending and NOTIFIED  +-----------+
+//!     ^    |                                                          ^  |    |
+//!     |    |               (9) shutdown while idle                    |  |    | (7) Ready, panic
+//!     |    +----------------------------------------------------------+  |    |     or cancelled
+//!     |                    (3) Pending                                   |    v
+//!     +------------------------------------------------------------------+  +-----------+
+//!                                                                           | COMPLETE  |
+//!                                                                           +-----------+
+//!                                                                                 |
+//!                                                                                 | (12) last reference
+//!                                                                                 v
+//!                                                                               freed
 //! ```
 //!
 //! 1. `spawn` allocates the task `SCHEDULED` with two references (`RawTask::allocate`).
