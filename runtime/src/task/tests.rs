@@ -833,3 +833,30 @@ fn waking_another_task_inside_a_poll_schedules_that_task_not_this_one() {
     assert_eq!(queue.len(), 1, "the parked task was scheduled");
     queue.clear();
 }
+
+#[test]
+fn a_join_handle_dropped_while_waiting_gives_its_waker_back() {
+    struct Noop;
+    impl std::task::Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+    let queue = Queue::new();
+    let (runnable, mut join) = spawn(async { 1 }, queue.clone(), TaskId::next());
+    let awaiter = Arc::new(Noop);
+    let waker = Waker::from(awaiter.clone());
+    assert!(
+        Pin::new(&mut join)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    assert_eq!(Arc::strong_count(&awaiter), 3, "the slot holds a clone");
+    drop(join);
+    assert_eq!(
+        Arc::strong_count(&awaiter),
+        2,
+        "dropped with the handle, not with the task"
+    );
+    runnable.run(); // completes with nobody to wake and nothing to keep
+    assert_eq!(queue.released().len(), 1);
+    assert_eq!(Arc::strong_count(&queue), 1, "freed");
+}
