@@ -8,7 +8,7 @@ use crate::machine;
 use crate::models::Model;
 use crate::progress::{Bar, Progress};
 use crate::report;
-use crate::results::{Config, ResultFile, SCHEMA, now_rfc3339};
+use crate::results::{Config, ResultFile, SCHEMA, Skipped, now_rfc3339};
 use crate::table;
 
 /// What to run.
@@ -116,13 +116,15 @@ pub fn summary(file: &ResultFile) -> String {
     let mut out = table::pivot(file).to_text();
     if !file.skipped.is_empty() {
         out.push_str("\nnot measured:\n");
-        for s in &file.skipped {
+        for (s, count) in group_skips(&file.skipped) {
+            let variant = match (&s.variant, count) {
+                (Some(v), 1) => v.clone(),
+                (_, 1) => "*".to_owned(),
+                (_, n) => format!("{n} variants"),
+            };
             out.push_str(&format!(
-                "  {} / {} / {}: {}\n",
-                s.experiment,
-                s.model,
-                s.variant.as_deref().unwrap_or("*"),
-                s.reason
+                "  {} / {} / {variant}: {}\n",
+                s.experiment, s.model, s.reason
             ));
         }
     }
@@ -141,4 +143,49 @@ pub fn summary(file: &ResultFile) -> String {
         }
     }
     out
+}
+
+/// Consecutive skips of one experiment and model for one reason, as (first, count): an
+/// experiment that does not apply to a model is one line, not one per variant.
+pub fn group_skips(skipped: &[Skipped]) -> Vec<(&Skipped, usize)> {
+    let mut groups: Vec<(&Skipped, usize)> = Vec::new();
+    for s in skipped {
+        match groups.last_mut() {
+            Some((first, count))
+                if first.experiment == s.experiment
+                    && first.model == s.model
+                    && first.reason == s.reason =>
+            {
+                *count += 1;
+            }
+            _ => groups.push((s, 1)),
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn skip(experiment: &str, model: &str, variant: &str, reason: &str) -> Skipped {
+        Skipped {
+            experiment: experiment.into(),
+            model: model.into(),
+            variant: Some(variant.into()),
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn skips_of_one_experiment_model_and_reason_group_into_one_line() {
+        let skipped = [
+            skip("ipc", "loop", "pipe_8B", "n/a"),
+            skip("ipc", "loop", "pipe_1MiB", "n/a"),
+            skip("ipc", "naive", "pipe_8B", "n/a"),
+            skip("switch", "naive", "pingpong_cross_core", "one core"),
+        ];
+        let groups: Vec<usize> = group_skips(&skipped).iter().map(|g| g.1).collect();
+        assert_eq!(groups, [2, 1, 1]);
+    }
 }

@@ -17,6 +17,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 mod chan;
+mod r#loop;
 mod naive;
 pub mod process;
 mod thread;
@@ -181,7 +182,7 @@ pub fn catalogue() -> Vec<Entry> {
         Entry {
             name: "loop",
             describe: "switchyard's cooperative single-threaded event loop (the asyncio model)",
-            model: Err("not built yet: scheduler::local has not landed in this build"),
+            model: Ok(&r#loop::Loop),
             peer: false,
         },
         Entry {
