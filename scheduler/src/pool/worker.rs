@@ -37,6 +37,13 @@ use std::time::Instant;
 use switchyard_runtime::coop;
 use switchyard_runtime::park::{Parker, Unparker};
 
+/// Rounds of looking for work before going to sleep, and pause instructions between two
+/// rounds: about 16 x 64 pauses, a few microseconds, the order of a futex wake-up (rayon spins
+/// a similar while before sleeping; the figures are picked by eye from the `ping_pong` and
+/// `spawn_many` benches).
+const SPIN_ROUNDS: u32 = 16;
+const SPIN_PAUSES: u32 = 64;
+
 /// How a thread came to hold a seat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Start {
@@ -221,8 +228,10 @@ impl<'a> WorkerLoop<'a> {
                 bump(&self.slot.metrics.lifo_polls, 1);
                 return Some(job);
             }
+            // No notify: this worker runs it after what is already queued (if nothing is, at
+            // once); waking another worker for it would split a message-passing pair across
+            // cores, which is what the LIFO slot is there to avoid.
             local.deque.push(job);
-            shared.idle.notify_one();
         }
         self.lifo_streak = 0;
         // 4.
@@ -317,6 +326,18 @@ impl<'a> WorkerLoop<'a> {
     fn sleep(&mut self) -> Option<Job> {
         let shared = self.shared;
         let idle = &shared.idle;
+        // Spin a little first: parking and being woken cost a futex round trip each (some
+        // microseconds), more than the gap between two jobs of a producer that is a little
+        // slower than the workers. A spinning searcher also keeps notifiers from waking
+        // sleepers (N2 sees it searching), which is right: it will find their job.
+        for _ in 0..SPIN_ROUNDS {
+            for _ in 0..SPIN_PAUSES {
+                std::hint::spin_loop();
+            }
+            if let Some(job) = self.steal_any() {
+                return Some(job);
+            }
+        }
         // S1.
         if self.searching {
             self.searching = false;
