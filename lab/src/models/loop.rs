@@ -17,6 +17,7 @@ use switchyard_runtime::time::sleep_until;
 use switchyard_scheduler::local::{EventLoop, spawn_local, yield_now};
 
 use super::{Kind, Model, Outcome, Parked, Placement, Probe, Skip};
+use crate::experiments::speedup::chunk;
 use crate::machine;
 use crate::stats;
 
@@ -117,6 +118,44 @@ impl Model for Loop {
             for handle in handles.drain(..) {
                 let _ = handle.await;
             }
+            Ok(start.elapsed())
+        })?
+    }
+
+    fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
+        // `workers` tasks share the chunks; the loop runs them all on its one thread, so
+        // this measures that the loop does not use more CPUs (S(n) stays about 1).
+        let mut lp = event_loop(workers as u64)?;
+        in_task(&mut lp, async move {
+            let next = Rc::new(Cell::new(0u64));
+            let mut handles = Vec::with_capacity(workers);
+            let start = Instant::now();
+            for _ in 0..workers {
+                let next = Rc::clone(&next);
+                let spawned = spawn_local(async move {
+                    let mut sum = 0u64;
+                    loop {
+                        let i = next.get();
+                        if i >= chunks {
+                            break;
+                        }
+                        next.set(i + 1);
+                        sum = sum.wrapping_add(chunk(i));
+                        // Cooperative: give the other workers their turn between chunks.
+                        yield_now().await;
+                    }
+                    sum
+                });
+                match spawned {
+                    Ok(handle) => handles.push(handle),
+                    Err(e) => return Err(Skip(format!("spawn failed: {e}"))),
+                }
+            }
+            let mut sum = 0u64;
+            for handle in handles.drain(..) {
+                sum = sum.wrapping_add(handle.await.unwrap_or(0));
+            }
+            std::hint::black_box(sum);
             Ok(start.elapsed())
         })?
     }
