@@ -55,11 +55,12 @@ pub fn measure(plan: &Plan) -> ResultFile {
         let steps: u64 = plan.models.iter().map(|m| experiment.steps(*m, &ctx)).sum();
         bar_ref.set_length(steps);
         for model in &plan.models {
-            if plan.pin {
+            let pin = plan.pin && !model.multi_threaded();
+            if pin {
                 machine::pin_current(0);
             }
             experiment.run(*model, &mut ctx);
-            if plan.pin {
+            if pin {
                 machine::unpin_current(&allowed);
             }
         }

@@ -104,6 +104,13 @@ pub trait Model: Sync {
         None
     }
 
+    /// Whether the model runs its units on several threads of its own (a pool). The lab
+    /// pins single-threaded measurements to CPU 0 (`--pin`); a multi-threaded model is left
+    /// unpinned, since its workers would inherit the pin and stack on one CPU.
+    fn multi_threaded(&self) -> bool {
+        false
+    }
+
     /// What keeps a parked unit alive and what the memory growth therefore counts.
     fn park_note(&self) -> Option<&'static str> {
         None
