@@ -117,7 +117,28 @@ pub fn summary(file: &ResultFile) -> String {
     let mut out = table::pivot(file).to_text();
     if !file.skipped.is_empty() {
         out.push_str("\nnot measured:\n");
-        for (s, count) in group_skips(&file.skipped) {
+        // Primitives a model does not implement yet: one line per experiment.
+        let mut missing: Vec<(&str, Vec<&str>)> = Vec::new();
+        for s in file.skipped.iter().filter(|s| is_unimplemented(&s.reason)) {
+            match missing.iter_mut().find(|(e, _)| *e == s.experiment) {
+                Some((_, models)) if models.contains(&s.model.as_str()) => {}
+                Some((_, models)) => models.push(&s.model),
+                None => missing.push((&s.experiment, vec![&s.model])),
+            }
+        }
+        for (experiment, models) in missing {
+            out.push_str(&format!(
+                "  {experiment}: not implemented yet for {}\n",
+                models.join(", ")
+            ));
+        }
+        let others: Vec<Skipped> = file
+            .skipped
+            .iter()
+            .filter(|s| !is_unimplemented(&s.reason))
+            .cloned()
+            .collect();
+        for (s, count) in group_skips(&others) {
             let variant = match (&s.variant, count) {
                 (Some(v), 1) => v.clone(),
                 (_, 1) => "*".to_owned(),
@@ -144,6 +165,11 @@ pub fn summary(file: &ResultFile) -> String {
         }
     }
     out
+}
+
+/// Whether a skip only says the model lacks the primitive (see `models::Skip`).
+fn is_unimplemented(reason: &str) -> bool {
+    reason.starts_with("not implemented for model")
 }
 
 /// Consecutive skips of one experiment and model for one reason, as (first, count): an
@@ -176,6 +202,42 @@ mod tests {
             variant: Some(variant.into()),
             reason: reason.into(),
         }
+    }
+
+    #[test]
+    fn unimplemented_primitives_collapse_into_one_line_per_experiment() {
+        let mut file = crate::results::ResultFile::parse(
+            r#"{"schema": 1, "lab_version": "0", "started_at": "t",
+                "machine": {"cpu_model": "", "cores": 2, "kernel": "", "os": "", "rustc": "", "hostname": ""},
+                "config": {"quick": true, "seed": 1, "pin": true}, "results": []}"#,
+        )
+        .unwrap();
+        file.skipped = vec![
+            skip(
+                "ipc",
+                "loop",
+                "pipe_8B",
+                "not implemented for model `loop` yet",
+            ),
+            skip(
+                "ipc",
+                "loop",
+                "pipe_1MiB",
+                "not implemented for model `loop` yet",
+            ),
+            skip(
+                "ipc",
+                "naive",
+                "pipe_8B",
+                "not implemented for model `naive` yet",
+            ),
+        ];
+        let text = summary(&file);
+        assert!(
+            text.contains("  ipc: not implemented yet for loop, naive\n"),
+            "{text}"
+        );
+        assert_eq!(text.matches("ipc").count(), 1, "{text}");
     }
 
     #[test]
