@@ -386,3 +386,28 @@ fn options_are_recorded_in_config() {
             .starts_with("rustc ")
     );
 }
+
+#[test]
+fn thread_ipc_measures_streams_and_channels_and_skips_shared_memory() {
+    let dir = scratch("ipc");
+    let file = tiny_run(&dir, "ipc", "thread");
+    let rows = file["results"].as_array().unwrap();
+    for mechanism in ["channel", "pipe", "unix"] {
+        for size in ["8B", "4KiB", "64KiB", "1MiB"] {
+            let variant = format!("{mechanism}_{size}");
+            for metric in ["ns_per_op", "bytes_per_sec"] {
+                assert!(
+                    rows.iter()
+                        .any(|r| r["variant"] == variant && r["metric"] == metric),
+                    "{variant} {metric} missing"
+                );
+            }
+        }
+    }
+    let skipped = file["skipped"].as_array().unwrap();
+    assert_eq!(
+        skipped.iter().filter(|s| s["experiment"] == "ipc").count(),
+        4,
+        "shm at four sizes: {skipped:?}"
+    );
+}
