@@ -73,6 +73,10 @@ impl Model for PoolModel {
         Kind::Task
     }
 
+    fn multi_threaded(&self) -> bool {
+        true
+    }
+
     fn channel_note(&self) -> Option<&'static str> {
         Some("ping-pong over the lab's mutex capacity-1 channel")
     }

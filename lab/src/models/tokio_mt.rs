@@ -27,6 +27,10 @@ impl Model for TokioMt {
         Kind::Task
     }
 
+    fn multi_threaded(&self) -> bool {
+        true
+    }
+
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
         let next = Arc::new(AtomicUsize::new(0));
         let rt = tokio::runtime::Builder::new_multi_thread()
