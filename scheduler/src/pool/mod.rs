@@ -101,6 +101,7 @@ impl Pool {
             injector: Injector::new(),
             idle: sleep::Idle::new(n),
             driver,
+            timers: switchyard_runtime::time::Timers::new(),
             tasks: tasks::TaskTable::new(n),
             metrics: metrics::PoolMetrics::new(),
             shutdown: AtomicBool::new(false),

@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     pub(crate) idle: Idle,
     /// The reactor, driven by one worker at a time (driver.rs); `None` with `io(false)`.
     pub(crate) driver: Option<Driver>,
+    /// The pool's timer wheel, processed by workers (driver.rs, step 4).
+    pub(crate) timers: switchyard_runtime::time::Timers,
     /// Every live task (for shutdown step 6).
     pub(crate) tasks: TaskTable,
     pub(crate) config: Config,
