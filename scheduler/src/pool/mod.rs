@@ -32,7 +32,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use switchyard_runtime::park::{Parker, Unparker};
-use switchyard_runtime::task::{self, JoinHandle, TaskId};
+use switchyard_runtime::task::{self, JoinHandle};
 
 /// A work-stealing pool of OS threads. See the [module documentation](self).
 ///
@@ -233,15 +233,17 @@ impl PoolHandle {
         F::Output: Send + 'static,
     {
         let shared = &self.shared;
-        let id = TaskId::next();
-        let (runnable, join) = task::spawn(future, tasks::PoolScheduler(shared.clone()), id);
+        let mut join = None;
+        let runnable = shared.tasks.spawn_into(shared::current_seat(shared), |id| {
+            let (runnable, handle) = task::spawn(future, tasks::PoolScheduler(shared.clone()), id);
+            join = Some(handle);
+            runnable
+        });
         if let Some(hook) = &shared.config.hooks.on_task_spawn {
-            hook(id);
+            hook(runnable.id());
         }
-        // Into the table before it can run (and be released).
-        shared.tasks.insert(runnable.task());
         shared.schedule(Job::Task(runnable), Placement::Back);
-        join
+        join.expect("spawn_into calls its closure")
     }
 
     /// Tasks spawned on the pool whose futures have not been dropped yet.

@@ -27,10 +27,10 @@
 
 use super::job::Job;
 use super::shared::{Placement, Shared};
-use std::sync::Arc;
 use std::any::Any;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use switchyard_runtime::park::{Parker, Unparker};

@@ -104,6 +104,14 @@ fn with_current<R>(f: impl FnOnce(Option<&WorkerCx>) -> R) -> R {
     })
 }
 
+/// The seat the current thread holds in `shared`'s pool, if it is one of its workers.
+pub(crate) fn current_seat(shared: &Shared) -> Option<usize> {
+    with_current(|cx| {
+        cx.filter(|cx| std::ptr::eq(cx.shared, shared))
+            .and_then(|cx| cx.seat.get())
+    })
+}
+
 /// Whether the current thread is one of `shared`'s threads.
 pub(crate) fn on_pool_thread(shared: &Shared) -> bool {
     with_current(|cx| cx.is_some_and(|cx| std::ptr::eq(cx.shared, shared)))
