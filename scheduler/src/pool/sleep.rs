@@ -326,8 +326,16 @@ mod loom_tests {
         }
     }
 
+    /// Preemptions explored per execution unless LOOM_MAX_PREEMPTIONS says otherwise: the
+    /// lost wake-ups this model looks for need one or two; 3 keeps the two-worker model to
+    /// seconds (unbounded, it ran for over ten minutes without finishing).
+    const PREEMPTION_BOUND: usize = 3;
+
     fn run(num_workers: usize) {
-        loom::model(move || {
+        let mut builder = loom::model::Builder::new();
+        // LOOM_MAX_PREEMPTIONS, when set, wins (for a deeper run by hand).
+        builder.preemption_bound.get_or_insert(PREEMPTION_BOUND);
+        builder.check(move || {
             let model = Arc::new(Model {
                 idle: Idle::new(num_workers),
                 jobs: AtomicUsize::new(0),
