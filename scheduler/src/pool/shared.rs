@@ -18,7 +18,9 @@
 //! 3. From anywhere else: to the injector.
 //!
 //! A job that lands where another worker could take it (a deque or the injector) is followed
-//! by a notify (sleep.rs, N1-N3), so a sleeping worker wakes if nobody is searching.
+//! by a notify (sleep.rs, N1-N3), so a sleeping worker wakes if nobody is searching. A push to
+//! the pusher's own seat uses `notify_local`, which skips the fence when no seat sleeps: that
+//! job has an awake owner, so the notify only shares work, it is not needed for liveness.
 
 use super::builder::Config;
 use super::driver::Driver;
@@ -189,7 +191,7 @@ impl Shared {
             slot.unlock_in_poll(seq);
         }
         if spilled {
-            self.idle.notify_one();
+            self.idle.notify_local();
         }
         None
     }
