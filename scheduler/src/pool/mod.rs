@@ -171,7 +171,8 @@ impl Pool {
 
     /// Runs `f` with a [`Scope`] on which it can spawn closures that borrow from the caller,
     /// and returns when all of them have finished, as `std::thread::scope` does with threads.
-    /// The first panic (the body's, else a closure's) is re-raised after that.
+    /// The first panic (of the body or a closure) is re-raised after that. Called from outside
+    /// the pool, the body itself runs on a worker (hence `Send`), as with rayon.
     ///
     /// ```
     /// # use switchyard_scheduler::pool::Pool;
@@ -186,7 +187,8 @@ impl Pool {
     /// ```
     pub fn scope<'env, F, T>(&self, f: F) -> T
     where
-        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
+        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T + Send,
+        T: Send,
     {
         scope::scope(&self.handle.shared, f)
     }
@@ -260,7 +262,8 @@ impl PoolHandle {
     /// See [`Pool::scope`].
     pub fn scope<'env, F, T>(&self, f: F) -> T
     where
-        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
+        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T + Send,
+        T: Send,
     {
         scope::scope(&self.shared, f)
     }

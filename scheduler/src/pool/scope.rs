@@ -5,6 +5,10 @@
 //! not return until every one of them has finished (also when the body or a closure panics).
 //!
 //! Protocol (rayon's counting latch, with no reference count per closure):
+//! 0. Called from outside the pool, `scope` runs its body as one more closure of the scope, on
+//!    a worker, as rayon does: the body's spawns are then cheap pushes to that worker's own
+//!    deque, and the calling thread only waits. Called from a pool thread, the body runs
+//!    inline.
 //! 1. The scope's state lives on the owner's stack. `pending` starts at 1: the owner's own
 //!    count, held while the body runs, so the count reaches zero only once, at the very end.
 //! 2. `Scope::spawn` increments `pending` and pushes a job that owns a [`Pending`] guard
@@ -26,7 +30,7 @@
 //! (queued on that worker) still run.
 
 use super::job::Job;
-use super::shared::{Placement, Shared};
+use super::shared::{Placement, Shared, on_pool_thread};
 use std::any::Any;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -155,9 +159,13 @@ impl Drop for WaitAll<'_> {
 
 pub(crate) fn scope<'env, F, T>(shared: &Arc<Shared>, f: F) -> T
 where
-    F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
+    F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T + Send,
+    T: Send,
 {
     let parker = Parker::new();
+    // The body's output when it runs on a worker (step 0); declared before the scope, which
+    // borrows it.
+    let out: Mutex<Option<T>> = Mutex::new(None);
     let scope = Scope {
         shared,
         state: ScopeState {
@@ -175,7 +183,23 @@ where
             state: &scope.state,
             parker: &parker,
         };
-        catch_unwind(AssertUnwindSafe(|| f(&scope)))
+        if on_pool_thread(shared) {
+            catch_unwind(AssertUnwindSafe(|| f(&scope))).map(Some)
+        } else {
+            // Step 0: from outside the pool, the body itself runs as a job on a worker, so its
+            // spawns are pushes to that worker's own deque (no injector, no third thread
+            // competing for the cores while the workers run the closures). A panic in it is
+            // kept like a closure's; `None` afterwards means it was dropped unrun (shutdown).
+            {
+                let (out, scope) = (&out, &scope);
+                scope.spawn(move || {
+                    let value = f(scope);
+                    *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+                });
+            }
+            drop(_wait);
+            Ok(out.lock().unwrap_or_else(|e| e.into_inner()).take())
+        }
     };
     let result = match result {
         Ok(value) => value,
@@ -190,8 +214,8 @@ where
     {
         resume_unwind(payload);
     }
-    if scope.state.cancelled.load(Ordering::Relaxed) {
-        panic!("{SCOPE_CANCELLED}");
+    match result {
+        Some(value) if !scope.state.cancelled.load(Ordering::Relaxed) => value,
+        _ => panic!("{SCOPE_CANCELLED}"),
     }
-    result
 }
