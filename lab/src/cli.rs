@@ -39,6 +39,9 @@ enum Command {
         /// Also write the measured result file here.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        /// (tests) measure with the tiny workloads instead of the quick ones.
+        #[arg(long, hide = true)]
+        tiny: bool,
     },
     /// The same experiments from several result files, side by side.
     Compare {
@@ -84,7 +87,7 @@ struct RunArgs {
     /// Also measure the peers (tokio, async-executor; needs --features peers).
     #[arg(long)]
     peers: bool,
-    /// Output folder (default: lab-results/<timestamp>).
+    /// Output folder (default: `lab-results/<timestamp>`).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Also write the result file here.
@@ -161,7 +164,11 @@ fn clap_error(e: clap::Error) -> ExitCode {
             format!(" (accepted: {})", options.join(", "))
         }
         _ => match e.get(ContextKind::ValidValue) {
-            Some(ContextValue::Strings(v)) => format!(" (accepted: {})", v.join(", ")),
+            Some(ContextValue::Strings(v)) if !v.is_empty() => {
+                format!(" (accepted: {})", v.join(", "))
+            }
+            _ if first.contains("--only") => format!(" (accepted: {})", accepted_experiments()),
+            _ if first.contains("--models") => format!(" (accepted: {})", accepted_models()),
             _ => " (see --help)".to_owned(),
         },
     };
@@ -177,7 +184,7 @@ fn dispatch(cli: Cli) -> Result<(), LabError> {
             print!("{}", list());
             Ok(())
         }
-        Some(Command::Table { json }) => table_command(json),
+        Some(Command::Table { json, tiny }) => table_command(json, tiny),
         Some(Command::Compare { files }) => compare_command(&files),
         Some(Command::Report { file, out }) => report_command(&file, out),
         Some(Command::Park {
@@ -259,7 +266,7 @@ fn resolve_experiments(
 fn resolve_models(names: &[String], peers: bool) -> Result<Vec<&'static dyn Model>, LabError> {
     if peers && !cfg!(feature = "peers") {
         return Err(LabError::Usage(
-            "--peers needs a lab built with `--features peers` (try `cargo lab -- --peers`)"
+            "--peers needs a lab built with `--features peers` (try `cargo lab --peers`)"
                 .to_owned(),
         ));
     }
@@ -321,7 +328,7 @@ fn run_command(args: RunArgs) -> Result<(), LabError> {
     Ok(())
 }
 
-fn table_command(json: Option<PathBuf>) -> Result<(), LabError> {
+fn table_command(json: Option<PathBuf>, tiny: bool) -> Result<(), LabError> {
     let names: Vec<String> = comparison::measurable()
         .iter()
         .map(|s| (*s).to_owned())
@@ -332,7 +339,7 @@ fn table_command(json: Option<PathBuf>) -> Result<(), LabError> {
             .filter(|e| matches!(e.name(), "switch" | "spawn" | "scale"))
             .collect(),
         models: resolve_models(&names, false)?,
-        sizing: Sizing::Quick,
+        sizing: if tiny { Sizing::Tiny } else { Sizing::Quick },
         pin: true,
         seed: 1,
         progress: true,

@@ -55,10 +55,10 @@ pub fn resident_bytes() -> u64 {
 
 /// The number of threads the machine lets this process create, and why: the smallest of
 /// `RLIMIT_NPROC`, `kernel.threads-max` and `vm.max_map_count` (a thread's stack and guard
-/// page take two mappings), each divided by four so the lab leaves room for everyone else.
+/// page take two mappings), each halved so the lab leaves room for everyone else.
 pub fn thread_limit() -> (u64, String) {
-    /// Leave three quarters of every limit to the rest of the machine (a shared machine).
-    const SHARE: u64 = 4;
+    /// Leave half of every limit to the rest of the machine (it may be shared).
+    const SHARE: u64 = 2;
     let nproc = rustix::process::getrlimit(rustix::process::Resource::Nproc)
         .current
         .unwrap_or(u64::MAX);

@@ -17,6 +17,8 @@
 //! | [`machine`] | machine identity, resident memory, limits, pinning |
 //! | [`checks`] | `perf bench sched pipe` and `cyclictest` beside the lab's figures |
 //! | [`table`], [`comparison`], [`compare`], [`report`] | the ways results are shown |
+//!
+#![doc = include_str!("../README.md")]
 
 pub mod checks;
 pub mod cli;

@@ -72,13 +72,23 @@ fn plan(kind: Kind, sizing: Sizing) -> (Vec<u64>, String) {
     } else {
         format!("up to {wanted}, not capped ({why})")
     };
+    (n_values(wanted, top), note)
+}
+
+/// 10, 100, .. up to `top`; plus `top` itself when it caps `wanted` between two powers.
+fn n_values(wanted: u64, top: u64) -> Vec<u64> {
+    let top = top.min(wanted);
     let mut ns = Vec::new();
-    let mut n = 10;
+    let mut n: u64 = 10;
     while n <= top {
         ns.push(n);
-        n *= 10;
+        n = n.saturating_mul(10);
     }
-    (ns, note)
+    // A cap between two powers of ten is itself measured: it is how far the machine goes.
+    if top < wanted && ns.last().is_some_and(|&last| last < top) {
+        ns.push(top);
+    }
+    ns
 }
 
 impl Experiment for Scale {
@@ -221,4 +231,20 @@ pub fn child_main(model: &str, n: u64, pin: bool) -> ! {
     };
     println!("{answer}");
     std::process::exit(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn n_runs_over_powers_of_ten_up_to_the_workload() {
+        assert_eq!(n_values(10_000, u64::MAX), [10, 100, 1_000, 10_000]);
+    }
+
+    #[test]
+    fn a_cap_between_powers_of_ten_is_measured_itself() {
+        assert_eq!(n_values(10_000, 8_191), [10, 100, 1_000, 8_191]);
+        assert_eq!(n_values(10_000, 1_000), [10, 100, 1_000]);
+    }
 }

@@ -108,6 +108,34 @@ impl Model for Thread {
         Ok(start.elapsed())
     }
 
+    fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
+        use crate::experiments::speedup::{chunk, place_worker};
+        use std::sync::atomic::{AtomicU64, Ordering};
+        // Chunks handed out one at a time from a shared counter: the plain-threads way to
+        // balance uneven work, and what the pool's stealing is measured against.
+        let next = AtomicU64::new(0);
+        let sum = AtomicU64::new(0);
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            for index in 0..workers {
+                let (next, sum) = (&next, &sum);
+                s.spawn(move || {
+                    place_worker(index, workers);
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= chunks {
+                            break;
+                        }
+                        sum.fetch_add(chunk(i), Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        let elapsed = start.elapsed();
+        std::hint::black_box(sum.load(Ordering::Relaxed));
+        Ok(elapsed)
+    }
+
     fn park(&self, n: u64) -> Outcome<Parked> {
         let (read, write) = pipe()?;
         let read = Arc::new(read);

@@ -95,6 +95,47 @@ impl<S: Source> Registered<S> {
         self.poll_io(Direction::Write, cx, op)
     }
 
+    /// Reads a byte stream into `buf`. A short read (fewer bytes than asked, but not end of
+    /// stream) means the kernel buffer is now empty, so the read readiness is cleared at
+    /// once instead of by a `WouldBlock` on the next call: one syscall saved per read, as
+    /// in tokio. Any byte arriving later is a new edge, hence a new event and a new tick.
+    pub(crate) fn poll_read_stream(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>>
+    where
+        for<'a> &'a S: io::Read,
+    {
+        let len = buf.len();
+        let n = ready!(self.poll_read_io(cx, |mut source| io::Read::read(&mut source, buf)))?;
+        if n > 0 && n < len {
+            self.registration.clear_read_ready();
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    /// Writes `bufs` to a byte stream. A short write means the send buffer is full: the
+    /// write readiness is cleared at once, for the same reason as in
+    /// [`poll_read_stream`](Self::poll_read_stream).
+    pub(crate) fn poll_write_stream(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>>
+    where
+        for<'a> &'a S: io::Write,
+    {
+        let len: usize = bufs.iter().map(|buf| buf.len()).sum();
+        let n = ready!(self.poll_write_io(cx, |mut source| {
+            io::Write::write_vectored(&mut source, bufs)
+        }))?;
+        if n > 0 && n < len {
+            self.registration.clear_write_ready();
+        }
+        Poll::Ready(Ok(n))
+    }
+
     /// Waits for a non-blocking `connect` on the source to finish: the socket turns
     /// writable when the handshake ends either way; then `SO_ERROR` (`take_error`) tells
     /// failure, and a peer address (`is_connected`) tells success, as mio's docs prescribe.
@@ -138,3 +179,23 @@ impl<S: Source + std::fmt::Debug> std::fmt::Debug for Registered<S> {
             .finish()
     }
 }
+
+/// Implements `AsFd` and `AsRawFd` for a socket type wrapping `io: Registered<_>`, so
+/// callers can set socket options this module does not wrap. Closing or changing the
+/// blocking mode of the fd behind the socket's back breaks it, as with any mio socket.
+macro_rules! impl_as_fd {
+    ($socket:ty) => {
+        impl std::os::fd::AsFd for $socket {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                std::os::fd::AsFd::as_fd(self.io.source())
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $socket {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                std::os::fd::AsRawFd::as_raw_fd(self.io.source())
+            }
+        }
+    };
+}
+pub(crate) use impl_as_fd;

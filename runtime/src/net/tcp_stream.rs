@@ -8,14 +8,14 @@
 //! direction).
 
 use std::future::{Future, poll_fn};
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::task::{Context, Poll};
 
 use mio::Interest;
 
 use super::async_io::{impl_async_io, not_connected_is_false, not_connected_is_ok};
-use super::registered::Registered;
+use super::registered::{Registered, impl_as_fd};
 use crate::reactor::IoHandle;
 
 /// A TCP connection registered with a reactor.
@@ -94,11 +94,11 @@ impl TcpStream {
     }
 
     fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_read_io(cx, |mut s| s.read(buf))
+        self.io.poll_read_stream(cx, buf)
     }
 
     fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_write_io(cx, |mut s| s.write(buf))
+        self.io.poll_write_stream(cx, &[io::IoSlice::new(buf)])
     }
 
     fn poll_write_vectored_priv(
@@ -106,7 +106,7 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_write_io(cx, |mut s| s.write_vectored(bufs))
+        self.io.poll_write_stream(cx, bufs)
     }
 
     fn poll_close_priv(&self) -> Poll<io::Result<()>> {
@@ -115,3 +115,5 @@ impl TcpStream {
 }
 
 impl_async_io!(TcpStream);
+
+impl_as_fd!(TcpStream);

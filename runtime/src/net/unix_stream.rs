@@ -1,7 +1,7 @@
 //! `UnixStream`: a Unix-domain stream socket as futures-io `AsyncRead` + `AsyncWrite`.
 
 use std::future::{Future, poll_fn};
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use mio::Interest;
 
 use super::async_io::{impl_async_io, not_connected_is_false, not_connected_is_ok};
-use super::registered::Registered;
+use super::registered::{Registered, impl_as_fd};
 use crate::reactor::IoHandle;
 
 /// A Unix-domain stream socket registered with a reactor.
@@ -96,11 +96,11 @@ impl UnixStream {
     }
 
     fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_read_io(cx, |mut s| s.read(buf))
+        self.io.poll_read_stream(cx, buf)
     }
 
     fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_write_io(cx, |mut s| s.write(buf))
+        self.io.poll_write_stream(cx, &[io::IoSlice::new(buf)])
     }
 
     fn poll_write_vectored_priv(
@@ -108,7 +108,7 @@ impl UnixStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_write_io(cx, |mut s| s.write_vectored(bufs))
+        self.io.poll_write_stream(cx, bufs)
     }
 
     fn poll_close_priv(&self) -> Poll<io::Result<()>> {
@@ -117,3 +117,5 @@ impl UnixStream {
 }
 
 impl_async_io!(UnixStream);
+
+impl_as_fd!(UnixStream);

@@ -74,3 +74,43 @@ impl CountingWaker {
         self.0.load(Ordering::Relaxed)
     }
 }
+
+struct Unpark {
+    woken: AtomicBool,
+    thread: std::thread::Thread,
+}
+
+impl futures_task::ArcWake for Unpark {
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        // Release pairs with the Acquire swap in park_block_on.
+        arc_self.woken.store(true, Ordering::Release);
+        arc_self.thread.unpark();
+    }
+}
+
+/// Runs `future` to completion on this thread without driving any reactor: another thread
+/// must be running `Reactor::poll`. Panics if no wake-up arrives for [`HANG_LIMIT`].
+pub(crate) fn park_block_on<F: Future>(future: F) -> F::Output {
+    let unpark = Arc::new(Unpark {
+        woken: AtomicBool::new(true),
+        thread: std::thread::current(),
+    });
+    let waker = futures_task::waker(unpark.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if unpark.woken.swap(false, Ordering::Acquire) {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+            continue;
+        }
+        let started = Instant::now();
+        // park may return spuriously; the flag says whether it was a real wake.
+        std::thread::park_timeout(HANG_LIMIT);
+        assert!(
+            unpark.woken.load(Ordering::Acquire) || started.elapsed() < HANG_LIMIT,
+            "no wake-up within {HANG_LIMIT:?}: a lost wake-up"
+        );
+    }
+}

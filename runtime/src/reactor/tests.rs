@@ -255,3 +255,49 @@ fn handle_and_registration_are_send_and_sync() {
     fn assert_send<T: Send>() {}
     assert_send::<Reactor>();
 }
+
+#[test]
+fn a_clear_after_a_newer_event_keeps_the_readiness() {
+    use std::io::Read;
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let (mut ours, mut theirs) = UnixStream::pair().unwrap();
+    let registration = handle.register(&mut ours, Interest::READABLE).unwrap();
+    let waker = futures_task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+
+    theirs.write_all(b"first").unwrap();
+    while registration.poll_read_ready(&mut cx).is_pending() {
+        reactor.poll(Some(Duration::from_secs(10))).unwrap();
+    }
+    // The task drains the socket and is about to clear; meanwhile more data arrives and
+    // the reactor reports it.
+    let mut buf = [0u8; 64];
+    assert_eq!((&ours).read(&mut buf).unwrap(), 5);
+    theirs.write_all(b"second").unwrap();
+    let mut delivered = 0;
+    while delivered == 0 {
+        delivered = reactor.poll(Some(Duration::from_secs(10))).unwrap();
+    }
+    // The late clear must not swallow the new edge: epoll will not report it again.
+    registration.clear_read_ready();
+    assert!(
+        registration.poll_read_ready(&mut cx).is_ready(),
+        "the event for \"second\" was lost"
+    );
+    assert_eq!((&ours).read(&mut buf).unwrap(), 6);
+    // Now nothing is left and no event came in between: the clear takes effect.
+    registration.clear_read_ready();
+    assert!(registration.poll_read_ready(&mut cx).is_pending());
+    registration.deregister(&mut ours).unwrap();
+}
+
+#[test]
+fn a_timeout_too_long_for_the_timer_is_still_accepted() {
+    let mut reactor = Reactor::new().unwrap();
+    // The wake ends the wait at once; the point is that arming and disarming succeed.
+    reactor.handle().wake().unwrap();
+    assert_eq!(reactor.poll(Some(Duration::MAX)).unwrap(), 0);
+    reactor.handle().wake().unwrap();
+    assert_eq!(reactor.poll(Some(Duration::from_nanos(1))).unwrap(), 0);
+}

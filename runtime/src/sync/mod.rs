@@ -1,1 +1,31 @@
-//! (being written)
+//! # Channels and notification
+//!
+//! | module / type | what it is | fast path |
+//! |---|---|---|
+//! | [`oneshot`] | one value, once | one RMW on a state word, one [`AtomicWaker`] wake |
+//! | [`mpsc`] | bounded multi-producer single-consumer channel, a [`futures_core::Stream`] | lock-free slots with per-slot stamps, an [`AtomicWaker`] for the receiver; a mutex only for senders waiting for space |
+//! | [`Notify`] | wake one (with a stored permit) or all waiters | a mutex (a slow-path primitive) |
+//! | [`AtomicWaker`] | the single-task parking slot the channels use | two RMWs |
+//!
+//! Every type is `Send + Sync` when its `T: Send`. Atomics, `Arc`, `Mutex` and `UnsafeCell`
+//! come from [`crate::loom`], so the protocols can be model-checked under `--cfg loom`.
+//! Receiving spends one unit of the task's [`coop`](crate::coop) budget per completed
+//! receive, so a task that always finds messages still yields.
+//!
+//! Files: `queue.rs` (the lock-free bounded queue), `wait_list.rs` (the FIFO of parked
+//! tasks), `atomic_waker.rs`, `mpsc.rs`, `oneshot.rs`, `notify.rs`.
+
+mod atomic_waker;
+pub mod mpsc;
+mod notify;
+pub mod oneshot;
+mod queue;
+mod wait_list;
+
+pub use atomic_waker::AtomicWaker;
+pub use notify::{Notified, Notify};
+
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod tests;

@@ -93,8 +93,12 @@ impl Header {
         // task exclusively now.
         let header = unsafe { ptr.as_ref() };
         header.state.revive_for_cancel();
-        // SAFETY: `revive_for_cancel` made the one reference a scheduled one, which
-        // `schedule` turns into the Runnable it hands over.
-        unsafe { (header.vtable.schedule)(ptr, ScheduleInfo::default()) }
+        // SAFETY: `revive_for_cancel` made two references: a scheduled one, which `schedule`
+        // turns into the Runnable it hands over, and ours, which keeps the task (and the
+        // scheduler inside it) alive during that call, given up after it.
+        unsafe {
+            (header.vtable.schedule)(ptr, ScheduleInfo::default());
+            Self::drop_reference(ptr);
+        }
     }
 }

@@ -55,6 +55,13 @@ impl Queue {
         runs
     }
 
+    /// Drops every queued Runnable, cancelling their tasks (and breaking the cycle between a
+    /// queued task and the queue it holds, which would leak).
+    fn clear(&self) {
+        let queued: Vec<_> = self.runnables.lock().unwrap().drain(..).collect();
+        drop(queued);
+    }
+
     fn released(&self) -> Vec<TaskId> {
         self.released.lock().unwrap().clone()
     }
@@ -172,6 +179,7 @@ fn waking_an_idle_task_schedules_it_once() {
     waker.wake(); // consumes the waker; still scheduled
     assert_eq!(queue.len(), 1);
     assert_eq!(queue.scheduled.load(Ordering::SeqCst), 1);
+    queue.clear();
 }
 
 #[test]
@@ -353,4 +361,502 @@ fn a_not_send_future_runs_through_spawn_unchecked() {
         1,
         "the future (and its Rc) was dropped"
     );
+}
+
+/// A future that counts its polls and never finishes.
+struct CountPolls(Arc<AtomicUsize>);
+
+impl Future for CountPolls {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Poll::Pending
+    }
+}
+
+#[test]
+fn every_task_is_freed_once_its_handles_are_gone() {
+    let queue = Queue::new();
+    let (runnable, join) = spawn(YieldN { left: 2, n: 2 }, queue.clone(), TaskId::next());
+    let waker = runnable.waker();
+    let clones: Vec<Waker> = (0..5).map(|_| waker.clone()).collect();
+    assert_eq!(Arc::strong_count(&queue), 2, "the task holds the scheduler");
+    runnable.run();
+    queue.drain();
+    drop(clones);
+    drop(join);
+    assert_eq!(
+        Arc::strong_count(&queue),
+        2,
+        "one waker still holds the task"
+    );
+    drop(waker);
+    assert_eq!(
+        Arc::strong_count(&queue),
+        1,
+        "the last reference freed the task"
+    );
+}
+
+#[test]
+fn wake_by_ref_keeps_the_waker_and_wake_consumes_it() {
+    let queue = Queue::new();
+    let stash = Arc::new(Mutex::new(None));
+    let (runnable, join) = spawn(
+        Parked {
+            waker: stash.clone(),
+        },
+        queue.clone(),
+        TaskId::next(),
+    );
+    runnable.run();
+    let waker = stash.lock().unwrap().take().unwrap();
+    waker.wake_by_ref();
+    assert_eq!(queue.len(), 1);
+    queue.drain(); // polled again: the future stashes a fresh clone
+    let fresh = stash.lock().unwrap().take().unwrap();
+    assert!(fresh.will_wake(&waker));
+    waker.wake(); // consumed: its reference goes with it
+    assert_eq!(queue.len(), 1);
+    queue.clear(); // cancels the task
+    drop(fresh);
+    drop(join);
+    assert_eq!(Arc::strong_count(&queue), 1, "no reference leaked");
+}
+
+#[test]
+fn a_detached_task_still_runs_to_completion() {
+    let queue = Queue::new();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let seen = ran.clone();
+    let (runnable, join) = spawn(
+        async move {
+            seen.fetch_add(1, Ordering::SeqCst);
+        },
+        queue.clone(),
+        TaskId::next(),
+    );
+    drop(join);
+    runnable.run();
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+    assert_eq!(queue.released().len(), 1);
+    assert_eq!(
+        Arc::strong_count(&queue),
+        1,
+        "the detached task freed itself"
+    );
+}
+
+#[test]
+#[should_panic(expected = "polled again after it returned Ready")]
+fn polling_a_join_handle_after_ready_panics() {
+    let queue = Queue::new();
+    let (runnable, mut join) = spawn(async {}, queue.clone(), TaskId::next());
+    runnable.run();
+    assert!(poll_once(&mut join).is_ready());
+    let _ = poll_once(&mut join);
+}
+
+/// Aborts its own task from inside its poll (the task is RUNNING then).
+struct AbortSelf {
+    join: Arc<Mutex<Option<JoinHandle<()>>>>,
+    ready_anyway: bool,
+}
+
+impl Future for AbortSelf {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        self.join.lock().unwrap().as_ref().unwrap().abort();
+        if self.ready_anyway {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+#[test]
+fn abort_of_a_running_task_drops_the_future_after_the_poll() {
+    let queue = Queue::new();
+    let slot = Arc::new(Mutex::new(None));
+    let (runnable, join) = spawn(
+        AbortSelf {
+            join: slot.clone(),
+            ready_anyway: false,
+        },
+        queue.clone(),
+        TaskId::next(),
+    );
+    *slot.lock().unwrap() = Some(join);
+    assert!(!runnable.run(), "a cancelled task is not rescheduled");
+    assert_eq!(queue.len(), 0);
+    assert_eq!(queue.released().len(), 1);
+    let mut join = slot.lock().unwrap().take().unwrap();
+    assert_eq!(Arc::strong_count(&slot), 1, "the future was dropped");
+    assert!(matches!(poll_once(&mut join), Poll::Ready(Err(e)) if e.is_cancelled()));
+}
+
+#[test]
+fn a_task_that_finishes_in_the_poll_it_was_aborted_in_keeps_its_output() {
+    let queue = Queue::new();
+    let slot = Arc::new(Mutex::new(None));
+    let (runnable, join) = spawn(
+        AbortSelf {
+            join: slot.clone(),
+            ready_anyway: true,
+        },
+        queue.clone(),
+        TaskId::next(),
+    );
+    *slot.lock().unwrap() = Some(join);
+    runnable.run();
+    let mut join = slot.lock().unwrap().take().unwrap();
+    assert!(matches!(poll_once(&mut join), Poll::Ready(Ok(()))));
+}
+
+#[test]
+fn shutdown_of_a_scheduled_task_makes_the_next_run_drop_it_unpolled() {
+    let queue = Queue::new();
+    let polls = Arc::new(AtomicUsize::new(0));
+    let (runnable, mut join) = spawn(CountPolls(polls.clone()), queue.clone(), TaskId::next());
+    let task = runnable.task();
+    task.shutdown();
+    assert!(!task.is_finished(), "marked, not yet dropped");
+    assert!(!runnable.run());
+    assert_eq!(polls.load(Ordering::SeqCst), 0, "never polled");
+    assert!(task.is_finished());
+    assert!(matches!(poll_once(&mut join), Poll::Ready(Err(e)) if e.is_cancelled()));
+}
+
+#[test]
+fn a_task_whose_handles_are_all_dropped_is_scheduled_once_more_to_be_cancelled() {
+    let queue = Queue::new();
+    let stash = Arc::new(Mutex::new(None));
+    let (runnable, join) = spawn(
+        Parked {
+            waker: stash.clone(),
+        },
+        queue.clone(),
+        TaskId::next(),
+    );
+    runnable.run();
+    drop(join);
+    let waker = stash.lock().unwrap().take().unwrap();
+    drop(waker); // the last reference, on an idle task
+    assert_eq!(queue.len(), 1, "handed back to the owner");
+    assert!(
+        queue.released().is_empty(),
+        "the future is not dropped by the last handle"
+    );
+    assert_eq!(queue.drain(), 1);
+    assert_eq!(queue.released().len(), 1);
+    assert_eq!(Arc::strong_count(&queue), 1);
+}
+
+#[test]
+fn a_pending_task_nobody_can_wake_is_cancelled_by_its_run() {
+    let queue = Queue::new();
+    let polls = Arc::new(AtomicUsize::new(0));
+    let (runnable, join) = spawn(CountPolls(polls.clone()), queue.clone(), TaskId::next());
+    drop(join);
+    assert!(!runnable.run());
+    assert_eq!(polls.load(Ordering::SeqCst), 1);
+    assert_eq!(queue.released().len(), 1);
+    assert_eq!(Arc::strong_count(&queue), 1, "freed");
+}
+
+#[test]
+fn a_panic_in_a_cancelled_futures_drop_is_reported_as_a_panic() {
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("drop failed");
+        }
+    }
+    let queue = Queue::new();
+    let guard = PanicOnDrop;
+    let (runnable, mut join) = spawn(
+        async move {
+            let _guard = guard;
+            std::future::pending::<()>().await
+        },
+        queue.clone(),
+        TaskId::next(),
+    );
+    drop(runnable);
+    let Poll::Ready(Err(err)) = poll_once(&mut join) else {
+        panic!("expected an error");
+    };
+    assert_eq!(err.panic_message(), Some("drop failed"));
+    assert_eq!(queue.released().len(), 1);
+}
+
+#[test]
+fn a_non_string_panic_payload_is_kept_intact() {
+    let queue = Queue::new();
+    let (runnable, mut join) = spawn(
+        async { std::panic::panic_any(42_u32) },
+        queue.clone(),
+        TaskId::next(),
+    );
+    runnable.run();
+    let Poll::Ready(Err(err)) = poll_once(&mut join) else {
+        panic!("expected an error");
+    };
+    assert_eq!(err.panic_message(), None);
+    assert_eq!(err.into_panic().downcast_ref::<u32>(), Some(&42));
+}
+
+#[test]
+fn a_runnable_survives_a_round_trip_through_a_raw_pointer() {
+    let queue = Queue::new();
+    let (runnable, mut join) = spawn(async { 1 }, queue.clone(), TaskId::next());
+    let id = runnable.id();
+    let raw = runnable.into_raw();
+    // SAFETY: `raw` came from `into_raw` and is taken back once.
+    let runnable = unsafe { Runnable::from_raw(raw) };
+    assert_eq!(runnable.id(), id);
+    assert_eq!(join.id(), id);
+    runnable.run();
+    assert_eq!(poll_once(&mut join).map(Result::unwrap), Poll::Ready(1));
+}
+
+#[test]
+fn a_new_waker_replaces_the_join_handles_old_one() {
+    struct Flag(AtomicUsize);
+    impl std::task::Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let queue = Queue::new();
+    let (runnable, mut join) = spawn(async { 3 }, queue.clone(), TaskId::next());
+    let (old, new) = (
+        Arc::new(Flag(AtomicUsize::new(0))),
+        Arc::new(Flag(AtomicUsize::new(0))),
+    );
+    let old_waker = Waker::from(old.clone());
+    let new_waker = Waker::from(new.clone());
+    assert!(
+        Pin::new(&mut join)
+            .poll(&mut Context::from_waker(&old_waker))
+            .is_pending()
+    );
+    assert!(
+        Pin::new(&mut join)
+            .poll(&mut Context::from_waker(&new_waker))
+            .is_pending()
+    );
+    runnable.run();
+    assert_eq!(old.0.load(Ordering::SeqCst), 0);
+    assert_eq!(new.0.load(Ordering::SeqCst), 1);
+    drop(join);
+    assert_eq!(Arc::strong_count(&old), 2, "the replaced waker was dropped");
+    assert_eq!(
+        Arc::strong_count(&new),
+        2,
+        "the slot's waker was dropped with the task"
+    );
+}
+
+#[test]
+fn many_threads_waking_never_lose_a_wake_or_a_reference() {
+    /// Ready once every waking thread has checked in.
+    struct AllCheckedIn {
+        checked_in: Arc<AtomicUsize>,
+        expected: usize,
+        stash: Arc<Mutex<Option<Waker>>>,
+    }
+    impl Future for AllCheckedIn {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            *self.stash.lock().unwrap() = Some(cx.waker().clone());
+            if self.checked_in.load(Ordering::SeqCst) == self.expected {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }
+    }
+
+    const THREADS: usize = if cfg!(miri) { 2 } else { 4 };
+    const WAKES: usize = if cfg!(miri) { 5 } else { 200 };
+    let queue = Queue::new();
+    let checked_in = Arc::new(AtomicUsize::new(0));
+    let stash = Arc::new(Mutex::new(None));
+    let (runnable, mut join) = spawn(
+        AllCheckedIn {
+            checked_in: checked_in.clone(),
+            expected: THREADS,
+            stash: stash.clone(),
+        },
+        queue.clone(),
+        TaskId::next(),
+    );
+    let waker = runnable.waker();
+    runnable.run();
+    let threads: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let waker = waker.clone();
+            let checked_in = checked_in.clone();
+            std::thread::spawn(move || {
+                for i in 0..WAKES {
+                    if i % 2 == 0 {
+                        waker.wake_by_ref();
+                    } else {
+                        // By value, so the count goes up and down on this thread.
+                        let owned = waker.clone();
+                        owned.wake();
+                    }
+                }
+                checked_in.fetch_add(1, Ordering::SeqCst);
+                waker.wake();
+            })
+        })
+        .collect();
+    // Run the task as the threads wake it, until it completes.
+    while !join.is_finished() {
+        queue.drain();
+        std::thread::yield_now();
+    }
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert!(matches!(poll_once(&mut join), Poll::Ready(Ok(()))));
+    assert!(queue.scheduled.load(Ordering::SeqCst) <= THREADS * (WAKES + 1));
+    drop(join);
+    drop(waker);
+    drop(stash.lock().unwrap().take()); // the clone the future kept
+    assert_eq!(queue.len(), 0);
+    assert_eq!(
+        Arc::strong_count(&queue),
+        1,
+        "every waker reference was given back"
+    );
+}
+
+#[test]
+fn runnable_waker_and_schedule_hand_the_task_to_its_scheduler() {
+    let queue = Queue::new();
+    let (runnable, mut join) = spawn(YieldN { left: 1, n: 9 }, queue.clone(), TaskId::next());
+    runnable.schedule();
+    let (runnable, info) = queue.runnables.lock().unwrap().pop_front().unwrap();
+    assert!(!info.woken_while_running);
+    let waker = runnable.waker();
+    assert!(runnable.run());
+    waker.wake_by_ref(); // scheduled already: nothing
+    assert_eq!(queue.len(), 1);
+    queue.drain();
+    assert_eq!(poll_once(&mut join).map(Result::unwrap), Poll::Ready(9));
+}
+
+/// Wakes itself by value (a cloned waker) on its first poll, then is ready.
+struct WakeByValueOnce(bool);
+
+impl Future for WakeByValueOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        let owned = cx.waker().clone();
+        owned.wake();
+        Poll::Pending
+    }
+}
+
+#[test]
+fn a_self_wake_by_value_reschedules_and_gives_its_reference_back() {
+    let queue = Queue::new();
+    let (runnable, join) = spawn(WakeByValueOnce(false), queue.clone(), TaskId::next());
+    assert!(runnable.run());
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue.drain(), 1);
+    assert!(join.is_finished());
+    drop(join);
+    assert_eq!(
+        Arc::strong_count(&queue),
+        1,
+        "the cloned waker's reference was given back"
+    );
+}
+
+#[test]
+fn a_nested_run_keeps_the_outer_tasks_self_wake() {
+    /// Wakes itself, then runs another task's Runnable inside its own poll.
+    struct Outer(Option<Runnable>);
+    impl Future for Outer {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            match self.0.take() {
+                Some(inner) => {
+                    cx.waker().wake_by_ref();
+                    assert!(inner.run(), "the inner task's own self-wake is its own");
+                    Poll::Pending
+                }
+                None => Poll::Ready(()),
+            }
+        }
+    }
+    let queue = Queue::new();
+    let (inner, inner_join) = spawn(YieldN { left: 1, n: 0 }, queue.clone(), TaskId::next());
+    let (outer, outer_join) = spawn(Outer(Some(inner)), queue.clone(), TaskId::next());
+    assert!(outer.run(), "the outer self-wake survived the nested run");
+    assert_eq!(queue.woken_while_running.load(Ordering::SeqCst), 2);
+    queue.drain();
+    assert!(inner_join.is_finished() && outer_join.is_finished());
+}
+
+#[test]
+fn waking_another_task_inside_a_poll_schedules_that_task_not_this_one() {
+    let queue = Queue::new();
+    let stash = Arc::new(Mutex::new(None));
+    let (parked, _parked_join) = spawn(
+        Parked {
+            waker: stash.clone(),
+        },
+        queue.clone(),
+        TaskId::next(),
+    );
+    parked.run();
+    let other = stash.lock().unwrap().take().unwrap();
+    let (waker_task, join) = spawn(
+        async move {
+            other.wake_by_ref();
+        },
+        queue.clone(),
+        TaskId::next(),
+    );
+    assert!(!waker_task.run(), "the waking task was not rescheduled");
+    assert!(join.is_finished());
+    assert_eq!(queue.len(), 1, "the parked task was scheduled");
+    queue.clear();
+}
+
+#[test]
+fn a_join_handle_dropped_while_waiting_gives_its_waker_back() {
+    struct Noop;
+    impl std::task::Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+    let queue = Queue::new();
+    let (runnable, mut join) = spawn(async { 1 }, queue.clone(), TaskId::next());
+    let awaiter = Arc::new(Noop);
+    let waker = Waker::from(awaiter.clone());
+    assert!(
+        Pin::new(&mut join)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    assert_eq!(Arc::strong_count(&awaiter), 3, "the slot holds a clone");
+    drop(join);
+    assert_eq!(
+        Arc::strong_count(&awaiter),
+        2,
+        "dropped with the handle, not with the task"
+    );
+    runnable.run(); // completes with nobody to wake and nothing to keep
+    assert_eq!(queue.released().len(), 1);
+    assert_eq!(Arc::strong_count(&queue), 1, "freed");
 }

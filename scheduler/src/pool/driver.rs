@@ -1,0 +1,75 @@
+//! # The I/O driver: one worker at a time drives the reactor
+//!
+//! The pool owns one [`Reactor`] (and, through it, the readiness of every socket its tasks
+//! use). Nobody owns it permanently: it sits behind a mutex, and
+//!
+//! 1. a worker about to sleep takes it with `try_lock` ([`Driver::try_drive`]); if it gets it,
+//!    it registers in the sleep protocol with [`IoHandle::wake`] as its way to be woken
+//!    (instead of its `Parker`) and sleeps in [`Reactor::poll`] with no timeout (sleep.rs S4);
+//!    the tasks that I/O events wake are scheduled from this worker's thread, so they land in
+//!    its own LIFO slot and deque and run without a thread hop;
+//! 2. a worker that finds the lock taken parks on its `Parker` as usual;
+//! 3. busy workers poll the reactor without blocking every `global_queue_interval` ticks if
+//!    the lock is free ([`Driver::poll_now`]), so readiness is not starved while no worker
+//!    sleeps.
+//!
+//! Every pool thread enters the [`IoHandle`] for its lifetime, so `IoHandle::current()` (and
+//! the net types' constructors) work from pool tasks. Timers plug into the same place when the
+//! timer wheel is available: the driving worker's timeout becomes the wheel's next deadline,
+//! and busy workers fire due timers at step 3.
+
+use std::io;
+use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::time::Duration;
+use switchyard_runtime::reactor::{IoHandle, Reactor};
+
+/// The pool's reactor and a handle to it.
+pub(crate) struct Driver {
+    reactor: Mutex<Reactor>,
+    pub(crate) io: IoHandle,
+}
+
+/// The right to drive the reactor, held by one worker while it sleeps in it.
+pub(crate) struct Driving<'a> {
+    reactor: MutexGuard<'a, Reactor>,
+}
+
+impl Driver {
+    pub(crate) fn new(max_registrations: usize) -> io::Result<Driver> {
+        let reactor = Reactor::with_capacity(max_registrations)?;
+        let io = reactor.handle();
+        Ok(Driver {
+            reactor: Mutex::new(reactor),
+            io,
+        })
+    }
+
+    /// Step 1: takes the driver if nobody drives it.
+    pub(crate) fn try_drive(&self) -> Option<Driving<'_>> {
+        match self.reactor.try_lock() {
+            Ok(reactor) => Some(Driving { reactor }),
+            Err(TryLockError::Poisoned(poisoned)) => Some(Driving {
+                reactor: poisoned.into_inner(),
+            }),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// Step 3: dispatches ready I/O without blocking, if the driver is free.
+    pub(crate) fn poll_now(&self) {
+        if let Some(mut driving) = self.try_drive() {
+            driving.wait(Some(Duration::ZERO));
+        }
+    }
+}
+
+impl Driving<'_> {
+    /// Waits in the reactor for readiness or an `IoHandle::wake`, up to `timeout`.
+    pub(crate) fn wait(&mut self, timeout: Option<Duration>) {
+        // An error here (other than EINTR, which the reactor absorbs) means epoll itself
+        // failed; the worker goes on, and its next sleep uses its Parker's fallback timeout.
+        if self.reactor.poll(timeout).is_err() {
+            std::thread::yield_now();
+        }
+    }
+}

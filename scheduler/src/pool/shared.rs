@@ -1,0 +1,186 @@
+//! # The shared state, and where a scheduled job goes
+//!
+//! [`Shared`] is what every pool thread, every [`PoolHandle`](super::PoolHandle) and (once
+//! spawned) every task's scheduler hook points at. Its one decision is [`Shared::schedule`]:
+//! which queue a runnable job goes to.
+//!
+//! 1. Shut down: the job is dropped (a task is cancelled, its `JoinHandle` says so).
+//! 2. Scheduled from a thread that holds one of this pool's seats: to that seat, either
+//!    - the LIFO slot ([`Placement::Lifo`]: a task woken by the task being polled, the
+//!      message-passing case), pushing the slot's previous occupant to the back of the deque,
+//!      or
+//!    - the back of the deque ([`Placement::Back`]: new jobs, and tasks that woke themselves:
+//!      a yield must let the others run first).
+//!
+//!    Inside a poll the seat may be taken by the stall monitor at any moment, so the push is
+//!    bracketed by `lock_in_poll` / `unlock_in_poll` (seat.rs, steps 4 and 5); if the seat is
+//!    gone the job goes to the injector instead.
+//! 3. From anywhere else: to the injector.
+//!
+//! A job that lands where another worker could take it (a deque or the injector) is followed
+//! by a notify (sleep.rs, N1-N3), so a sleeping worker wakes if nobody is searching.
+
+use super::builder::Config;
+use super::driver::Driver;
+use super::job::Job;
+use super::metrics::PoolMetrics;
+use super::monitor::Spare;
+use super::seat::SeatSlot;
+use super::sleep::Idle;
+use super::tasks::TaskTable;
+use crossbeam_deque::{Injector, Stealer};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Where on its seat a job scheduled from a worker goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// The LIFO slot: run next.
+    Lifo,
+    /// The back of the deque: run after what is queued.
+    Back,
+}
+
+/// The state shared by every thread of one pool.
+pub(crate) struct Shared {
+    pub(crate) seats: Box<[SeatSlot]>,
+    pub(crate) stealers: Box<[Stealer<Job>]>,
+    pub(crate) injector: Injector<Job>,
+    pub(crate) idle: Idle,
+    /// The reactor, driven by one worker at a time (driver.rs); `None` with `io(false)`.
+    pub(crate) driver: Option<Driver>,
+    /// Every live task (for shutdown step 6).
+    pub(crate) tasks: TaskTable,
+    pub(crate) config: Config,
+    pub(crate) metrics: PoolMetrics,
+    /// Set once, by shutdown step 1.
+    pub(crate) shutdown: AtomicBool,
+    /// Stuck threads waiting for a seat (monitor.rs).
+    pub(crate) spares: Mutex<Vec<Arc<Spare>>>,
+    /// Every pool thread ever started and not yet joined (workers, spares).
+    pub(crate) threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Thread numbers handed out (for names): workers first, then spares.
+    pub(crate) next_thread_number: std::sync::atomic::AtomicUsize,
+    /// The cores to pin seats to (seat `i` to `cores[i % len]`), when pinning.
+    pub(crate) cores: Option<Vec<core_affinity::CoreId>>,
+}
+
+/// What the current thread is to the pool: set on pool threads for their lifetime.
+pub(crate) struct WorkerCx {
+    pub(crate) shared: *const Shared,
+    /// The seat this thread holds, if any.
+    pub(crate) seat: Cell<Option<usize>>,
+    /// `Some(seq)` while this thread is inside poll `seq` of its seat.
+    pub(crate) polling: Cell<Option<u64>>,
+}
+
+thread_local! {
+    static CURRENT: Cell<*const WorkerCx> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Installs `cx` as the current thread's worker context until the guard drops.
+pub(crate) fn enter(cx: &WorkerCx) -> impl Drop + '_ {
+    struct Exit;
+    impl Drop for Exit {
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.set(std::ptr::null()));
+        }
+    }
+    CURRENT.with(|c| c.set(cx));
+    Exit
+}
+
+/// Runs `f` with the current worker context, if this is a pool thread.
+fn with_current<R>(f: impl FnOnce(Option<&WorkerCx>) -> R) -> R {
+    CURRENT.with(|c| {
+        let ptr = c.get();
+        // SAFETY: `ptr` is either null or was set by `enter` from a `&WorkerCx` that lives on
+        // the pool thread's stack for as long as the guard (which resets it) lives; we are on
+        // that same thread, so it is valid here.
+        f(unsafe { ptr.as_ref() })
+    })
+}
+
+/// Whether the current thread is one of `shared`'s threads.
+pub(crate) fn on_pool_thread(shared: &Shared) -> bool {
+    with_current(|cx| cx.is_some_and(|cx| std::ptr::eq(cx.shared, shared)))
+}
+
+impl Shared {
+    pub(crate) fn is_shut_down(&self) -> bool {
+        // Acquire: pairs with shutdown step 1's SeqCst store.
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Routes a runnable job to a queue (module doc, steps 1-3).
+    pub(crate) fn schedule(&self, job: Job, placement: Placement) {
+        // 1.
+        if self.is_shut_down() {
+            drop(job);
+            return;
+        }
+        if let Some(id) = job.task_id() {
+            self.metrics.on_schedule(id);
+        }
+        // 2.
+        let job = with_current(|cx| match cx {
+            Some(cx) if std::ptr::eq(cx.shared, self) => match cx.seat.get() {
+                Some(seat) => self.push_to_seat(cx, seat, job, placement),
+                None => Some(job),
+            },
+            _ => Some(job),
+        });
+        // 3.
+        if let Some(job) = job {
+            self.inject(job);
+        }
+    }
+
+    /// Pushes to the injector and notifies.
+    pub(crate) fn inject(&self, job: Job) {
+        self.injector.push(job);
+        self.idle.notify_one();
+    }
+
+    /// Step 2. Returns the job back if the seat was handed off meanwhile.
+    fn push_to_seat(
+        &self,
+        cx: &WorkerCx,
+        seat: usize,
+        job: Job,
+        placement: Placement,
+    ) -> Option<Job> {
+        let slot = &self.seats[seat];
+        let polling = cx.polling.get();
+        if let Some(seq) = polling {
+            if !slot.lock_in_poll(seq) {
+                return Some(job);
+            }
+        }
+        // SAFETY: this thread holds seat `seat` (cx.seat), and either is not inside a poll
+        // (tag OWNED) or has just taken LOCKED above: the seat.rs invariant gives it exclusive
+        // access until `unlock_in_poll` below.
+        let local = unsafe { slot.local() };
+        let spilled = match placement {
+            Placement::Back => {
+                local.deque.push(job);
+                true
+            }
+            Placement::Lifo => match local.lifo.replace(job) {
+                Some(previous) => {
+                    local.deque.push(previous);
+                    true
+                }
+                None => false,
+            },
+        };
+        if let Some(seq) = polling {
+            slot.unlock_in_poll(seq);
+        }
+        if spilled {
+            self.idle.notify_one();
+        }
+        None
+    }
+}

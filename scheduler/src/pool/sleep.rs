@@ -1,0 +1,360 @@
+//! # The sleep protocol: idle workers park, and no wake-up is lost
+//!
+//! The proof sketch is in the pool's README ("The sleep protocol"); the steps below carry the
+//! same numbers, and every fence names the step it pairs with.
+//!
+//! State (one word, [`Idle::state`]): how many seats are *unparked* (their holder is not
+//! asleep) and how many workers are *searching* (stealing from others because their own
+//! queues are empty). Beside it, under a mutex, the list of sleepers (seat index and the
+//! sleeping thread's [`Unparker`]).
+//!
+//! Notifier (whoever just pushed a job to a queue another worker could take from):
+//!
+//! - **N1** push the job (injector or a deque), then `fence(SeqCst)`;
+//! - **N2** read the state: if someone is searching, or nobody sleeps, stop: the searcher
+//!   or an awake worker will see the job (proof, cases A and B);
+//! - **N3** otherwise, under the mutex, pop one sleeper, count it unparked *and searching*,
+//!   and unpark it.
+//!
+//! Sleeper (a worker that found no job):
+//!
+//! - **S1** if searching, stop searching ([`Idle::transition_from_searching`], SeqCst RMW);
+//! - **S2** under the mutex, count itself parked and push itself on the sleepers list
+//!   ([`Idle::register_sleeper`]), then `fence(SeqCst)`;
+//! - **S3** look at every queue once more (the *re-check*); if it finds (steals) a job, it
+//!   takes itself off the list again ([`Idle::cancel_sleep`]) and runs the job;
+//! - **S4** park; on wake, if still on the list the wake-up was stale, park again; if not,
+//!   a notifier popped it (N3) and it is now a searcher.
+//!
+//! Searcher that finds a job: **F1** stop searching; if it was the last searcher, act as a
+//! notifier (N1-N3) so the jobs that arrived while it was searching get a new searcher
+//! (tokio's rule: "the last searcher out wakes one in").
+//!
+//! At most half of the seats search at once ([`Idle::transition_to_searching`]): more
+//! searchers than that mostly contend on the same deques.
+
+use switchyard_runtime::loom::sync::Mutex;
+use switchyard_runtime::loom::sync::atomic::{AtomicUsize, Ordering, fence};
+use switchyard_runtime::park::Unparker;
+use switchyard_runtime::reactor::IoHandle;
+
+/// The `searching` count is the low half of the state word, `unparked` the high half.
+const SEARCHING_BITS: u32 = usize::BITS / 2;
+const SEARCHING_MASK: usize = (1 << SEARCHING_BITS) - 1;
+const SEARCHING_ONE: usize = 1;
+const UNPARKED_ONE: usize = 1 << SEARCHING_BITS;
+
+/// The idle-worker bookkeeping of one pool.
+pub(crate) struct Idle {
+    /// `unparked << SEARCHING_BITS | searching`.
+    state: AtomicUsize,
+    /// Sleeping seats and how to wake the threads holding them.
+    sleepers: Mutex<Vec<(usize, WakeBy)>>,
+    num_seats: usize,
+}
+
+/// How to wake a sleeper: its `Parker`, or, for the worker sleeping in the reactor (driver.rs),
+/// the reactor's waker.
+#[derive(Clone)]
+pub(crate) enum WakeBy {
+    /// Unpark the thread.
+    Parker(Unparker),
+    /// Interrupt `Reactor::poll`.
+    Reactor(IoHandle),
+}
+
+impl WakeBy {
+    fn wake(self) {
+        match self {
+            WakeBy::Parker(unparker) => unparker.unpark(),
+            // A failed eventfd write leaves the driver asleep until its next I/O event; there
+            // is no better fallback than to report it.
+            WakeBy::Reactor(io) => {
+                if let Err(e) = io.wake() {
+                    eprintln!("switchyard pool: could not wake the I/O driver: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// Whether `cancel_sleep` found the sleeper still on the list.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Cancel {
+    /// It was still on the list and is now counted unparked again, not searching.
+    Removed,
+    /// A notifier popped it first (N3): it is counted unparked and *searching*, and its parker
+    /// holds a stale token (a later S4 that returns at once finds itself listed and re-parks).
+    AlreadyWoken,
+}
+
+impl Idle {
+    pub(crate) fn new(num_seats: usize) -> Idle {
+        assert!(
+            num_seats < SEARCHING_MASK,
+            "more seats than the state word can count"
+        );
+        Idle {
+            state: AtomicUsize::new(num_seats * UNPARKED_ONE),
+            sleepers: Mutex::new(Vec::with_capacity(num_seats)),
+            num_seats,
+        }
+    }
+
+    fn searching(state: usize) -> usize {
+        state & SEARCHING_MASK
+    }
+
+    fn unparked(state: usize) -> usize {
+        state >> SEARCHING_BITS
+    }
+
+    /// (searching, unparked) now, for metrics and tests.
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        let state = self.state.load(Ordering::SeqCst);
+        (Self::searching(state), Self::unparked(state))
+    }
+
+    /// Becomes a searcher unless half of the seats already search. Returns whether it did.
+    pub(crate) fn transition_to_searching(&self) -> bool {
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if 2 * Self::searching(state) >= self.num_seats.max(2) {
+                return false;
+            }
+            // SeqCst: the searching count is read by notifiers (N2) in the SC order.
+            match self.state.compare_exchange_weak(
+                state,
+                state + SEARCHING_ONE,
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// S1 / F1: stops searching. Returns whether this was the last searcher.
+    pub(crate) fn transition_from_searching(&self) -> bool {
+        // SeqCst: a notifier that read `searching > 0` before this (N2) relies on our
+        // re-check (S3) or our notify (F1) coming after its fence in the SC order.
+        let prev = self.state.fetch_sub(SEARCHING_ONE, Ordering::SeqCst);
+        debug_assert!(Self::searching(prev) > 0, "searching count underflow");
+        Self::searching(prev) == 1
+    }
+
+    /// N1-N3: wakes one sleeper if nobody searches and somebody sleeps. Call after pushing a job.
+    /// Returns whether it woke one.
+    pub(crate) fn notify_one(&self) -> bool {
+        // N1: orders the caller's push before the state read below, against S2's fence: of
+        // the two fences, whichever is later in the SC order sees the other side's write.
+        fence(Ordering::SeqCst);
+        // N2
+        let state = self.state.load(Ordering::SeqCst);
+        if Self::searching(state) > 0 || Self::unparked(state) == self.num_seats {
+            return false;
+        }
+        // N3: re-read under the lock, so two notifiers racing here wake one sleeper, not two.
+        let mut sleepers = self.sleepers.lock().unwrap_or_else(|e| e.into_inner());
+        let state = self.state.load(Ordering::SeqCst);
+        if Self::searching(state) > 0 {
+            return false;
+        }
+        let Some((_seat, wake_by)) = sleepers.pop() else {
+            return false;
+        };
+        self.state
+            .fetch_add(UNPARKED_ONE + SEARCHING_ONE, Ordering::SeqCst);
+        drop(sleepers);
+        wake_by.wake();
+        true
+    }
+
+    /// Wakes every sleeper (shutdown). They come back counted unparked, not searching.
+    pub(crate) fn notify_all(&self) {
+        let mut sleepers = self.sleepers.lock().unwrap_or_else(|e| e.into_inner());
+        let woken: Vec<_> = sleepers.drain(..).collect();
+        self.state
+            .fetch_add(UNPARKED_ONE * woken.len(), Ordering::SeqCst);
+        drop(sleepers);
+        for (_seat, wake_by) in woken {
+            wake_by.wake();
+        }
+    }
+
+    /// S2: seat `seat`, held by the thread `wake_by` wakes, goes to sleep. The caller must
+    /// not be searching (S1 first), and must then re-check every queue (S3) before parking.
+    pub(crate) fn register_sleeper(&self, seat: usize, wake_by: WakeBy) {
+        let mut sleepers = self.sleepers.lock().unwrap_or_else(|e| e.into_inner());
+        self.state.fetch_sub(UNPARKED_ONE, Ordering::SeqCst);
+        sleepers.push((seat, wake_by));
+        drop(sleepers);
+        // S2's fence: pairs with N1. Either the notifier's fence is earlier in the SC order
+        // (then our re-check S3 sees its job) or ours is (then its read N2 sees us parked).
+        fence(Ordering::SeqCst);
+    }
+
+    /// S3 found work: take `seat` off the sleepers list again.
+    pub(crate) fn cancel_sleep(&self, seat: usize) -> Cancel {
+        let mut sleepers = self.sleepers.lock().unwrap_or_else(|e| e.into_inner());
+        match sleepers.iter().position(|(s, _)| *s == seat) {
+            Some(pos) => {
+                sleepers.swap_remove(pos);
+                self.state.fetch_add(UNPARKED_ONE, Ordering::SeqCst);
+                Cancel::Removed
+            }
+            None => Cancel::AlreadyWoken,
+        }
+    }
+
+    /// S4: whether `seat` is still on the list (a wake-up that finds it listed was stale).
+    pub(crate) fn is_sleeping(&self, seat: usize) -> bool {
+        let sleepers = self.sleepers.lock().unwrap_or_else(|e| e.into_inner());
+        sleepers.iter().any(|(s, _)| *s == seat)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use switchyard_runtime::park::Parker;
+
+    #[test]
+    fn at_most_half_the_seats_search() {
+        let idle = Idle::new(4);
+        assert!(idle.transition_to_searching());
+        assert!(idle.transition_to_searching());
+        assert!(
+            !idle.transition_to_searching(),
+            "a third searcher of 4 seats was admitted"
+        );
+        assert!(!idle.transition_from_searching());
+        assert!(
+            idle.transition_from_searching(),
+            "the last searcher was not told so"
+        );
+    }
+
+    #[test]
+    fn notify_wakes_a_sleeper_as_a_searcher_and_skips_when_one_searches() {
+        let idle = Idle::new(2);
+        let parker = Parker::new();
+        idle.register_sleeper(1, WakeBy::Parker(parker.unparker()));
+        assert_eq!(idle.counts(), (0, 1));
+        assert!(idle.notify_one());
+        assert!(!idle.is_sleeping(1));
+        assert!(parker.park_timeout(std::time::Duration::ZERO), "no token");
+        assert_eq!(idle.counts(), (1, 2), "woken sleeper not counted searching");
+        idle.register_sleeper(0, WakeBy::Parker(parker.unparker()));
+        assert!(!idle.notify_one(), "woke a sleeper while someone searches");
+        assert_eq!(idle.cancel_sleep(0), Cancel::Removed);
+        assert_eq!(idle.cancel_sleep(0), Cancel::AlreadyWoken);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    //! The model: a queue (a counter of jobs), one or two workers that run the sleep protocol
+    //! around it, and a notifier that pushes a job from outside. Loom reports a deadlock if
+    //! any interleaving leaves the job queued with every worker parked: a lost wake-up.
+    use super::*;
+    use switchyard_runtime::loom::sync::Arc;
+    use switchyard_runtime::loom::sync::atomic::AtomicBool;
+    use switchyard_runtime::park::Parker;
+
+    struct Model {
+        idle: Idle,
+        jobs: AtomicUsize,
+        done: AtomicBool,
+    }
+
+    impl Model {
+        fn try_take(&self) -> bool {
+            let mut n = self.jobs.load(Ordering::SeqCst);
+            while n > 0 {
+                match self
+                    .jobs
+                    .compare_exchange(n, n - 1, Ordering::SeqCst, Ordering::SeqCst)
+                {
+                    Ok(_) => return true,
+                    Err(actual) => n = actual,
+                }
+            }
+            false
+        }
+
+        /// The worker loop of worker.rs, reduced to the protocol. Returns after running one job
+        /// or seeing `done`.
+        fn worker(&self, seat: usize, parker: &Parker) {
+            let unparker = parker.unparker();
+            let mut searching = self.idle.transition_to_searching();
+            loop {
+                if self.try_take() {
+                    if searching && self.idle.transition_from_searching() {
+                        self.idle.notify_one(); // F1
+                    }
+                    self.done.store(true, Ordering::SeqCst);
+                    self.idle.notify_all();
+                    return;
+                }
+                if self.done.load(Ordering::SeqCst) {
+                    return;
+                }
+                if searching {
+                    searching = false;
+                    let _ = self.idle.transition_from_searching(); // S1
+                }
+                self.idle
+                    .register_sleeper(seat, WakeBy::Parker(unparker.clone())); // S2
+                if self.done.load(Ordering::SeqCst) || self.jobs.load(Ordering::SeqCst) > 0 {
+                    // S3 found work (or the end).
+                    if self.idle.cancel_sleep(seat) == Cancel::AlreadyWoken {
+                        searching = true;
+                    }
+                    continue;
+                }
+                loop {
+                    parker.park(); // S4
+                    if !self.idle.is_sleeping(seat) {
+                        break;
+                    }
+                }
+                searching = !self.done.load(Ordering::SeqCst);
+            }
+        }
+    }
+
+    fn run(num_workers: usize) {
+        loom::model(move || {
+            let model = Arc::new(Model {
+                idle: Idle::new(num_workers),
+                jobs: AtomicUsize::new(0),
+                done: AtomicBool::new(false),
+            });
+            let workers: Vec<_> = (0..num_workers)
+                .map(|seat| {
+                    let model = model.clone();
+                    loom::thread::spawn(move || model.worker(seat, &Parker::new()))
+                })
+                .collect();
+            model.jobs.fetch_add(1, Ordering::SeqCst); // N1's push
+            model.idle.notify_one();
+            for w in workers {
+                w.join().unwrap();
+            }
+            assert!(model.done.load(Ordering::SeqCst), "the job was never run");
+        });
+    }
+
+    #[test]
+    fn loom_sleep_one_worker_no_lost_wakeup() {
+        run(1);
+    }
+
+    #[test]
+    fn loom_sleep_two_workers_no_lost_wakeup() {
+        run(2);
+    }
+}

@@ -1,0 +1,467 @@
+//! # The worker loop
+//!
+//! A pool thread holds at most one seat (seat.rs) at a time and runs this loop on it. One
+//! *tick* takes one job and runs it:
+//!
+//! 1. **Shutdown?** If the pool is shutting down, drop everything left on the seat (tasks are
+//!    cancelled) and leave (shutdown.rs, step 3).
+//! 2. **Injector, every N ticks.** Every `global_queue_interval` ticks (61) take one job from
+//!    the injector first, so jobs injected from outside are not starved by a worker whose
+//!    deque never empties.
+//! 3. **LIFO slot**, at most `lifo_poll_bound` (3) times in a row: the job woken last by this
+//!    worker runs next (its data is hot in cache, and in a ping-pong it is the other half).
+//!    Past the bound the slot's job moves to the back of the deque.
+//! 4. **Own deque**, front first (FIFO).
+//! 5. **Injector**, a batch (`steal_batch_and_pop`: about half, moved to our deque).
+//! 6. **Search**: if fewer than half the seats are searching, become a searcher and steal a
+//!    batch from the other seats' deques (random start, then round the ring), then the
+//!    injector again. A searcher that finds a job stops searching, and if it was the last
+//!    searcher wakes another (sleep.rs, F1).
+//! 7. **Sleep** (sleep.rs, S1-S4): register as a sleeper, re-check every queue once, park.
+//!
+//! Running a job (`run_job`): bracket it with `begin_poll`/`end_poll` (seat.rs, steps 1-2),
+//! run it under a fresh cooperative budget ([`coop::with_budget`]), count it. If `end_poll`
+//! reports that the monitor handed the seat away during the poll, the thread stops being
+//! worker `i` at once (it must not touch the seat again) and goes to the spare room
+//! (monitor.rs) to wait for a seat of its own, or retires.
+
+use super::job::{Job, Ran};
+use super::metrics::bump;
+use super::monitor;
+use super::seat::{EndPoll, SeatSlot};
+use super::shared::{Shared, WorkerCx, enter};
+use super::sleep::{Cancel, WakeBy};
+use crossbeam_deque::Steal;
+use std::sync::Arc;
+use std::time::Instant;
+use switchyard_runtime::coop;
+use switchyard_runtime::park::{Parker, Unparker};
+
+/// Rounds of looking for work before going to sleep, and pause instructions between two
+/// rounds: about 16 x 64 pauses, a few microseconds, the order of a futex wake-up (rayon spins
+/// a similar while before sleeping; the figures are picked by eye from the `ping_pong` and
+/// `spawn_many` benches).
+const SPIN_ROUNDS: u32 = 16;
+const SPIN_PAUSES: u32 = 64;
+
+/// How a thread came to hold a seat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// Seat `i` at pool start: worker `i`.
+    Worker(usize),
+    /// Seat `i` handed over by the monitor.
+    HandedOff(usize),
+}
+
+/// Starts a pool thread and records its `JoinHandle` in `shared.threads`.
+pub(crate) fn spawn_thread(shared: &Arc<Shared>, start: Start) -> std::io::Result<()> {
+    let number = shared
+        .next_thread_number
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = (shared.config.thread_name)(number);
+    let thread_shared = shared.clone();
+    let handle = std::thread::Builder::new()
+        .name(name)
+        .stack_size(shared.config.stack_size)
+        .spawn(move || thread_main(thread_shared, start))?;
+    shared
+        .threads
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(handle);
+    Ok(())
+}
+
+/// Why the loop on a seat ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Exit {
+    /// The pool is shutting down; the seat has been emptied.
+    Shutdown,
+    /// The monitor took the seat during a poll.
+    SeatLost,
+}
+
+fn thread_main(shared: Arc<Shared>, start: Start) {
+    let (Start::Worker(first) | Start::HandedOff(first)) = start;
+    // Pinned before the start hook runs, so the hook sees the thread's final affinity.
+    pin(&shared, first);
+    if let Some(hook) = &shared.config.hooks.on_thread_start {
+        hook();
+    }
+    let parker = Parker::new();
+    let unparker = parker.unparker();
+    let cx = WorkerCx {
+        shared: Arc::as_ptr(&shared),
+        seat: std::cell::Cell::new(None),
+        polling: std::cell::Cell::new(None),
+    };
+    let _entered = enter(&cx);
+    // driver.rs: `IoHandle::current()` works in pool tasks.
+    let _io = shared.driver.as_ref().map(|d| d.io.enter());
+    let mut next = Some(start);
+    while let Some(start) = next.take() {
+        let seat = match start {
+            Start::Worker(seat) => seat,
+            Start::HandedOff(seat) => {
+                shared.seats[seat].take_over();
+                seat
+            }
+        };
+        if seat != first {
+            pin(&shared, seat);
+        }
+        cx.seat.set(Some(seat));
+        let mut worker = WorkerLoop {
+            shared: &shared,
+            seat,
+            slot: &shared.seats[seat],
+            cx: &cx,
+            parker: &parker,
+            unparker: &unparker,
+            tick: 0,
+            lifo_streak: 0,
+            searching: false,
+            rng: seed(seat),
+            busy_since: Instant::now(),
+        };
+        match worker.run() {
+            Exit::Shutdown => break,
+            Exit::SeatLost => {
+                cx.seat.set(None);
+                next = monitor::wait_as_spare(&shared, &parker, &unparker).map(Start::HandedOff);
+            }
+        }
+    }
+    cx.seat.set(None);
+    if let Some(hook) = &shared.config.hooks.on_thread_stop {
+        hook();
+    }
+}
+
+/// Pins the current thread to seat `seat`'s core, when the pool pins.
+fn pin(shared: &Shared, seat: usize) {
+    if let Some(cores) = &shared.cores {
+        // Best effort: a failed pin leaves the thread unpinned (the pinning test reads the
+        // affinity back, so a failure there is visible).
+        let _ = core_affinity::set_for_current(cores[seat % cores.len()]);
+    }
+}
+
+/// A cheap per-worker random number generator (xorshift32) to pick the first victim of a
+/// steal, so searchers do not all start at seat 0. Seeded from the seat index.
+fn seed(seat: usize) -> u32 {
+    // 0x9E3779B9: the golden-ratio constant, a common seed scrambler; never zero after |1.
+    (seat as u32).wrapping_mul(0x9E37_79B9) | 1
+}
+
+struct WorkerLoop<'a> {
+    shared: &'a Shared,
+    seat: usize,
+    slot: &'a SeatSlot,
+    cx: &'a WorkerCx,
+    parker: &'a Parker,
+    unparker: &'a Unparker,
+    tick: u32,
+    lifo_streak: u32,
+    searching: bool,
+    rng: u32,
+    busy_since: Instant,
+}
+
+impl<'a> WorkerLoop<'a> {
+    fn run(&mut self) -> Exit {
+        loop {
+            // 1.
+            if self.shared.is_shut_down() {
+                self.empty_seat();
+                return Exit::Shutdown;
+            }
+            self.tick = self.tick.wrapping_add(1);
+            let job = match self.next_local() {
+                Some(job) => Some(job),
+                None => self.search(),
+            };
+            let job = match job {
+                Some(job) => job,
+                // 7.
+                None => match self.sleep() {
+                    Some(job) => job,
+                    None => continue,
+                },
+            };
+            // F1, whichever step found the job (a woken searcher usually finds it in 2-5).
+            self.stop_searching_found_work();
+            if self.run_job(job) == EndPoll::HandedOff {
+                return Exit::SeatLost;
+            }
+        }
+    }
+
+    /// The seat's queues.
+    #[allow(clippy::mut_from_ref)]
+    fn local(&self) -> &'a mut super::seat::SeatLocal {
+        // SAFETY: this thread holds the seat and is not inside a poll (the worker loop only
+        // calls this between `run_job`s), so the tag is OWNED and access is exclusive
+        // (seat.rs invariant); callers do not keep the reference across a `run_job`.
+        unsafe { self.slot.local() }
+    }
+
+    /// Steps 2-5.
+    fn next_local(&mut self) -> Option<Job> {
+        let shared = self.shared;
+        // 2. (and driver.rs step 3: ready I/O, without blocking)
+        if self.tick % shared.config.global_queue_interval == 0 {
+            if let Some(driver) = &shared.driver {
+                driver.poll_now();
+            }
+            if let Some(job) = steal_one(&shared.injector) {
+                self.lifo_streak = 0;
+                return Some(job);
+            }
+        }
+        let bound = shared.config.lifo_poll_bound;
+        let local = self.local();
+        // 3.
+        if let Some(job) = local.lifo.take() {
+            if self.lifo_streak < bound {
+                self.lifo_streak += 1;
+                bump(&self.slot.metrics.lifo_polls, 1);
+                return Some(job);
+            }
+            // No notify: this worker runs it after what is already queued (if nothing is, at
+            // once); waking another worker for it would split a message-passing pair across
+            // cores, which is what the LIFO slot is there to avoid.
+            local.deque.push(job);
+        }
+        self.lifo_streak = 0;
+        // 4.
+        if let Some(job) = local.deque.pop() {
+            return Some(job);
+        }
+        // 5.
+        self.steal_from_injector()
+    }
+
+    fn steal_from_injector(&mut self) -> Option<Job> {
+        let local = self.local();
+        loop {
+            let before = local.deque.len();
+            match self.shared.injector.steal_batch_and_pop(&local.deque) {
+                Steal::Success(job) => {
+                    self.count_steal(local.deque.len() - before + 1);
+                    return Some(job);
+                }
+                Steal::Empty => return None,
+                Steal::Retry => std::hint::spin_loop(),
+            }
+        }
+    }
+
+    fn count_steal(&self, jobs: usize) {
+        bump(&self.slot.metrics.steal_ops, 1);
+        bump(&self.slot.metrics.stolen_tasks, jobs as u64);
+    }
+
+    /// One pass over the other seats' deques and the injector: a batch from the first that
+    /// has work. `Retry`s are retried until every source says `Empty`.
+    fn steal_any(&mut self) -> Option<Job> {
+        let n = self.shared.stealers.len();
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 17;
+        self.rng ^= self.rng << 5;
+        let start = self.rng as usize % n;
+        loop {
+            let mut retry = false;
+            for k in 0..n {
+                let victim = (start + k) % n;
+                if victim == self.seat {
+                    continue;
+                }
+                let local = self.local();
+                let before = local.deque.len();
+                match self.shared.stealers[victim].steal_batch_and_pop(&local.deque) {
+                    Steal::Success(job) => {
+                        let moved = local.deque.len() - before + 1;
+                        self.count_steal(moved);
+                        return Some(job);
+                    }
+                    Steal::Empty => {}
+                    Steal::Retry => retry = true,
+                }
+            }
+            if let Some(job) = self.steal_from_injector() {
+                return Some(job);
+            }
+            if !retry {
+                return None;
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    /// Step 6.
+    fn search(&mut self) -> Option<Job> {
+        if !self.searching {
+            if !self.shared.idle.transition_to_searching() {
+                return None;
+            }
+            self.searching = true;
+        }
+        self.steal_any()
+    }
+
+    /// F1: a searcher found a job.
+    fn stop_searching_found_work(&mut self) {
+        if self.searching {
+            self.searching = false;
+            if self.shared.idle.transition_from_searching() {
+                self.shared.idle.notify_one();
+            }
+        }
+    }
+
+    /// Step 7: S1-S4 of the sleep protocol. Returns a job the re-check found, or `None` after
+    /// a wake-up (the loop then looks again). The worker sleeps in the reactor if it can take
+    /// the driver (driver.rs, step 1), else on its `Parker`.
+    fn sleep(&mut self) -> Option<Job> {
+        let shared = self.shared;
+        let idle = &shared.idle;
+        // Spin a little first: parking and being woken cost a futex round trip each (some
+        // microseconds), more than the gap between two jobs of a producer that is a little
+        // slower than the workers. A spinning searcher also keeps notifiers from waking
+        // sleepers (N2 sees it searching), which is right: it will find their job.
+        for _ in 0..SPIN_ROUNDS {
+            for _ in 0..SPIN_PAUSES {
+                std::hint::spin_loop();
+            }
+            if let Some(job) = self.steal_any() {
+                return Some(job);
+            }
+        }
+        // S1.
+        if self.searching {
+            self.searching = false;
+            let _ = idle.transition_from_searching();
+        }
+        let mut driving = shared.driver.as_ref().and_then(|d| d.try_drive());
+        // S2.
+        let wake_by = match (&driving, &shared.driver) {
+            (Some(_), Some(driver)) => WakeBy::Reactor(driver.io.clone()),
+            _ => WakeBy::Parker(self.unparker.clone()),
+        };
+        idle.register_sleeper(self.seat, wake_by);
+        // S3: the re-check, after S2's fence. The shutdown flag counts as work.
+        let found = if shared.is_shut_down() {
+            None
+        } else {
+            self.steal_any()
+        };
+        if found.is_some() || shared.is_shut_down() {
+            if idle.cancel_sleep(self.seat) == Cancel::AlreadyWoken {
+                // A notifier counted us as a searcher (N3) meanwhile.
+                self.searching = true;
+            }
+            return found;
+        }
+        // S4.
+        let metrics = &self.slot.metrics;
+        bump(&metrics.parks, 1);
+        bump(
+            &metrics.busy_ns,
+            u64::try_from(self.busy_since.elapsed().as_nanos()).unwrap_or(u64::MAX),
+        );
+        if let Some(hook) = &shared.config.hooks.on_thread_park {
+            hook();
+        }
+        match &mut driving {
+            Some(driving) => loop {
+                // Tasks woken by I/O are scheduled from this thread: onto this seat.
+                driving.wait(None);
+                if !idle.is_sleeping(self.seat) {
+                    self.searching = !shared.is_shut_down();
+                    break;
+                }
+                let local = self.local();
+                if local.lifo.is_some() || !local.deque.is_empty() {
+                    if idle.cancel_sleep(self.seat) == Cancel::AlreadyWoken {
+                        self.searching = true;
+                    }
+                    break;
+                }
+            },
+            None => {
+                loop {
+                    self.parker.park();
+                    if !idle.is_sleeping(self.seat) {
+                        break;
+                    }
+                }
+                // Popped by a notifier (N3): we are a searcher. (Woken by shutdown: the flag
+                // decides.)
+                self.searching = !shared.is_shut_down();
+            }
+        }
+        if driving.take().is_some() {
+            // The reactor is undriven from here: hand it on. A sleeper woken as a searcher
+            // will, if it finds nothing, sleep again and take the driver (driver.rs, step 1).
+            idle.notify_one();
+        }
+        self.busy_since = Instant::now();
+        bump(&metrics.unparks, 1);
+        if let Some(hook) = &shared.config.hooks.on_thread_unpark {
+            hook();
+        }
+        None
+    }
+
+    /// Runs one job under the budget, bracketed by the seat's poll protocol.
+    fn run_job(&mut self, job: Job) -> EndPoll {
+        let local = self.local();
+        local.seq += 1;
+        let seq = local.seq;
+        let id = job.task_id();
+        if let Some(id) = id {
+            self.shared.metrics.on_poll(id);
+        }
+        self.slot.begin_poll(seq, id);
+        self.cx.polling.set(Some(seq));
+        let ran = coop::with_budget(coop::Budget::initial(), || job.run());
+        self.cx.polling.set(None);
+        let end = self.slot.end_poll(seq);
+        if end == EndPoll::Kept {
+            bump(&self.slot.metrics.polls, 1);
+            if let Ran::Panicked = ran {
+                bump(&self.slot.metrics.closure_panics, 1);
+            }
+        }
+        end
+    }
+
+    /// Shutdown step 3: drop what is left on the seat (tasks cancelled).
+    fn empty_seat(&mut self) {
+        if self.searching {
+            self.searching = false;
+            let _ = self.shared.idle.transition_from_searching();
+        }
+        let local = self.local();
+        drop(local.lifo.take());
+        while let Some(job) = local.deque.pop() {
+            drop(job);
+        }
+        bump(
+            &self.slot.metrics.busy_ns,
+            u64::try_from(self.busy_since.elapsed().as_nanos()).unwrap_or(u64::MAX),
+        );
+    }
+}
+
+/// Takes one job from the injector, retrying on contention.
+fn steal_one(injector: &crossbeam_deque::Injector<Job>) -> Option<Job> {
+    loop {
+        match injector.steal() {
+            Steal::Success(job) => return Some(job),
+            Steal::Empty => return None,
+            Steal::Retry => std::hint::spin_loop(),
+        }
+    }
+}
