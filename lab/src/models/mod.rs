@@ -17,14 +17,20 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 mod chan;
+mod r#loop;
 mod naive;
+mod pool;
 pub mod process;
 mod thread;
 
 #[cfg(feature = "peers")]
 mod async_executor;
 #[cfg(feature = "peers")]
+mod rayon_pool;
+#[cfg(feature = "peers")]
 mod tokio_ct;
+#[cfg(feature = "peers")]
+mod tokio_mt;
 
 /// What a unit of work is, which fixes the workload sizes LAB.md gives per kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +104,13 @@ pub trait Model: Sync {
         None
     }
 
+    /// Whether the model runs its units on several threads of its own (a pool). The lab
+    /// pins single-threaded measurements to CPU 0 (`--pin`); a multi-threaded model is left
+    /// unpinned, since its workers would inherit the pin and stack on one CPU.
+    fn multi_threaded(&self) -> bool {
+        false
+    }
+
     /// What keeps a parked unit alive and what the memory growth therefore counts.
     fn park_note(&self) -> Option<&'static str> {
         None
@@ -147,6 +160,14 @@ pub trait Model: Sync {
         Err(Skip::unsupported(self.name()))
     }
 
+    /// Runs `chunks` chunks of [`crate::experiments::speedup::chunk`] on `workers` units in
+    /// parallel, worker i on CPU i ([`crate::experiments::speedup::place_worker`]); the time
+    /// for all of them.
+    fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
+        let _ = (chunks, workers);
+        Err(Skip::unsupported(self.name()))
+    }
+
     /// Runs the latency probe; lateness (wake time - deadline) in ns, one value per sleep.
     fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
         let _ = probe;
@@ -174,6 +195,12 @@ pub fn catalogue() -> Vec<Entry> {
     #[cfg(feature = "peers")]
     let (tokio_ct, async_exec): (Result<&'static dyn Model, _>, Result<&'static dyn Model, _>) =
         (Ok(&tokio_ct::TokioCt), Ok(&async_executor::AsyncExecutor));
+    #[cfg(feature = "peers")]
+    let (tokio_mt, rayon): (Result<&'static dyn Model, _>, Result<&'static dyn Model, _>) =
+        (Ok(&tokio_mt::TokioMt), Ok(&rayon_pool::Rayon));
+    #[cfg(not(feature = "peers"))]
+    let (tokio_mt, rayon): (Result<&'static dyn Model, _>, Result<&'static dyn Model, _>) =
+        (Err(PEERS_OFF), Err(PEERS_OFF));
     #[cfg(not(feature = "peers"))]
     let (tokio_ct, async_exec): (Result<&'static dyn Model, _>, Result<&'static dyn Model, _>) =
         (Err(PEERS_OFF), Err(PEERS_OFF));
@@ -181,13 +208,13 @@ pub fn catalogue() -> Vec<Entry> {
         Entry {
             name: "loop",
             describe: "switchyard's cooperative single-threaded event loop (the asyncio model)",
-            model: Err("not built yet: scheduler::local has not landed in this build"),
+            model: Ok(&r#loop::Loop),
             peer: false,
         },
         Entry {
             name: "pool",
             describe: "switchyard's work-stealing pool of OS threads",
-            model: Err("not built yet: scheduler::pool has not landed in this build"),
+            model: Ok(&pool::PoolModel),
             peer: false,
         },
         Entry {
@@ -217,7 +244,7 @@ pub fn catalogue() -> Vec<Entry> {
         Entry {
             name: "tokio-mt",
             describe: "tokio's multi_thread runtime (peer)",
-            model: Err("not built yet: arrives with the pool's experiments"),
+            model: tokio_mt,
             peer: true,
         },
         Entry {
@@ -229,7 +256,7 @@ pub fn catalogue() -> Vec<Entry> {
         Entry {
             name: "rayon",
             describe: "rayon's thread pool (peer, closures only)",
-            model: Err("not built yet: arrives with the speedup experiment"),
+            model: rayon,
             peer: true,
         },
     ]

@@ -33,6 +33,15 @@ impl TaskId {
         }
     }
 
+    /// An id a scheduler chose itself. The event loop uses this to carry a task's table slot
+    /// in its id, so that [`Schedule::release`](super::Schedule::release) finds the slot
+    /// without a map. Such ids are unique only as far as the scheduler makes them (the loop's
+    /// are unique within one loop), not process-wide like those of [`TaskId::next`].
+    #[inline]
+    pub const fn from_u64(raw: NonZeroU64) -> TaskId {
+        TaskId(raw)
+    }
+
     /// The id as a plain integer (for logs and metrics).
     #[inline]
     pub fn as_u64(self) -> u64 {

@@ -37,6 +37,13 @@ use std::time::Instant;
 use switchyard_runtime::coop;
 use switchyard_runtime::park::{Parker, Unparker};
 
+/// Rounds of looking for work before going to sleep, and pause instructions between two
+/// rounds: about 16 x 64 pauses, a few microseconds, the order of a futex wake-up (rayon spins
+/// a similar while before sleeping; the figures are picked by eye from the `ping_pong` and
+/// `spawn_many` benches).
+const SPIN_ROUNDS: u32 = 16;
+const SPIN_PAUSES: u32 = 64;
+
 /// How a thread came to hold a seat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Start {
@@ -91,6 +98,7 @@ fn thread_main(shared: Arc<Shared>, start: Start) {
     let _entered = enter(&cx);
     // driver.rs: `IoHandle::current()` works in pool tasks.
     let _io = shared.driver.as_ref().map(|d| d.io.enter());
+    let _timers = shared.timers.enter();
     let mut next = Some(start);
     while let Some(start) = next.take() {
         let seat = match start {
@@ -202,11 +210,12 @@ impl<'a> WorkerLoop<'a> {
     /// Steps 2-5.
     fn next_local(&mut self) -> Option<Job> {
         let shared = self.shared;
-        // 2. (and driver.rs step 3: ready I/O, without blocking)
+        // 2. (and driver.rs step 3: ready I/O and due timers, without blocking)
         if self.tick % shared.config.global_queue_interval == 0 {
             if let Some(driver) = &shared.driver {
                 driver.poll_now();
             }
+            shared.timers.process(Instant::now());
             if let Some(job) = steal_one(&shared.injector) {
                 self.lifo_streak = 0;
                 return Some(job);
@@ -221,8 +230,10 @@ impl<'a> WorkerLoop<'a> {
                 bump(&self.slot.metrics.lifo_polls, 1);
                 return Some(job);
             }
+            // No notify: this worker runs it after what is already queued (if nothing is, at
+            // once); waking another worker for it would split a message-passing pair across
+            // cores, which is what the LIFO slot is there to avoid.
             local.deque.push(job);
-            shared.idle.notify_one();
         }
         self.lifo_streak = 0;
         // 4.
@@ -317,6 +328,18 @@ impl<'a> WorkerLoop<'a> {
     fn sleep(&mut self) -> Option<Job> {
         let shared = self.shared;
         let idle = &shared.idle;
+        // Spin a little first: parking and being woken cost a futex round trip each (some
+        // microseconds), more than the gap between two jobs of a producer that is a little
+        // slower than the workers. A spinning searcher also keeps notifiers from waking
+        // sleepers (N2 sees it searching), which is right: it will find their job.
+        for _ in 0..SPIN_ROUNDS {
+            for _ in 0..SPIN_PAUSES {
+                std::hint::spin_loop();
+            }
+            if let Some(job) = self.steal_any() {
+                return Some(job);
+            }
+        }
         // S1.
         if self.searching {
             self.searching = false;
@@ -352,33 +375,34 @@ impl<'a> WorkerLoop<'a> {
         if let Some(hook) = &shared.config.hooks.on_thread_park {
             hook();
         }
-        match &mut driving {
-            Some(driving) => loop {
+        // Timers (driver.rs, step 4): fire what is due now; sleep no longer than the next.
+        let mut next_timer = shared.timers.process(Instant::now());
+        loop {
+            if self.has_local_work() {
+                // Fired timers woke tasks onto this seat: run them instead of sleeping.
+                if idle.cancel_sleep(self.seat) == Cancel::AlreadyWoken {
+                    self.searching = true;
+                }
+                break;
+            }
+            let timeout = next_timer.map(|t| t.saturating_duration_since(Instant::now()));
+            match &mut driving {
                 // Tasks woken by I/O are scheduled from this thread: onto this seat.
-                driving.wait(None);
-                if !idle.is_sleeping(self.seat) {
-                    self.searching = !shared.is_shut_down();
-                    break;
-                }
-                let local = self.local();
-                if local.lifo.is_some() || !local.deque.is_empty() {
-                    if idle.cancel_sleep(self.seat) == Cancel::AlreadyWoken {
-                        self.searching = true;
+                Some(driving) => driving.wait(timeout),
+                None => match timeout {
+                    Some(timeout) => {
+                        self.parker.park_timeout(timeout);
                     }
-                    break;
-                }
-            },
-            None => {
-                loop {
-                    self.parker.park();
-                    if !idle.is_sleeping(self.seat) {
-                        break;
-                    }
-                }
+                    None => self.parker.park(),
+                },
+            }
+            if !idle.is_sleeping(self.seat) {
                 // Popped by a notifier (N3): we are a searcher. (Woken by shutdown: the flag
                 // decides.)
                 self.searching = !shared.is_shut_down();
+                break;
             }
+            next_timer = shared.timers.process(Instant::now());
         }
         if driving.take().is_some() {
             // The reactor is undriven from here: hand it on. A sleeper woken as a searcher
@@ -391,6 +415,12 @@ impl<'a> WorkerLoop<'a> {
             hook();
         }
         None
+    }
+
+    /// Whether the seat's LIFO slot or deque holds a job.
+    fn has_local_work(&self) -> bool {
+        let local = self.local();
+        local.lifo.is_some() || !local.deque.is_empty()
     }
 
     /// Runs one job under the budget, bracketed by the seat's poll protocol.

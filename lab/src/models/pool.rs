@@ -1,0 +1,226 @@
+//! Model `pool`: [`switchyard_scheduler::pool::Pool`], the work-stealing pool.
+//!
+//! Units are tasks spawned on the pool (never the `block_on` future, which runs on the
+//! calling thread); yield is [`switchyard_runtime::coop::yield_now`]; ping-pong goes through
+//! the runtime's bounded `sync::mpsc` with capacity 1; a parked task awaits `std::future::pending` and is kept by
+//! the pool's task table. Same-core placement is a pool of one worker pinned to CPU 0;
+//! cross-core is two workers pinned to CPUs 0 and 1, where the pool places the tasks itself
+//! (its LIFO slot keeps a ping-pong pair on one worker; stealing may split it).
+//! The timer is the pool's own wheel (`switchyard_runtime::time::sleep_until`), fired by the
+//! worker about to sleep or every 61 ticks by busy workers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use switchyard_runtime::coop::yield_now;
+use switchyard_scheduler::pool::{Pool, PoolHandle};
+
+use hdrhistogram::Histogram;
+use switchyard_runtime::sync::mpsc;
+use switchyard_runtime::time::sleep_until;
+
+use super::{Kind, Model, Outcome, Parked, Placement, Probe, Skip};
+use crate::experiments::speedup::{chunk, place_worker};
+use crate::machine;
+use crate::stats;
+
+/// See the [module docs](self).
+pub struct PoolModel;
+
+/// Workers for every primitive but same-core ping-pong: the machine's cores (counted before
+/// the lab pinned anything), at most 2, the figure the targets are stated for.
+fn default_workers() -> usize {
+    machine::cores().min(2)
+}
+
+/// A pool of `workers` threads, worker `i` on CPU `i`. The lab runs each measurement pinned to
+/// CPU 0 and threads inherit that, so the pool's own `pin` (which pins to the CPUs the process
+/// may use, here only CPU 0) would stack every worker on CPU 0: the start hook places each
+/// thread itself, by the index in its name.
+fn pool(workers: usize) -> Outcome<Pool> {
+    Pool::builder()
+        .workers(workers)
+        .thread_name(|i| format!("lab-pool-{i}"))
+        .on_thread_start(move || {
+            let index = std::thread::current()
+                .name()
+                .and_then(|n| n.strip_prefix("lab-pool-"))
+                .and_then(|i| i.parse::<usize>().ok())
+                .unwrap_or(0);
+            place_worker(index, workers);
+        })
+        .build()
+        .map_err(|e| Skip(format!("pool failed to start: {e}")))
+}
+
+/// Runs `f(handle)` as a task on the pool and returns its output.
+fn in_task<T: Send + 'static, F: Future<Output = T> + Send + 'static>(
+    pool: &Pool,
+    f: impl FnOnce(PoolHandle) -> F,
+) -> Outcome<T> {
+    let task = pool.spawn(f(pool.handle()));
+    pool.block_on(task)
+        .map_err(|e| Skip(format!("lab task failed: {e}")))
+}
+
+impl Model for PoolModel {
+    fn name(&self) -> &'static str {
+        "pool"
+    }
+
+    fn describe(&self) -> &'static str {
+        "switchyard work-stealing pool (crossbeam deques, LIFO slot, stall hand-off)"
+    }
+
+    fn kind(&self) -> Kind {
+        Kind::Task
+    }
+
+    fn multi_threaded(&self) -> bool {
+        true
+    }
+
+    fn channel_note(&self) -> Option<&'static str> {
+        Some("ping-pong over switchyard_runtime::sync::mpsc, capacity 1")
+    }
+
+    fn park_note(&self) -> Option<&'static str> {
+        Some("detached tasks, kept by the pool's task table (a Task handle per live task)")
+    }
+
+    fn yield_many(&self, n: u64) -> Outcome<Duration> {
+        let pool = pool(default_workers())?;
+        in_task(&pool, |_| async move {
+            let start = Instant::now();
+            for _ in 0..n {
+                yield_now().await;
+            }
+            start.elapsed()
+        })
+    }
+
+    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
+        let workers = match placement {
+            Placement::SameCore => 1,
+            Placement::CrossCore => {
+                if default_workers() < 2 {
+                    return Err(Skip::not_applicable("the machine has one core"));
+                }
+                2
+            }
+        };
+        let pool = pool(workers)?;
+        let (ping_tx, mut ping_rx) = mpsc::channel::<u64>(1);
+        let (pong_tx, mut pong_rx) = mpsc::channel::<u64>(1);
+        in_task(&pool, move |handle| async move {
+            let pong = handle.spawn(async move {
+                while let Some(v) = ping_rx.recv().await {
+                    if pong_tx.send(v).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let start = Instant::now();
+            for i in 0..round_trips {
+                if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
+                    break;
+                }
+            }
+            let elapsed = start.elapsed();
+            drop(ping_tx);
+            let _ = pong.await;
+            elapsed
+        })
+    }
+
+    fn spawn_join(&self, n: u64) -> Outcome<Duration> {
+        let pool = pool(default_workers())?;
+        in_task(&pool, move |handle| async move {
+            let mut joins = Vec::with_capacity(n as usize);
+            let start = Instant::now();
+            for _ in 0..n {
+                joins.push(handle.spawn(async {}));
+            }
+            for join in joins.drain(..) {
+                let _ = join.await;
+            }
+            start.elapsed()
+        })
+    }
+
+    fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
+        let pool = pool(workers)?;
+        let sum = AtomicU64::new(0);
+        let start = Instant::now();
+        pool.scope(|s| {
+            for i in 0..chunks {
+                let sum = &sum;
+                s.spawn(move || {
+                    sum.fetch_add(chunk(i), Ordering::Relaxed);
+                });
+            }
+        });
+        let elapsed = start.elapsed();
+        std::hint::black_box(sum.load(Ordering::Relaxed));
+        Ok(elapsed)
+    }
+
+    fn park(&self, n: u64) -> Outcome<Parked> {
+        let pool = pool(default_workers())?;
+        let started = Arc::new(AtomicU64::new(0));
+        let outcome = in_task(&pool, {
+            let started = Arc::clone(&started);
+            move |handle| async move {
+                let before = machine::resident_bytes();
+                let start = Instant::now();
+                for _ in 0..n {
+                    let started = Arc::clone(&started);
+                    // Detached: the pool's task table keeps the task alive.
+                    drop(handle.spawn(async move {
+                        started.fetch_add(1, Ordering::Relaxed);
+                        std::future::pending::<()>().await;
+                    }));
+                }
+                while started.load(Ordering::Relaxed) < n {
+                    yield_now().await;
+                }
+                Parked {
+                    create: start.elapsed(),
+                    resident_growth: machine::resident_bytes().saturating_sub(before),
+                }
+            }
+        })?;
+        // The child process exits with the tasks still parked; cancelling them is not measured.
+        std::mem::forget(pool);
+        Ok(outcome)
+    }
+
+    fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
+        let pool = pool(default_workers())?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let hist = in_task(&pool, {
+            let stop = Arc::clone(&stop);
+            move |handle| async move {
+                for _ in 0..probe.background {
+                    let stop = Arc::clone(&stop);
+                    drop(handle.spawn(async move {
+                        while !stop.load(Ordering::Relaxed) {
+                            yield_now().await;
+                        }
+                    }));
+                }
+                let mut hist = stats::new_histogram();
+                for _ in 0..probe.probes {
+                    let deadline = Instant::now() + probe.period;
+                    sleep_until(deadline).await;
+                    let late = Instant::now().saturating_duration_since(deadline);
+                    stats::record(&mut hist, late.as_nanos() as u64);
+                }
+                hist
+            }
+        });
+        stop.store(true, Ordering::Relaxed);
+        hist
+    }
+}

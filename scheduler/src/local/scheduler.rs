@@ -1,0 +1,350 @@
+//! The loop's state, split by who may touch it, and its [`Schedule`] hook.
+//!
+//! - [`Local`] belongs to the loop thread: the run queue, the local task table and the counters
+//!   live in `Cell`s and `RefCell`s, and nothing else ever reaches them (the `EventLoop` that
+//!   owns the `Local` is `!Send`, and other threads only hold [`Shared`]).
+//! - [`Shared`] is what other threads hold (through wakers and `LoopHandle`s): the lock-free
+//!   remote queue, the mutex-guarded remote task table, the live-task count, and the two flags
+//!   of the parking protocol described in the module doc.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::num::NonZeroU64;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crossbeam_deque::{Injector, Steal};
+use slab::Slab;
+use switchyard_runtime::reactor::IoHandle;
+use switchyard_runtime::task::{self, JoinHandle, Runnable, Schedule, ScheduleInfo, Task, TaskId};
+
+use super::SpawnError;
+use super::context;
+use super::metrics::Counters;
+
+/// Bit 63 of a loop task id: the task lives in the remote table.
+const REMOTE_BIT: u64 = 1 << 63;
+/// The low 32 bits of a loop task id: its slab key.
+const KEY_MASK: u64 = u32::MAX as u64;
+/// Sequence numbers take bits 32..63 and skip 0, so that an id is never zero.
+const SEQ_MASK: u32 = (1 << 31) - 1;
+
+/// Builds the id of a task in slot `key` of the local or remote table (see the module doc).
+fn task_id(remote: bool, seq: u32, key: usize) -> TaskId {
+    debug_assert!(key as u64 <= KEY_MASK && seq != 0 && seq <= SEQ_MASK);
+    let raw = if remote { REMOTE_BIT } else { 0 } | (u64::from(seq) << 32) | key as u64;
+    TaskId::from_u64(NonZeroU64::new(raw).expect("sequence numbers start at 1"))
+}
+
+/// The next sequence number after `seq`, in `1..=SEQ_MASK`.
+fn next_seq(seq: u32) -> u32 {
+    if seq >= SEQ_MASK { 1 } else { seq + 1 }
+}
+
+/// The scheduler stored in every task of one loop: one `Arc`, so a task costs one pointer.
+pub(super) struct LoopScheduler(pub(super) Arc<Shared>);
+
+impl Schedule for LoopScheduler {
+    #[inline]
+    fn schedule(&self, runnable: Runnable, _info: ScheduleInfo) {
+        let shared: &Shared = &self.0;
+        context::with_current(|local| match local {
+            Some(local) if ptr::eq(local.shared(), shared) => local.push(runnable),
+            _ => shared.push_remote(runnable),
+        });
+    }
+
+    fn release(&self, id: TaskId) {
+        let raw = id.as_u64();
+        let key = (raw & KEY_MASK) as usize;
+        let shared: &Shared = &self.0;
+        // The id check guards against a slot emptied by shutdown and refilled since.
+        let take = |tasks: &mut Slab<Task>| match tasks.get(key) {
+            Some(task) if task.id() == id => tasks.try_remove(key),
+            _ => None,
+        };
+        let removed = if raw & REMOTE_BIT != 0 {
+            take(&mut shared.remote_table().tasks)
+        } else {
+            // A loop task finishes on the loop thread: in a tick, or in the loop's drop, both
+            // with the loop entered.
+            context::with_current(|local| match local {
+                Some(local) if ptr::eq(local.shared(), shared) => {
+                    take(&mut local.tasks.borrow_mut())
+                }
+                _ => None,
+            })
+        };
+        if removed.is_some() {
+            // Relaxed: the count bounds the tables' size; it publishes no memory.
+            shared.live.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The tasks spawned from other threads, and whether the loop still takes them.
+pub(super) struct RemoteTable {
+    pub(super) tasks: Slab<Task>,
+    seq: u32,
+    pub(super) closed: bool,
+}
+
+/// What other threads may touch (see the module doc of `local` for the parking protocol).
+pub(super) struct Shared {
+    remote_queue: Injector<Runnable>,
+    remote_tasks: Mutex<RemoteTable>,
+    /// Tasks alive in both tables.
+    live: AtomicUsize,
+    capacity: usize,
+    /// The loop is blocked in the reactor, or about to be.
+    pub(super) parked: AtomicBool,
+    /// The main future's waker fired since its last poll.
+    pub(super) main_woken: AtomicBool,
+    /// Wakes the reactor; `None` once the loop is dropped, so that a `LoopHandle` kept alive
+    /// does not keep the loop's eventfd and epoll fd open.
+    io: Mutex<Option<IoHandle>>,
+}
+
+impl Shared {
+    pub(super) fn new(io: IoHandle, capacity: usize) -> Shared {
+        Shared {
+            remote_queue: Injector::new(),
+            remote_tasks: Mutex::new(RemoteTable {
+                tasks: Slab::new(),
+                seq: 0,
+                closed: false,
+            }),
+            live: AtomicUsize::new(0),
+            capacity,
+            parked: AtomicBool::new(false),
+            main_woken: AtomicBool::new(false),
+            io: Mutex::new(Some(io)),
+        }
+    }
+
+    /// Counts one more live task, or refuses it.
+    fn reserve(&self) -> Result<(), SpawnError> {
+        // Relaxed: see `release`.
+        let previous = self.live.fetch_add(1, Ordering::Relaxed);
+        if previous >= self.capacity {
+            self.live.fetch_sub(1, Ordering::Relaxed);
+            return Err(SpawnError::AtCapacity {
+                capacity: self.capacity,
+            });
+        }
+        Ok(())
+    }
+
+    pub(super) fn live(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn remote_table(&self) -> MutexGuard<'_, RemoteTable> {
+        // The table is consistent after any panic (each operation is one slab call).
+        self.remote_tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Spawns `future` from any thread, into the remote table.
+    pub(super) fn spawn_remote<F>(
+        self: &Arc<Self>,
+        future: F,
+    ) -> Result<JoinHandle<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let mut table = self.remote_table();
+        if table.closed {
+            return Err(SpawnError::Shutdown);
+        }
+        self.reserve()?;
+        let seq = next_seq(table.seq);
+        table.seq = seq;
+        let entry = table.tasks.vacant_entry();
+        let id = task_id(true, seq, entry.key());
+        let (runnable, join) = task::spawn(future, LoopScheduler(self.clone()), id);
+        entry.insert(runnable.task());
+        drop(table);
+        self.push_remote(runnable);
+        Ok(join)
+    }
+
+    /// Hands a runnable to the loop from any thread (step x of the parking protocol).
+    pub(super) fn push_remote(&self, runnable: Runnable) {
+        self.remote_queue.push(runnable);
+        self.unpark();
+    }
+
+    /// Takes one runnable pushed by another thread.
+    pub(super) fn pop_remote(&self) -> Option<Runnable> {
+        loop {
+            match self.remote_queue.steal() {
+                Steal::Success(runnable) => return Some(runnable),
+                Steal::Empty => return None,
+                Steal::Retry => {}
+            }
+        }
+    }
+
+    pub(super) fn has_remote(&self) -> bool {
+        !self.remote_queue.is_empty()
+    }
+
+    /// Steps y and z of the parking protocol: wake the loop if it is parked.
+    pub(super) fn unpark(&self) {
+        // SeqCst fence (y): pairs with the loop's fence (b) so that either the loop sees the work
+        // we just published, or we see `parked` and wake it (module doc, "Parking").
+        fence(Ordering::SeqCst);
+        if self.parked.load(Ordering::Relaxed) {
+            let io = self.io.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(io) = io.as_ref() {
+                // A failed eventfd write leaves the counter saturated, i.e. readable: the loop
+                // wakes all the same.
+                let _ = io.wake();
+            }
+        }
+    }
+
+    /// Shutdown step 1: no more remote spawns; forget the reactor.
+    pub(super) fn close(&self) {
+        self.remote_table().closed = true;
+        self.io
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+}
+
+impl futures_task::ArcWake for Shared {
+    /// The main future's waker.
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        // Release: what the waking side wrote before waking is visible to the main future's
+        // next poll, which follows the loop's Acquire swap of this flag.
+        arc_self.main_woken.store(true, Ordering::Release);
+        if !context::is_current(arc_self) {
+            arc_self.unpark();
+        }
+    }
+}
+
+/// The loop thread's state. Reached through `&Local` only (see `context`).
+pub(super) struct Local {
+    shared: Arc<Shared>,
+    run_queue: RefCell<VecDeque<Runnable>>,
+    tasks: RefCell<Slab<Task>>,
+    seq: Cell<u32>,
+    pub(super) counters: Counters,
+}
+
+impl Local {
+    pub(super) fn new(shared: Arc<Shared>) -> Local {
+        Local {
+            shared,
+            run_queue: RefCell::new(VecDeque::new()),
+            tasks: RefCell::new(Slab::new()),
+            seq: Cell::new(0),
+            counters: Counters::default(),
+        }
+    }
+
+    pub(super) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    pub(super) fn shared_arc(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    #[inline]
+    pub(super) fn push(&self, runnable: Runnable) {
+        self.run_queue.borrow_mut().push_back(runnable);
+    }
+
+    #[inline]
+    pub(super) fn pop(&self) -> Option<Runnable> {
+        self.run_queue.borrow_mut().pop_front()
+    }
+
+    pub(super) fn has_ready(&self) -> bool {
+        !self.run_queue.borrow().is_empty()
+    }
+
+    /// Spawns on the loop thread, into the local table.
+    pub(super) fn spawn_local<F>(&self, future: F) -> Result<JoinHandle<F::Output>, SpawnError>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.shared.reserve()?;
+        let seq = next_seq(self.seq.get());
+        self.seq.set(seq);
+        let mut tasks = self.tasks.borrow_mut();
+        let entry = tasks.vacant_entry();
+        let id = task_id(false, seq, entry.key());
+        // SAFETY: `spawn_unchecked` asks that a `!Send` task be run, shut down and dropped only
+        // on the spawning thread. (1) We are on the loop thread: `Local` is reachable only from
+        // the `!Send` `EventLoop` that owns it, or through `context` on the thread that entered
+        // it. (2) The task's runnables are polled only by this loop's ticks, on this thread: a
+        // wake on another thread pushes the runnable onto the remote queue, which only this
+        // thread drains. (3) Its `Task` handle stays in this `Local`'s table and is shut down in
+        // the loop's drop, on this thread; queued runnables are dropped there too (shutdown
+        // steps 2 and 3). (4) The scheduler is `Send + Sync`, so wakers may travel.
+        let (runnable, join) =
+            unsafe { task::spawn_unchecked(future, LoopScheduler(self.shared.clone()), id) };
+        entry.insert(runnable.task());
+        drop(tasks);
+        Counters::add(&self.counters.spawned, 1);
+        self.push(runnable);
+        Ok(join)
+    }
+
+    /// Moves the runnables other threads pushed onto the back of the run queue.
+    pub(super) fn drain_remote(&self) {
+        if !self.shared.has_remote() {
+            return;
+        }
+        let mut moved = 0;
+        let mut queue = self.run_queue.borrow_mut();
+        while let Some(runnable) = self.shared.pop_remote() {
+            queue.push_back(runnable);
+            moved += 1;
+        }
+        Counters::add(&self.counters.remote_scheduled, moved);
+    }
+
+    /// Shutdown steps 2 and 3 (module doc), repeated until nothing is left.
+    pub(super) fn shutdown(&self) {
+        self.shared.close();
+        // Tasks shut down while `SCHEDULED` whose runnable we have not seen yet: a wake on
+        // another thread moved them out of idle and is about to push the runnable onto the
+        // remote queue. They finish when we drop that runnable, so we wait for it.
+        let mut in_flight: Vec<Task> = Vec::new();
+        loop {
+            let mut progressed = false;
+            while let Some(runnable) = self.pop().or_else(|| self.shared.pop_remote()) {
+                drop(runnable);
+                progressed = true;
+            }
+            let local = std::mem::take(&mut *self.tasks.borrow_mut());
+            let remote = std::mem::take(&mut self.shared.remote_table().tasks);
+            for (_, task) in local.into_iter().chain(remote) {
+                task.shutdown();
+                in_flight.push(task);
+                progressed = true;
+            }
+            in_flight.retain(|task| !task.is_finished());
+            if !progressed {
+                if in_flight.is_empty() {
+                    break;
+                }
+                // Only wakes in flight on other threads remain: each is a few instructions
+                // from its push.
+                std::thread::yield_now();
+            }
+        }
+    }
+}
