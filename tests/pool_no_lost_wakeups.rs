@@ -98,7 +98,13 @@ fn a_million_cross_thread_wakes_none_lost() {
     assert_eq!(*acks.count.lock().unwrap(), TASKS * ROUNDS);
     let metrics = pool.metrics();
     assert_eq!(metrics.live_tasks, 0);
-    assert!(metrics.total_polls() >= TASKS * ROUNDS, "{metrics:?}");
+    // A task that finds its next round already raised goes on in the same poll, so polls
+    // can be fewer than wakes; at least one per task and round-trip of the first round.
+    assert!(
+        metrics.total_polls() >= TASKS,
+        "polls: {}",
+        metrics.total_polls()
+    );
     // One schedule in LATENCY_SAMPLE_EVERY per thread arms the sampler: a million wakes
     // leave samples in the histogram.
     assert!(
