@@ -3,7 +3,8 @@
 //! `spawn_join`: from inside a running unit, create 100,000 empty units (threads: 2,000;
 //! processes: 200), then join them all; ns per unit.
 //! * `fork`, `forkserver` (process model only): the same with the launcher's other start
-//!   methods (`fork` is skipped with the launcher's reason when the lab runs threads).
+//!   methods (`fork` is skipped with the launcher's reason when the lab runs threads);
+//!   `command_true`: `Command::new("/bin/true")` spawn and wait, the baseline.
 
 use super::{Ctx, Experiment, Size};
 use crate::models::{Kind, Model};
@@ -43,7 +44,7 @@ impl Experiment for Spawn {
     }
 
     fn variants(&self) -> &'static str {
-        "spawn_join; process also fork, forkserver (metric ns_per_op)"
+        "spawn_join; process also fork, forkserver, command_true (metric ns_per_op)"
     }
 
     fn steps(&self, model: &dyn Model, _ctx: &Ctx) -> u64 {

@@ -77,6 +77,10 @@ impl Model for PoolModel {
         Kind::Task
     }
 
+    fn multi_threaded(&self) -> bool {
+        true
+    }
+
     fn channel_note(&self) -> Option<&'static str> {
         Some("ping-pong over switchyard_runtime::sync::mpsc, capacity 1")
     }

@@ -7,6 +7,8 @@
 //!   each side pins itself for the placement;
 //! * spawn is [`process::start`] with [`StartMethod::Spawn`] (row `spawn_join`), `Fork` and
 //!   `ForkServer` (rows `fork`, `forkserver`), of an entry that returns at once, then `wait`;
+//!   row `command_true` is the baseline the targets are set against:
+//!   `std::process::Command::new("/bin/true")` spawned and waited;
 //! * a parked process blocks reading its channel; its memory is its proportional set size
 //!   (`Pss` in `/proc/<pid>/smaps_rollup`: shared pages of the binary are split between
 //!   the processes that map them), added to the parent's own growth;
@@ -105,6 +107,23 @@ fn spawn_join_with(method: StartMethod, n: u64) -> Outcome<Duration> {
     let start = Instant::now();
     for _ in 0..n {
         children.push(process::start(EXIT, method).map_err(|e| Skip(e.to_string()))?);
+    }
+    for child in &mut children {
+        child.wait().map_err(|e| skip("wait", e))?;
+    }
+    Ok(start.elapsed())
+}
+
+/// The baseline the spawn target is set against: `Command::new("/bin/true")`
+/// spawned and waited, `n` times (all spawned, then all waited, as `spawn_join_with`).
+fn command_true(n: u64) -> Outcome<Duration> {
+    let mut children = Vec::with_capacity(n as usize);
+    let start = Instant::now();
+    for _ in 0..n {
+        let child = std::process::Command::new("/bin/true")
+            .spawn()
+            .map_err(|e| skip("/bin/true", e))?;
+        children.push(child);
     }
     for child in &mut children {
         child.wait().map_err(|e| skip("wait", e))?;
@@ -317,13 +336,14 @@ impl Model for Process {
     }
 
     fn spawn_variants(&self) -> &'static [&'static str] {
-        &["fork", "forkserver"]
+        &["fork", "forkserver", "command_true"]
     }
 
     fn spawn_join_variant(&self, variant: &str, n: u64) -> Outcome<Duration> {
         match variant {
             "fork" => spawn_join_with(StartMethod::Fork, n),
             "forkserver" => spawn_join_with(StartMethod::ForkServer, n),
+            "command_true" => command_true(n),
             other => Err(Skip::not_applicable(&format!("no spawn variant `{other}`"))),
         }
     }

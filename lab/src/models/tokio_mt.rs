@@ -57,6 +57,10 @@ impl Model for TokioMt {
         Kind::Task
     }
 
+    fn multi_threaded(&self) -> bool {
+        true
+    }
+
     fn channel_note(&self) -> Option<&'static str> {
         Some("ping-pong over tokio::sync::mpsc, capacity 1")
     }

@@ -6,7 +6,9 @@
 //! the task (its waker stored in the registration) when it is not. The streams implement
 //! futures-io [`AsyncRead`](futures_io::AsyncRead) and [`AsyncWrite`](futures_io::AsyncWrite)
 //! (also on `&Stream`, so a read and a write can wait at once); `poll_close` shuts down the
-//! write half.
+//! write half. A registration has one waiter slot per direction, so at most one task should
+//! wait to read, and one to write, the same socket at a time: a second reader would take
+//! the first one's slot, and only the last to wait is woken.
 //!
 //! Every operation spends one unit of the task's cooperative budget
 //! ([`coop::poll_proceed`](crate::coop::poll_proceed)) and keeps it only if it completed, so a

@@ -179,3 +179,23 @@ impl<S: Source + std::fmt::Debug> std::fmt::Debug for Registered<S> {
             .finish()
     }
 }
+
+/// Implements `AsFd` and `AsRawFd` for a socket type wrapping `io: Registered<_>`, so
+/// callers can set socket options this module does not wrap. Closing or changing the
+/// blocking mode of the fd behind the socket's back breaks it, as with any mio socket.
+macro_rules! impl_as_fd {
+    ($socket:ty) => {
+        impl std::os::fd::AsFd for $socket {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                std::os::fd::AsFd::as_fd(self.io.source())
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $socket {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                std::os::fd::AsRawFd::as_raw_fd(self.io.source())
+            }
+        }
+    };
+}
+pub(crate) use impl_as_fd;

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use mio::Interest;
 
-use super::registered::Registered;
+use super::registered::{Registered, impl_as_fd};
 use super::tcp_stream::TcpStream;
 use crate::reactor::IoHandle;
 
@@ -96,3 +96,5 @@ pub(crate) fn each_addr<T>(
         )
     }))
 }
+
+impl_as_fd!(TcpListener);

@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 use mio::Interest;
 
 use super::async_io::{impl_async_io, not_connected_is_false, not_connected_is_ok};
-use super::registered::Registered;
+use super::registered::{Registered, impl_as_fd};
 use crate::reactor::IoHandle;
 
 /// A TCP connection registered with a reactor.
@@ -115,3 +115,5 @@ impl TcpStream {
 }
 
 impl_async_io!(TcpStream);
+
+impl_as_fd!(TcpStream);

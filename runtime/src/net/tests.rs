@@ -466,3 +466,82 @@ fn tasks_on_other_threads_are_woken_by_the_reactor_thread() {
     assert_eq!(received.len(), sent.len());
     assert!(received == sent, "bytes corrupted crossing threads");
 }
+
+#[test]
+fn accept_on_a_full_table_reports_it_and_closes_the_connection() {
+    let mut reactor = Reactor::with_capacity(2).unwrap();
+    let handle = reactor.handle();
+    let listener = TcpListener::bind_with(&handle, LOCALHOST).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut client = block_on(&mut reactor, TcpStream::connect_with(&handle, addr)).unwrap();
+    // Listener and client fill the table: the accepted socket has no slot.
+    let error = block_on(&mut reactor, listener.accept()).unwrap_err();
+    assert_eq!(
+        ReactorError::of(&error),
+        Some(&ReactorError::TableFull { capacity: 2 })
+    );
+    // The refused connection was closed, not leaked: the client sees its end.
+    let ended = block_on(&mut reactor, async {
+        let mut buf = [0u8; 8];
+        client.read(&mut buf).await
+    });
+    assert!(matches!(ended, Ok(0)) || ended.is_err(), "{ended:?}");
+}
+
+#[test]
+fn socket_options_can_be_set_through_the_fd() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let listener = TcpListener::bind_with(&handle, LOCALHOST).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stream = block_on(&mut reactor, TcpStream::connect_with(&handle, addr)).unwrap();
+    rustix::net::sockopt::set_tcp_nodelay(&stream, true).unwrap();
+    assert!(
+        stream.nodelay().unwrap(),
+        "the fd is not the stream's socket"
+    );
+    stream.set_nodelay(false).unwrap();
+    assert!(!rustix::net::sockopt::tcp_nodelay(&stream).unwrap());
+}
+
+#[test]
+fn sockets_registered_while_the_reactor_is_blocked_get_their_events() {
+    use crate::reactor::test_support::park_block_on;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    // The pool's situation: one worker sleeps in the reactor with no timeout while others
+    // create sockets. epoll delivers events of fds added during a wait to that same wait.
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let stop = Arc::new(AtomicBool::new(false));
+    let driver = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut events = 0;
+            // Relaxed suffices: the wake below ends the wait that would miss the store.
+            while !stop.load(Ordering::Relaxed) {
+                events += reactor.poll(None).unwrap();
+            }
+            events
+        })
+    };
+    const ROUNDS: usize = if cfg!(miri) { 2 } else { 20 };
+    for round in 0..ROUNDS {
+        let (a, b) = UnixStream::pair_with(&handle).unwrap();
+        let message = format!("round {round}");
+        let received = park_block_on(async {
+            let read = async {
+                let mut buf = vec![0u8; message.len()];
+                (&b).read_exact(&mut buf).await.unwrap();
+                buf
+            };
+            let write = async { (&a).write_all(message.as_bytes()).await.unwrap() };
+            join(read, write).await.0
+        });
+        assert_eq!(received, message.as_bytes());
+    }
+    stop.store(true, Ordering::Relaxed);
+    handle.wake().unwrap();
+    let events = driver.join().unwrap();
+    assert!(events >= ROUNDS, "only {events} events for {ROUNDS} rounds");
+}

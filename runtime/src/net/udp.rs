@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use mio::Interest;
 
-use super::registered::Registered;
+use super::registered::{Registered, impl_as_fd};
 use super::tcp_listener::each_addr;
 use crate::reactor::IoHandle;
 
@@ -99,3 +99,5 @@ impl UdpSocket {
         self.io.poll_read_io(cx, |s| s.recv(buf))
     }
 }
+
+impl_as_fd!(UdpSocket);

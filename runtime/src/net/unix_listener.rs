@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use mio::Interest;
 
-use super::registered::Registered;
+use super::registered::{Registered, impl_as_fd};
 use super::unix_stream::UnixStream;
 use crate::reactor::IoHandle;
 
@@ -55,3 +55,5 @@ impl UnixListener {
         self.io.source().local_addr()
     }
 }
+
+impl_as_fd!(UnixListener);

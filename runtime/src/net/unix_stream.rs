@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use mio::Interest;
 
 use super::async_io::{impl_async_io, not_connected_is_false, not_connected_is_ok};
-use super::registered::Registered;
+use super::registered::{Registered, impl_as_fd};
 use crate::reactor::IoHandle;
 
 /// A Unix-domain stream socket registered with a reactor.
@@ -117,3 +117,5 @@ impl UnixStream {
 }
 
 impl_async_io!(UnixStream);
+
+impl_as_fd!(UnixStream);

@@ -226,12 +226,29 @@ impl Init {
         } else {
             None
         };
+        let with_server = fork_server.is_some();
         REGISTRY
             .set(Registry {
                 entries,
                 fork_server,
             })
-            .map_err(|_| ProcessError::InitMisuse("was called twice"))
+            .map_err(|_| ProcessError::InitMisuse("was called twice"))?;
+        if with_server {
+            // SAFETY: atexit only records the function pointer; reap_fork_server is an
+            // `extern "C" fn()` that never unwinds (it catches nothing that could panic: a
+            // poisoned lock is recovered, errors are ignored).
+            unsafe { libc::atexit(reap_fork_server) };
+        }
+        Ok(())
+    }
+}
+
+/// Runs at exit of the parent (registered by `Init::run`): closes the fork server's socket,
+/// so the server reads end-of-stream and exits, and reaps it, so not even the server is left
+/// as a zombie for init to collect. Forked children leave through `_exit`, which skips this.
+extern "C" fn reap_fork_server() {
+    if let Some(server) = REGISTRY.get().and_then(|r| r.fork_server.as_ref()) {
+        server.lock().unwrap_or_else(|p| p.into_inner()).stop();
     }
 }
 

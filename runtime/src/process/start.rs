@@ -184,6 +184,14 @@ impl ForkServer {
     pub(crate) fn pid(&self) -> i32 {
         self.pid
     }
+
+    /// Step 5 from the parent's side: shut the socket down (the server reads end-of-stream
+    /// and exits) and reap the server.
+    pub(crate) fn stop(&mut self) {
+        if sys::shutdown(self.channel.as_fd()).is_ok() {
+            let _ = sys::waitpid(self.pid);
+        }
+    }
 }
 
 /// The fork server's loop (steps 3 to 5). Runs in the server process and never returns.

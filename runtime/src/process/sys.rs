@@ -177,6 +177,12 @@ pub(crate) fn kill(pid: i32, signal: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// `shutdown(fd, SHUT_RDWR)`: the peer reads end-of-stream even while copies of `fd` exist.
+pub(crate) fn shutdown(fd: BorrowedFd<'_>) -> io::Result<()> {
+    syscall!(shutdown(fd.as_raw_fd(), libc::SHUT_RDWR))?;
+    Ok(())
+}
+
 /// `getpid()`.
 pub(crate) fn getpid() -> i32 {
     // SAFETY: getpid has no preconditions and cannot fail.

@@ -1,8 +1,11 @@
 //! # `Reactor`: the driver side
 //!
 //! Owns the `mio::Poll`, the events buffer and the precise-timeout timerfd; one thread at a
-//! time calls [`Reactor::poll`] (`&mut self` enforces it). The steps of one `poll` are
-//! numbered in the reactor's module doc.
+//! time calls [`Reactor::poll`] (`&mut self` enforces it). One `poll` is five steps,
+//! numbered in its body: choose how to wait (arm the timerfd for a finite non-zero
+//! timeout), wait in `epoll_wait`, route the events to their registrations under one
+//! table lock, drain or disarm the timerfd, and wake the collected wakers after the lock
+//! is released (steps 3 and 4 of the module doc's "How readiness flows").
 
 use std::io;
 use std::sync::{Arc, Mutex};
@@ -93,9 +96,10 @@ impl Reactor {
         // Step 2: wait.
         let waited = self.poll.poll(&mut self.events, epoll_timeout);
         if let Err(error) = waited {
-            self.timeout.disarm()?;
+            let disarmed = self.timeout.disarm();
             return match error.kind() {
-                io::ErrorKind::Interrupted => Ok(0),
+                io::ErrorKind::Interrupted => disarmed.map(|()| 0),
+                // The wait's error is the one worth reporting.
                 _ => Err(error),
             };
         }

@@ -60,7 +60,7 @@ impl IoHandle {
     }
 
     /// Makes this handle the thread's current one until the guard is dropped, which
-    /// restores the previous one (so entering nests).
+    /// restores the previous one (so entering nests; drop nested guards innermost first).
     pub fn enter(&self) -> IoEnterGuard {
         let previous = CURRENT.with(|current| current.replace(Some(self.clone())));
         IoEnterGuard {

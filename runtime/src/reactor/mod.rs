@@ -39,6 +39,7 @@
 //! advances; `poll_*_ready` remembers the tick it reported, and the clear is a
 //! compare-exchange that succeeds only if the tick has not moved. If it has, the bit stays
 //! set and the task's next poll retries the syscall: one spurious attempt instead of a hang.
+//! (Model-checked with loom in `scheduled_io.rs`, with the lost-wake-up race of step 2.)
 //!
 //! ## Waking the driver from another thread
 //!
@@ -51,6 +52,31 @@
 //!
 //! epoll's timeout is in milliseconds. For a finite non-zero timeout the driver arms a
 //! timerfd in the epoll set instead and waits without a timeout; see `timer.rs`.
+//!
+//! ## Driving it by hand
+//!
+//! A scheduler's whole contract with the reactor is: register through an [`IoHandle`],
+//! park on a [`Registration`], and call [`Reactor::poll`] when it has nothing else to do.
+//!
+//! ```
+//! use std::io::Write;
+//! use std::task::Context;
+//! use switchyard_runtime::reactor::Reactor;
+//!
+//! # fn main() -> std::io::Result<()> {
+//! let mut reactor = Reactor::new()?;
+//! let (mut ours, mut theirs) = mio::net::UnixStream::pair()?;
+//! let registration = reactor.handle().register(&mut ours, mio::Interest::READABLE)?;
+//! let waker = futures_task::noop_waker();
+//! let mut cx = Context::from_waker(&waker);
+//! assert!(registration.poll_read_ready(&mut cx).is_pending()); // waker stored
+//! theirs.write_all(b"hello")?;
+//! while registration.poll_read_ready(&mut cx).is_pending() {
+//!     reactor.poll(None)?; // returns once the event has been routed (and the waker woken)
+//! }
+//! registration.deregister(&mut ours)?;
+//! # Ok(()) }
+//! ```
 //!
 //! ## Who may touch which field, when
 //!

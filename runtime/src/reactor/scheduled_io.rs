@@ -37,11 +37,15 @@
 //! between a task parking and the reactor waking is settled by the waiter mutex: the task
 //! stores its waker and re-reads the word under the lock, while the reactor sets the word
 //! before it takes the lock, so either the task sees the new bit or the reactor sees the waker.
+//! Both races have loom models at the end of this file (`loom_tests`); deleting the re-read
+//! under the lock makes the first one fail.
 
 use std::io;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::task::{Context, Poll, Waker};
+
+// From the loom shim: the waiter protocol below has a loom model (`loom_tests`).
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use crate::loom::sync::{Mutex, MutexGuard};
 
 use super::error::ReactorError;
 
@@ -195,12 +199,12 @@ impl ScheduledIo {
     }
 
     /// The current readiness bits (tests and debugging).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn readiness(&self) -> usize {
         self.readiness.load(Relaxed) & READY_MASK
     }
 
-    fn lock_waiters(&self) -> std::sync::MutexGuard<'_, Waiters> {
+    fn lock_waiters(&self) -> MutexGuard<'_, Waiters> {
         // A panic while holding this lock can only come from a waker's clone or drop
         // (user code); the waiter slots are still consistent, so carry on.
         self.waiters
@@ -209,7 +213,7 @@ impl ScheduledIo {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use futures_task::noop_waker;
@@ -282,5 +286,77 @@ mod tests {
         io.clear_ready(Direction::Read, seen);
         assert_eq!(io.readiness(), READ_CLOSED);
         assert!(io.poll_ready(Direction::Read, &mut cx).is_ready());
+    }
+}
+
+/// Model checks of the two races in the module doc, under `--cfg loom`:
+/// `RUSTFLAGS="--cfg loom" cargo test -p switchyard-runtime --lib loom_tests --release`.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::loom::sync::Arc;
+    use crate::loom::sync::atomic::AtomicBool;
+    use crate::loom::thread;
+
+    struct Flag(AtomicBool);
+
+    impl futures_task::ArcWake for Flag {
+        fn wake_by_ref(arc_self: &std::sync::Arc<Self>) {
+            arc_self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// A task parks on a registration while the reactor delivers an event: either the task
+    /// sees the readiness, or the reactor sees (and wakes) its waker. Never neither.
+    #[test]
+    fn parking_never_misses_a_concurrent_event() {
+        loom::model(|| {
+            let io = Arc::new(ScheduledIo::default());
+            let reactor = {
+                let io = io.clone();
+                thread::spawn(move || {
+                    let mut wake = Vec::new();
+                    io.set_readiness(READABLE, &mut wake);
+                    let woke = !wake.is_empty();
+                    wake.drain(..).for_each(Waker::wake);
+                    woke
+                })
+            };
+            let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+            let waker = futures_task::waker(flag.clone());
+            let ready = io
+                .poll_ready(Direction::Read, &mut Context::from_waker(&waker))
+                .is_ready();
+            let woke = reactor.join().unwrap();
+            assert!(ready || woke, "the event was lost");
+            assert_eq!(woke, flag.0.load(std::sync::atomic::Ordering::SeqCst));
+        });
+    }
+
+    /// A task clears readiness after a `WouldBlock` while the reactor delivers a newer
+    /// event: the newer event's readiness survives the clear.
+    #[test]
+    fn a_clear_never_swallows_a_newer_event() {
+        loom::model(|| {
+            let io = Arc::new(ScheduledIo::default());
+            io.set_readiness(READABLE, &mut Vec::new());
+            let noop = futures_task::noop_waker();
+            let Poll::Ready(Ok(seen)) =
+                io.poll_ready(Direction::Read, &mut Context::from_waker(&noop))
+            else {
+                unreachable!("readiness was set above")
+            };
+            let reactor = {
+                let io = io.clone();
+                thread::spawn(move || io.set_readiness(READABLE, &mut Vec::new()))
+            };
+            io.clear_ready(Direction::Read, seen);
+            reactor.join().unwrap();
+            // Whatever the interleaving, the second event's readiness is still visible.
+            assert!(
+                io.poll_ready(Direction::Read, &mut Context::from_waker(&noop))
+                    .is_ready()
+            );
+        });
     }
 }

@@ -291,3 +291,13 @@ fn a_clear_after_a_newer_event_keeps_the_readiness() {
     assert!(registration.poll_read_ready(&mut cx).is_pending());
     registration.deregister(&mut ours).unwrap();
 }
+
+#[test]
+fn a_timeout_too_long_for_the_timer_is_still_accepted() {
+    let mut reactor = Reactor::new().unwrap();
+    // The wake ends the wait at once; the point is that arming and disarming succeed.
+    reactor.handle().wake().unwrap();
+    assert_eq!(reactor.poll(Some(Duration::MAX)).unwrap(), 0);
+    reactor.handle().wake().unwrap();
+    assert_eq!(reactor.poll(Some(Duration::from_nanos(1))).unwrap(), 0);
+}

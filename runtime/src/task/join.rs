@@ -11,8 +11,9 @@
 //!    `JOIN_WAKER` is clear, then sets `JOIN_WAKER` (which fails if the task completed
 //!    meanwhile: the output is then ready). The completing thread reads the slot only if
 //!    `JOIN_WAKER` was set when it completed. To replace a waker, the handle first clears
-//!    `JOIN_WAKER` (which also fails once the task is complete). The slot's waker is dropped
-//!    when the task is freed.
+//!    `JOIN_WAKER` (which also fails once the task is complete). A handle dropped while
+//!    waiting does the same and drops its waker at once; otherwise the slot's waker is
+//!    dropped when the task is freed.
 
 use std::fmt;
 use std::future::Future;
@@ -162,6 +163,18 @@ impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         let header = self.header();
         let vtable = header.vtable;
+        let snapshot = header.state.load();
+        if snapshot.has_join_waker() && !snapshot.is_complete() {
+            // Dropped while waiting (a timeout or a `select` gave up on it): take the waker
+            // back, so it does not keep the awaiting task's allocation alive until this task
+            // completes. On success the slot is ours again (the completing thread will not
+            // read it); on failure the task completed meanwhile and the slot goes with it.
+            if header.state.unset_join_waker().is_ok() {
+                // SAFETY: JOIN_WAKER is clear, so the slot is ours alone (see the module doc).
+                let waker = header.awaiter.with_mut(|slot| unsafe { (*slot).take() });
+                drop(waker);
+            }
+        }
         match header.state.transition_to_detached() {
             TransitionToDetached::OwnsOutput(completion) => {
                 if !self.output_taken {

@@ -7,7 +7,11 @@
 //!     cargo test -p switchyard-runtime --release --lib task::loom
 //! ```
 //!
-//! Each model explores every interleaving (up to loom's preemption bound) of two threads
+//! Add `CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true` to also check, in every interleaving, the
+//! `debug_assert!`ed preconditions of each transition (for example that at most one
+//! `Runnable` exists).
+//!
+//! Each model explores every interleaving of its threads (exhaustively: no preemption bound)
 //! touching one task, and checks what must hold in all of them: the future and the output are
 //! dropped exactly once, `release` is called exactly once, a wake is never lost, and nothing
 //! leaks (the task holds a loom `Arc` to its scheduler, so a task never freed is reported by
@@ -326,5 +330,59 @@ fn shutdown_races_a_wake() {
         assert_eq!(queue.released(), 1);
         assert!(task.is_finished());
         assert!(matches!(poll_join(&mut join), Poll::Ready(Err(e)) if e.is_cancelled()));
+    });
+}
+
+/// Wakes itself on its first poll (the thread-local path of `current.rs`), then waits for a
+/// flag set by another thread.
+struct SelfWakeThenFlag {
+    polls: usize,
+    inner: WaitFlag,
+}
+
+impl Future for SelfWakeThenFlag {
+    type Output = DropCounter;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<DropCounter> {
+        self.polls += 1;
+        if self.polls == 1 {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        Pin::new(&mut self.inner).poll(cx)
+    }
+}
+
+/// A self-wake (recorded thread-locally, no atomic) and a wake from another thread land in the
+/// same poll: the task is rescheduled once, never twice (one Runnable at a time: checked by the
+/// debug assertions of transition (2)), and completes.
+#[test]
+fn self_wake_and_remote_wake_in_one_poll() {
+    model(|| {
+        let queue = Queue::new();
+        let flag = Arc::new(AtomicBool::new(false));
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (runnable, mut join) = spawn(
+            SelfWakeThenFlag {
+                polls: 0,
+                inner: WaitFlag {
+                    flag: flag.clone(),
+                    stash: Arc::new(Mutex::new(None)),
+                    _guard: DropCounter(drops.clone()),
+                },
+            },
+            queue.clone(),
+            TaskId::next(),
+        );
+        let waker = runnable.waker();
+        let waking = thread::spawn(move || {
+            flag.store(true, Ordering::Relaxed);
+            waker.wake_by_ref();
+        });
+        assert!(runnable.run(), "the self-wake reschedules it");
+        assert_eq!(queue.0.runnables.lock().unwrap().len(), 1);
+        waking.join().unwrap();
+        queue.drain();
+        assert!(matches!(poll_join(&mut join), Poll::Ready(Ok(_))));
+        assert_eq!(queue.released(), 1);
     });
 }

@@ -49,25 +49,29 @@
 //!
 //! Lifecycle states are `SCHEDULED`, `RUNNING` and `COMPLETE` (mutually exclusive; none of
 //! them is *idle*), qualified by `NOTIFIED` and `CANCELLED`. Each numbered arrow is one
-//! transition, written once as a method of `state::Snapshot` (named in brackets) and
-//! performed by the function named after it.
+//! transition, written once as a method of `state::Snapshot` (named in the list below, with
+//! the function that performs it).
 //!
 //! ```text
 //!                         (1) spawn
 //!                             |
 //!                             v
-//!   +--------+  (6) wake  +-----------+  (2) run / drop Runnable  +-----------+
-//!   |  idle  | ---------> | SCHEDULED | -----------------------> |  RUNNING  | --(4) wake--+
-//!   |        | (8) abort  |           |                          |           |             |
-//!   |        | ---------> |           | <----------------------- |           | <-----------+
-//!   +--------+            +-----------+  (5) Pending, NOTIFIED   +-----------+   NOTIFIED
-//!     ^  |                                                        |  ^    |
-//!     |  |                         (9) shutdown while idle        |  |    | (7) Ready, panic
-//!     |  +---------------------------------------------------------|--+    |     or cancel
-//!     |                  (3) Pending                               |       v
-//!     +-----------------------------------------------------------+  +-----------+ (12) last
-//!                                                                     | COMPLETE  | ----------> freed
-//!                                                                     +-----------+  reference
+//!   +--------+  (6) wake  +-----------+  (2) run, or drop Runnable  +-----------+
+//!   |        | ---------> |           | -------------------------> |           | ---+ (4) wake:
+//!   |  idle  | (8) abort  | SCHEDULED |                            |  RUNNING  |    | NOTIFIED
+//!   |        | ---------> |           | <------------------------- |           | <--+
+//!   +--------+            +-----------+  (5) Pending and NOTIFIED  +-----------+
+//!     ^    |                                                          ^  |    |
+//!     |    |               (9) shutdown while idle                    |  |    | (7) Ready, panic
+//!     |    +----------------------------------------------------------+  |    |     or cancelled
+//!     |                    (3) Pending                                   |    v
+//!     +------------------------------------------------------------------+  +-----------+
+//!                                                                           | COMPLETE  |
+//!                                                                           +-----------+
+//!                                                                                 |
+//!                                                                                 | (12) last reference
+//!                                                                                 v
+//!                                                                               freed
 //! ```
 //!
 //! 1. `spawn` allocates the task `SCHEDULED` with two references (`RawTask::allocate`).
@@ -103,20 +107,43 @@
 //!
 //! The flags' own rules, the memory orderings and their reasons are in `state.rs`; the
 //! awaiter-slot protocol between the `JoinHandle` and the completing thread in `join.rs`;
-//! the same diagram, with worked races, in `docs/task-state.md`.
+//! the thread-local record of self-wakes in `current.rs`; the same diagram, with worked
+//! races, in `docs/task-state.md`.
+//!
+//! ## Files
+//!
+//! | file | concept |
+//! |---|---|
+//! | `state.rs` | the state word: flags, reference count, every transition |
+//! | `header.rs` | the type-erased header and vtable every handle points to |
+//! | `raw.rs` | the allocation and the functions that know its types (run, cancel, complete) |
+//! | `waker.rs` | the waker vtable |
+//! | `current.rs` | the task being polled on this thread (free self-wakes) |
+//! | `runnable.rs` | [`Runnable`] and [`Task`], the scheduler's handles |
+//! | `join.rs` | [`JoinHandle`] |
+//! | `error.rs`, `id.rs`, `schedule.rs` | [`JoinError`], [`TaskId`], [`Schedule`] |
 //!
 //! ## Costs
 //!
-//! One poll that returns `Pending` costs two compare-and-swaps on the state word (into and
-//! out of `RUNNING`); the waker in its `Context` is borrowed, so polling makes no reference
-//! counting. A yield (the task wakes itself) adds the wake's CAS and one reference drop
-//! (the run keeps its reference while the scheduler takes the new `Runnable`, since the
-//! scheduler lives inside the task). A spawn is one allocation; there are no others, except a
-//! second box for a panic payload.
+//! Atomic read-modify-writes on the state word, the figure that decides how fast a scheduler
+//! built on this can be:
 //!
-
+//! | operation | RMWs | why |
+//! |---|---|---|
+//! | a poll returning `Pending` | 2 | into `RUNNING` (a `fetch_add`, no CAS loop: the `Runnable` proves the precondition) and out of it (a CAS) |
+//! | the waker in the poll's `Context` | 0 | borrowed from the run's reference |
+//! | a yield (the task wakes itself during its poll) | 3 | the self-wake is recorded in a thread-local word, not the state (`current.rs`); the third is the run's reference, kept while the scheduler takes the new `Runnable` because the scheduler lives inside the task |
+//! | a poll to completion, `JoinHandle` not yet waiting | 2 | the completing CAS also drops the run's reference |
+//! | the `JoinHandle` ready at its first poll, then dropped | 1 | a load, then the drop |
+//! | waking an idle task by reference | 1 | |
+//! | `Waker::clone` / drop | 1 each | |
+//!
+//! A spawn is one allocation and the global [`TaskId`] counter's `fetch_add`; there are no other
+//! allocations, except a second box for a panic payload.
+//!
 use std::future::Future;
 
+mod current;
 mod error;
 mod header;
 mod id;

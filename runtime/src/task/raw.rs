@@ -42,7 +42,7 @@ use super::schedule::{Schedule, ScheduleInfo};
 use super::state::{
     Completion, State, TransitionToComplete, TransitionToIdle, TransitionToRunning,
 };
-use super::waker;
+use super::{current, waker};
 use crate::loom::cell::UnsafeCell;
 
 /// A panic payload, boxed once more so it is one pointer wide (a thin pointer) in the stage.
@@ -187,6 +187,7 @@ where
         let stage = unsafe { Self::stage(ptr) };
 
         let mut future_dropped = false;
+        let saved = current::enter(ptr);
         let polled = panic::catch_unwind(AssertUnwindSafe(|| {
             stage.with_mut(|stage| {
                 // SAFETY: 1. we hold RUNNING, so we own the stage exclusively (state
@@ -206,8 +207,10 @@ where
             })
         }));
 
+        let woken_here = current::leave(saved);
+
         match polled {
-            Ok(Poll::Pending) => match header.state.transition_to_idle() {
+            Ok(Poll::Pending) => match header.state.transition_to_idle(woken_here) {
                 // Transition (3): the run's reference was given up with RUNNING.
                 TransitionToIdle::Idle => false,
                 // Transition (5).

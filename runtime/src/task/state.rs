@@ -20,7 +20,8 @@
 //! A transition is a pure method on [`Snapshot`] that looks at the current value and returns
 //! an outcome (a `#[must_use]` enum telling the caller what it now owns or must do) and the
 //! value to store, or `None` to store nothing. [`State`] applies it in a compare-and-swap loop
-//! ([`State::transition`]). So the rules live in one place, can be read without any atomics
+//! ([`State::transition`]), except the transitions whose precondition the caller proves
+//! (into `RUNNING`, reference counting), which it applies as one `fetch_add`/`fetch_sub`. So the rules live in one place, can be read without any atomics
 //! in view, and the CAS loop is written once. The lifecycle diagram that numbers these
 //! transitions is in the [module documentation](super).
 //!
@@ -80,6 +81,14 @@ pub(super) const JOIN_WAKER: usize = 1 << 7;
 
 /// How far the reference count is shifted: above the eight flags.
 const REF_SHIFT: u32 = 8;
+
+/// Transition (2) as an addition: with `SCHEDULED` (bit 0) set and `RUNNING` (bit 1) clear,
+/// adding 1 carries out of bit 0 into bit 1, clearing the one and setting the other.
+const TO_RUNNING: usize = RUNNING - SCHEDULED;
+const _: () = assert!(
+    SCHEDULED == 1 && RUNNING == 2,
+    "TO_RUNNING relies on these positions"
+);
 
 /// One reference, in the units of the state word.
 pub(super) const REF_ONE: usize = 1 << REF_SHIFT;
@@ -273,29 +282,39 @@ impl Snapshot {
     }
 
     /// Transition (2): `SCHEDULED -> RUNNING`, by the owner of the `Runnable` (a run, or the
-    /// `Runnable`'s drop). The caller's `Runnable` proves `SCHEDULED`; its reference carries
-    /// over to the run.
+    /// `Runnable`'s drop). The caller's `Runnable` proves `SCHEDULED` (and so `!RUNNING`,
+    /// `!COMPLETE`); its reference carries over to the run.
+    ///
+    /// Because the precondition is proven, the step needs no compare-and-swap: `State` applies
+    /// it as one `fetch_add` of [`TO_RUNNING`], whatever else changes concurrently, and this
+    /// method reads the outcome from the value the `fetch_add` returned.
     #[inline]
-    pub(super) fn transition_to_running(self) -> (TransitionToRunning, Option<Snapshot>) {
+    pub(super) fn transition_to_running(self) -> (TransitionToRunning, Snapshot) {
         debug_assert!(self.is_scheduled() && !self.is_running() && !self.is_complete());
-        let next = Snapshot((self.0 & !SCHEDULED) | RUNNING);
+        let next = Snapshot(self.0.wrapping_add(TO_RUNNING));
+        debug_assert_eq!(next.0, (self.0 & !SCHEDULED) | RUNNING);
         let outcome = if self.is_cancelled() {
             TransitionToRunning::Cancel
         } else {
             TransitionToRunning::Poll
         };
-        (outcome, Some(next))
+        (outcome, next)
     }
 
     /// Transitions (3) `RUNNING -> idle`, (5) `RUNNING | NOTIFIED -> SCHEDULED`, or stay
     /// `RUNNING` to cancel (then (7)): by the run, after a poll that returned `Pending`.
+    /// `woken_here`: the task woke itself on the running thread during the poll (recorded
+    /// without touching the state word, see `current.rs`); it counts as `NOTIFIED`.
     #[inline]
-    pub(super) fn transition_to_idle(self) -> (TransitionToIdle, Option<Snapshot>) {
+    pub(super) fn transition_to_idle(
+        self,
+        woken_here: bool,
+    ) -> (TransitionToIdle, Option<Snapshot>) {
         debug_assert!(self.is_running() && !self.is_complete());
         if self.is_cancelled() {
             return (TransitionToIdle::Cancel, None);
         }
-        if self.is_notified() {
+        if self.is_notified() || woken_here {
             // The run's reference stays until it has handed the new Runnable over (the
             // scheduler is stored in the task, so the task must outlive that call); the new
             // Runnable gets a reference of its own.
@@ -559,18 +578,20 @@ impl State {
         }
     }
 
-    /// Transition (2). `Acquire`: takes the stage and the wakers' writes published to the
-    /// run (see [`Self::transition`]).
+    /// Transition (2), as one `fetch_add` (see [`Snapshot::transition_to_running`]).
+    /// `Acquire`: takes the stage and the wakers' writes published to the run (see
+    /// [`Self::transition`]; a `fetch_add` continues release sequences as a CAS does).
     #[inline]
     pub(super) fn transition_to_running(&self) -> TransitionToRunning {
-        self.transition(Ordering::Acquire, Snapshot::transition_to_running)
+        let prev = Snapshot(self.word.fetch_add(TO_RUNNING, Ordering::Acquire));
+        prev.transition_to_running().0
     }
 
     /// Transitions (3), (5) and cancel. `AcqRel`: `Release` hands the stage to the next
     /// owner; `Acquire` takes the writes of a waker that set `NOTIFIED`.
     #[inline]
-    pub(super) fn transition_to_idle(&self) -> TransitionToIdle {
-        self.transition(Ordering::AcqRel, Snapshot::transition_to_idle)
+    pub(super) fn transition_to_idle(&self, woken_here: bool) -> TransitionToIdle {
+        self.transition(Ordering::AcqRel, |s| s.transition_to_idle(woken_here))
     }
 
     /// Transitions (4) and (6) by reference. `Release`: publishes the waker's writes to the
@@ -704,7 +725,7 @@ mod tests {
         assert_eq!(outcome, TransitionToNotified::DoNothing);
         let notified = next.unwrap();
         assert!(notified.is_notified());
-        let (outcome, next) = notified.transition_to_idle();
+        let (outcome, next) = notified.transition_to_idle(false);
         assert_eq!(outcome, TransitionToIdle::Notified);
         let next = next.unwrap();
         assert!(next.is_scheduled() && !next.is_running() && !next.is_notified());
@@ -731,7 +752,7 @@ mod tests {
 
     #[test]
     fn an_unreferenced_pending_task_is_cancelled_instead_of_going_idle() {
-        let (outcome, next) = snap(RUNNING, 1).transition_to_idle();
+        let (outcome, next) = snap(RUNNING, 1).transition_to_idle(false);
         assert_eq!(outcome, TransitionToIdle::Cancel);
         assert!(next.unwrap().is_running() && next.unwrap().is_cancelled());
     }

@@ -749,3 +749,114 @@ fn runnable_waker_and_schedule_hand_the_task_to_its_scheduler() {
     queue.drain();
     assert_eq!(poll_once(&mut join).map(Result::unwrap), Poll::Ready(9));
 }
+
+/// Wakes itself by value (a cloned waker) on its first poll, then is ready.
+struct WakeByValueOnce(bool);
+
+impl Future for WakeByValueOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        let owned = cx.waker().clone();
+        owned.wake();
+        Poll::Pending
+    }
+}
+
+#[test]
+fn a_self_wake_by_value_reschedules_and_gives_its_reference_back() {
+    let queue = Queue::new();
+    let (runnable, join) = spawn(WakeByValueOnce(false), queue.clone(), TaskId::next());
+    assert!(runnable.run());
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue.drain(), 1);
+    assert!(join.is_finished());
+    drop(join);
+    assert_eq!(
+        Arc::strong_count(&queue),
+        1,
+        "the cloned waker's reference was given back"
+    );
+}
+
+#[test]
+fn a_nested_run_keeps_the_outer_tasks_self_wake() {
+    /// Wakes itself, then runs another task's Runnable inside its own poll.
+    struct Outer(Option<Runnable>);
+    impl Future for Outer {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            match self.0.take() {
+                Some(inner) => {
+                    cx.waker().wake_by_ref();
+                    assert!(inner.run(), "the inner task's own self-wake is its own");
+                    Poll::Pending
+                }
+                None => Poll::Ready(()),
+            }
+        }
+    }
+    let queue = Queue::new();
+    let (inner, inner_join) = spawn(YieldN { left: 1, n: 0 }, queue.clone(), TaskId::next());
+    let (outer, outer_join) = spawn(Outer(Some(inner)), queue.clone(), TaskId::next());
+    assert!(outer.run(), "the outer self-wake survived the nested run");
+    assert_eq!(queue.woken_while_running.load(Ordering::SeqCst), 2);
+    queue.drain();
+    assert!(inner_join.is_finished() && outer_join.is_finished());
+}
+
+#[test]
+fn waking_another_task_inside_a_poll_schedules_that_task_not_this_one() {
+    let queue = Queue::new();
+    let stash = Arc::new(Mutex::new(None));
+    let (parked, _parked_join) = spawn(
+        Parked {
+            waker: stash.clone(),
+        },
+        queue.clone(),
+        TaskId::next(),
+    );
+    parked.run();
+    let other = stash.lock().unwrap().take().unwrap();
+    let (waker_task, join) = spawn(
+        async move {
+            other.wake_by_ref();
+        },
+        queue.clone(),
+        TaskId::next(),
+    );
+    assert!(!waker_task.run(), "the waking task was not rescheduled");
+    assert!(join.is_finished());
+    assert_eq!(queue.len(), 1, "the parked task was scheduled");
+    queue.clear();
+}
+
+#[test]
+fn a_join_handle_dropped_while_waiting_gives_its_waker_back() {
+    struct Noop;
+    impl std::task::Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+    let queue = Queue::new();
+    let (runnable, mut join) = spawn(async { 1 }, queue.clone(), TaskId::next());
+    let awaiter = Arc::new(Noop);
+    let waker = Waker::from(awaiter.clone());
+    assert!(
+        Pin::new(&mut join)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    assert_eq!(Arc::strong_count(&awaiter), 3, "the slot holds a clone");
+    drop(join);
+    assert_eq!(
+        Arc::strong_count(&awaiter),
+        2,
+        "dropped with the handle, not with the task"
+    );
+    runnable.run(); // completes with nobody to wake and nothing to keep
+    assert_eq!(queue.released().len(), 1);
+    assert_eq!(Arc::strong_count(&queue), 1, "freed");
+}

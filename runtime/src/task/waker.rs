@@ -22,6 +22,7 @@ use std::future::Future;
 use std::ptr::NonNull;
 use std::task::RawWaker;
 
+use super::current;
 use super::header::Header;
 use super::raw::RawTask;
 use super::schedule::{Schedule, ScheduleInfo};
@@ -54,6 +55,13 @@ pub(super) unsafe fn clone_waker<F: Future, S: Schedule>(data: *const ()) -> Raw
 /// As [`clone_waker`]; the waker's reference is given up.
 pub(super) unsafe fn wake<F: Future, S: Schedule>(data: *const ()) {
     let ptr = header(data);
+    if current::wake_if_polled_here(ptr) {
+        // A self-wake during the poll, recorded for the run. The run holds a reference, so
+        // ours is not the last.
+        // SAFETY: the waker's reference, given up once.
+        unsafe { Header::drop_reference(ptr) };
+        return;
+    }
     // SAFETY: the waker's reference keeps the task alive until the transition.
     let header = unsafe { ptr.as_ref() };
     match header.state.transition_to_notified_by_val() {
@@ -78,6 +86,10 @@ pub(super) unsafe fn wake<F: Future, S: Schedule>(data: *const ()) {
 /// As [`clone_waker`].
 pub(super) unsafe fn wake_by_ref<F: Future, S: Schedule>(data: *const ()) {
     let ptr = header(data);
+    if current::wake_if_polled_here(ptr) {
+        // A self-wake during the poll: recorded for the run, no atomic operation.
+        return;
+    }
     // SAFETY: the waker's reference keeps the task alive for the whole call.
     let header = unsafe { ptr.as_ref() };
     match header.state.transition_to_notified_by_ref() {
