@@ -15,6 +15,7 @@ use crate::progress::Bar;
 use crate::results::{Check, Row, Skipped};
 use crate::stats;
 
+pub mod blocking;
 pub mod ipc;
 pub mod latency;
 pub mod scale;
@@ -45,15 +46,12 @@ pub fn catalogue() -> Vec<&'static dyn Experiment> {
         &latency::Latency,
         &speedup::Speedup,
         &ipc::Ipc,
+        &blocking::BlockingExperiment,
     ]
 }
 
 /// Experiments of LAB.md that arrive with later parts (named so `--only` can say so).
-pub const PLANNED: &[(&str, &str)] = &[
-    ("blocking", "arrives with the pool (issue 3)"),
-    ("fairness", "not built yet"),
-    ("echo", "not built yet"),
-];
+pub const PLANNED: &[(&str, &str)] = &[("fairness", "not built yet"), ("echo", "not built yet")];
 
 /// Looks an experiment up by name.
 pub fn find(name: &str) -> Option<&'static dyn Experiment> {

@@ -91,6 +91,23 @@ pub struct Probe {
     pub background: u64,
 }
 
+/// The `blocking` experiment's workload: `units` units each sleep `period` and record how
+/// late they woke, until `run_for` has passed, while one more unit blocks its thread for
+/// `block` every `every`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Blocking {
+    /// Units sleeping and reporting.
+    pub units: u64,
+    /// Their sleep.
+    pub period: Duration,
+    /// The blocking call's length.
+    pub block: Duration,
+    /// How often it is made.
+    pub every: Duration,
+    /// How long the measurement runs.
+    pub run_for: Duration,
+}
+
 /// A concurrency model under measurement. See the [module docs](self).
 pub trait Model: Sync {
     /// The model's name, as `--models` takes it.
@@ -165,6 +182,12 @@ pub trait Model: Sync {
     /// for all of them.
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
         let _ = (chunks, workers);
+        Err(Skip::unsupported(self.name()))
+    }
+
+    /// Runs the `blocking` workload; the others' lateness in ns, one value per sleep.
+    fn blocking_lateness(&self, setup: Blocking) -> Outcome<Histogram<u64>> {
+        let _ = setup;
         Err(Skip::unsupported(self.name()))
     }
 

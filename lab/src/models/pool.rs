@@ -20,7 +20,7 @@ use hdrhistogram::Histogram;
 use switchyard_runtime::sync::mpsc;
 use switchyard_runtime::time::sleep_until;
 
-use super::{Kind, Model, Outcome, Parked, Placement, Probe, Skip};
+use super::{Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Skip};
 use crate::experiments::speedup::{chunk, place_worker};
 use crate::machine;
 use crate::stats;
@@ -222,5 +222,42 @@ impl Model for PoolModel {
         });
         stop.store(true, Ordering::Relaxed);
         hist
+    }
+
+    fn blocking_lateness(&self, setup: Blocking) -> Outcome<Histogram<u64>> {
+        let pool = pool(default_workers())?;
+        let handle = pool.handle();
+        let end = Instant::now() + setup.run_for;
+        // The blocker: a task that blocks its worker's thread, the stall the monitor hands off.
+        let blocker = pool.spawn(async move {
+            while Instant::now() < end {
+                std::thread::sleep(setup.block);
+                sleep_until(Instant::now() + setup.every - setup.block).await;
+            }
+        });
+        let sleepers: Vec<_> = (0..setup.units)
+            .map(|_| {
+                handle.spawn(async move {
+                    let mut hist = stats::new_histogram();
+                    while Instant::now() < end {
+                        let deadline = Instant::now() + setup.period;
+                        sleep_until(deadline).await;
+                        let late = Instant::now().saturating_duration_since(deadline);
+                        stats::record(&mut hist, late.as_nanos() as u64);
+                    }
+                    hist
+                })
+            })
+            .collect();
+        let mut all = stats::new_histogram();
+        for sleeper in sleepers {
+            let hist = pool
+                .block_on(sleeper)
+                .map_err(|e| Skip(format!("lab task failed: {e}")))?;
+            all.add(&hist)
+                .map_err(|e| Skip(format!("histogram merge failed: {e}")))?;
+        }
+        let _ = pool.block_on(blocker);
+        Ok(all)
     }
 }

@@ -14,7 +14,7 @@ use hdrhistogram::Histogram;
 use tokio::runtime::Runtime;
 use tokio::task::yield_now;
 
-use super::{Kind, Model, Outcome, Placement, Probe, Skip};
+use super::{Blocking, Kind, Model, Outcome, Placement, Probe, Skip};
 use crate::experiments::speedup::{chunk, place_worker};
 use crate::{machine, stats};
 
@@ -171,5 +171,40 @@ impl Model for TokioMt {
             .map_err(|e| Skip(format!("lab task failed: {e}")))?;
         std::hint::black_box(sum.load(Ordering::Relaxed));
         Ok(elapsed)
+    }
+
+    fn blocking_lateness(&self, setup: Blocking) -> Outcome<Histogram<u64>> {
+        let rt = runtime(default_workers())?;
+        let end = Instant::now() + setup.run_for;
+        let blocker = rt.spawn(async move {
+            while Instant::now() < end {
+                std::thread::sleep(setup.block);
+                tokio::time::sleep(setup.every - setup.block).await;
+            }
+        });
+        let sleepers: Vec<_> = (0..setup.units)
+            .map(|_| {
+                rt.spawn(async move {
+                    let mut hist = stats::new_histogram();
+                    while Instant::now() < end {
+                        let deadline = Instant::now() + setup.period;
+                        tokio::time::sleep_until(deadline.into()).await;
+                        let late = Instant::now().saturating_duration_since(deadline);
+                        stats::record(&mut hist, late.as_nanos() as u64);
+                    }
+                    hist
+                })
+            })
+            .collect();
+        let mut all = stats::new_histogram();
+        for sleeper in sleepers {
+            let hist = rt
+                .block_on(sleeper)
+                .map_err(|e| Skip(format!("lab task failed: {e}")))?;
+            all.add(&hist)
+                .map_err(|e| Skip(format!("histogram merge failed: {e}")))?;
+        }
+        let _ = rt.block_on(blocker);
+        Ok(all)
     }
 }
