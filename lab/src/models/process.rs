@@ -79,7 +79,8 @@ fn echo(mut channel: Channel) {
     if channel.send(&()).is_err() {
         return;
     }
-    while let Ok(frame) = channel.recv_bytes() {
+    let mut frame = Vec::new();
+    while channel.recv_bytes_into(&mut frame).is_ok() {
         if channel.send_bytes(&frame).is_err() {
             return;
         }
@@ -103,7 +104,7 @@ fn pingpong_process(round_trips: u64, cores: (u32, u32)) -> Outcome<Duration> {
         let start = Instant::now();
         for _ in 0..round_trips {
             channel.send_bytes(&token).map_err(|e| skip("ping", e))?;
-            channel.recv_bytes().map_err(|e| skip("pong", e))?;
+            channel.recv_with(|_| ()).map_err(|e| skip("pong", e))?;
         }
         let elapsed = start.elapsed();
         drop(child.take_channel());
@@ -169,8 +170,8 @@ fn ipc_child(mut channel: Channel) {
     match setup.mechanism.as_str() {
         "channel" => {
             let _ = channel.send(&());
-            while let Ok(frame) = channel.recv_bytes() {
-                if channel.send_bytes(&frame).is_err() {
+            while channel.recv_bytes_into(&mut buf).is_ok() {
+                if channel.send_bytes(&buf).is_err() {
                     return;
                 }
             }
@@ -236,7 +237,7 @@ fn ipc_parent(mechanism: &str, size: usize, round_trips: u64) -> Outcome<Duratio
             let start = Instant::now();
             for _ in 0..round_trips {
                 channel.send_bytes(&message).map_err(|e| failed(&e))?;
-                channel.recv_bytes().map_err(|e| failed(&e))?;
+                channel.recv_bytes_into(&mut buf).map_err(|e| failed(&e))?;
             }
             start.elapsed()
         }
