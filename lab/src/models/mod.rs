@@ -17,6 +17,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 mod chan;
+mod r#loop;
 mod naive;
 mod pool;
 pub mod process;
@@ -90,6 +91,23 @@ pub struct Probe {
     pub background: u64,
 }
 
+/// The `blocking` experiment's workload: `units` units each sleep `period` and record how
+/// late they woke, until `run_for` has passed, while one more unit blocks its thread for
+/// `block` every `every`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Blocking {
+    /// Units sleeping and reporting.
+    pub units: u64,
+    /// Their sleep.
+    pub period: Duration,
+    /// The blocking call's length.
+    pub block: Duration,
+    /// How often it is made.
+    pub every: Duration,
+    /// How long the measurement runs.
+    pub run_for: Duration,
+}
+
 /// A concurrency model under measurement. See the [module docs](self).
 pub trait Model: Sync {
     /// The model's name, as `--models` takes it.
@@ -101,6 +119,13 @@ pub trait Model: Sync {
     /// How units yield, wait and wake, for notes (e.g. "pingpong over two pipes").
     fn channel_note(&self) -> Option<&'static str> {
         None
+    }
+
+    /// Whether the model runs its units on several threads of its own (a pool). The lab
+    /// pins single-threaded measurements to CPU 0 (`--pin`); a multi-threaded model is left
+    /// unpinned, since its workers would inherit the pin and stack on one CPU.
+    fn multi_threaded(&self) -> bool {
+        false
     }
 
     /// What keeps a parked unit alive and what the memory growth therefore counts.
@@ -160,6 +185,12 @@ pub trait Model: Sync {
         Err(Skip::unsupported(self.name()))
     }
 
+    /// Runs the `blocking` workload; the others' lateness in ns, one value per sleep.
+    fn blocking_lateness(&self, setup: Blocking) -> Outcome<Histogram<u64>> {
+        let _ = setup;
+        Err(Skip::unsupported(self.name()))
+    }
+
     /// Runs the latency probe; lateness (wake time - deadline) in ns, one value per sleep.
     fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
         let _ = probe;
@@ -200,7 +231,7 @@ pub fn catalogue() -> Vec<Entry> {
         Entry {
             name: "loop",
             describe: "switchyard's cooperative single-threaded event loop (the asyncio model)",
-            model: Err("not built yet: scheduler::local has not landed in this build"),
+            model: Ok(&r#loop::Loop),
             peer: false,
         },
         Entry {

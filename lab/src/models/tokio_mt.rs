@@ -1,15 +1,45 @@
 //! Model `tokio-mt` (peer): tokio's `multi_thread` runtime.
 //!
-//! Units are `tokio::spawn`ed tasks; for `speedup` each chunk is one task, worker thread i
-//! placed on CPU i by `on_thread_start` (tokio numbers its workers only in their names, so
-//! a counter hands out the indices).
+//! Units are `tokio::spawn`ed tasks on a runtime of the machine's cores (at most 2, as the
+//! `pool` model), worker thread i placed on CPU i by `on_thread_start` (tokio numbers its
+//! workers only in their names, so a counter hands out the indices); yield is
+//! `tokio::task::yield_now`; ping-pong uses `tokio::sync::mpsc` with capacity 1; the timer is
+//! `tokio::time::sleep_until`; for `speedup` each chunk is one task.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{Kind, Model, Outcome, Skip};
+use hdrhistogram::Histogram;
+use tokio::runtime::Runtime;
+use tokio::task::yield_now;
+
+use super::{Blocking, Kind, Model, Outcome, Placement, Probe, Skip};
 use crate::experiments::speedup::{chunk, place_worker};
+use crate::{machine, stats};
+
+fn runtime(workers: usize) -> Outcome<Runtime> {
+    let next = Arc::new(AtomicUsize::new(0));
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_time()
+        .on_thread_start(move || place_worker(next.fetch_add(1, Ordering::Relaxed), workers))
+        .build()
+        .map_err(|e| Skip(format!("tokio runtime failed to start: {e}")))
+}
+
+/// Runs `f` as a spawned task (not the block_on future, which runs on the calling thread).
+fn in_task<T: Send + 'static>(
+    rt: &Runtime,
+    f: impl Future<Output = T> + Send + 'static,
+) -> Outcome<T> {
+    rt.block_on(rt.spawn(f))
+        .map_err(|e| Skip(format!("lab task failed: {e}")))
+}
+
+fn default_workers() -> usize {
+    machine::cores().min(2)
+}
 
 /// See the [module docs](self).
 pub struct TokioMt;
@@ -27,13 +57,97 @@ impl Model for TokioMt {
         Kind::Task
     }
 
+    fn multi_threaded(&self) -> bool {
+        true
+    }
+
+    fn channel_note(&self) -> Option<&'static str> {
+        Some("ping-pong over tokio::sync::mpsc, capacity 1")
+    }
+
+    fn yield_many(&self, n: u64) -> Outcome<Duration> {
+        in_task(&runtime(default_workers())?, async move {
+            let start = Instant::now();
+            for _ in 0..n {
+                yield_now().await;
+            }
+            start.elapsed()
+        })
+    }
+
+    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
+        let workers = match placement {
+            Placement::SameCore => 1,
+            Placement::CrossCore if default_workers() < 2 => {
+                return Err(Skip::not_applicable("the machine has one core"));
+            }
+            Placement::CrossCore => 2,
+        };
+        let rt = runtime(workers)?;
+        let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
+        let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
+        in_task(&rt, async move {
+            tokio::spawn(async move {
+                while let Some(v) = ping_rx.recv().await {
+                    if pong_tx.send(v).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let start = Instant::now();
+            for i in 0..round_trips {
+                if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
+                    break;
+                }
+            }
+            start.elapsed()
+        })
+    }
+
+    fn spawn_join(&self, n: u64) -> Outcome<Duration> {
+        in_task(&runtime(default_workers())?, async move {
+            let mut handles = Vec::with_capacity(n as usize);
+            let start = Instant::now();
+            for _ in 0..n {
+                handles.push(tokio::spawn(async {}));
+            }
+            for handle in handles.drain(..) {
+                let _ = handle.await;
+            }
+            start.elapsed()
+        })
+    }
+
+    fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
+        let rt = runtime(default_workers())?;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let hist = in_task(&rt, {
+            let stop = Arc::clone(&stop);
+            async move {
+                for _ in 0..probe.background {
+                    let stop = Arc::clone(&stop);
+                    drop(tokio::spawn(async move {
+                        while !stop.load(Ordering::Relaxed) {
+                            yield_now().await;
+                        }
+                    }));
+                }
+                let mut hist = stats::new_histogram();
+                for _ in 0..probe.probes {
+                    let deadline = Instant::now() + probe.period;
+                    tokio::time::sleep_until(deadline.into()).await;
+                    let late = Instant::now().saturating_duration_since(deadline);
+                    stats::record(&mut hist, late.as_nanos() as u64);
+                }
+                hist
+            }
+        });
+        stop.store(true, Ordering::Relaxed);
+        hist
+    }
+
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
-        let next = Arc::new(AtomicUsize::new(0));
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .on_thread_start(move || place_worker(next.fetch_add(1, Ordering::Relaxed), workers))
-            .build()
-            .map_err(|e| Skip(format!("tokio runtime failed to start: {e}")))?;
+        let rt = runtime(workers)?;
         let sum = Arc::new(AtomicU64::new(0));
         let elapsed = rt
             .block_on(rt.spawn({
@@ -57,5 +171,40 @@ impl Model for TokioMt {
             .map_err(|e| Skip(format!("lab task failed: {e}")))?;
         std::hint::black_box(sum.load(Ordering::Relaxed));
         Ok(elapsed)
+    }
+
+    fn blocking_lateness(&self, setup: Blocking) -> Outcome<Histogram<u64>> {
+        let rt = runtime(default_workers())?;
+        let end = Instant::now() + setup.run_for;
+        let blocker = rt.spawn(async move {
+            while Instant::now() < end {
+                std::thread::sleep(setup.block);
+                tokio::time::sleep(setup.every - setup.block).await;
+            }
+        });
+        let sleepers: Vec<_> = (0..setup.units)
+            .map(|_| {
+                rt.spawn(async move {
+                    let mut hist = stats::new_histogram();
+                    while Instant::now() < end {
+                        let deadline = Instant::now() + setup.period;
+                        tokio::time::sleep_until(deadline.into()).await;
+                        let late = Instant::now().saturating_duration_since(deadline);
+                        stats::record(&mut hist, late.as_nanos() as u64);
+                    }
+                    hist
+                })
+            })
+            .collect();
+        let mut all = stats::new_histogram();
+        for sleeper in sleepers {
+            let hist = rt
+                .block_on(sleeper)
+                .map_err(|e| Skip(format!("lab task failed: {e}")))?;
+            all.add(&hist)
+                .map_err(|e| Skip(format!("histogram merge failed: {e}")))?;
+        }
+        let _ = rt.block_on(blocker);
+        Ok(all)
     }
 }

@@ -7,7 +7,8 @@
 //!    cancelled) and leave (shutdown.rs, step 3).
 //! 2. **Injector, every N ticks.** Every `global_queue_interval` ticks (61) take one job from
 //!    the injector first, so jobs injected from outside are not starved by a worker whose
-//!    deque never empties.
+//!    deque never empties; at the same tick, poll the reactor without blocking (if no other
+//!    worker drives it) and fire due timers (driver.rs, steps 3-4).
 //! 3. **LIFO slot**, at most `lifo_poll_bound` (3) times in a row: the job woken last by this
 //!    worker runs next (its data is hot in cache, and in a ping-pong it is the other half).
 //!    Past the bound the slot's job moves to the back of the deque.
@@ -17,7 +18,10 @@
 //!    batch from the other seats' deques (random start, then round the ring), then the
 //!    injector again. A searcher that finds a job stops searching, and if it was the last
 //!    searcher wakes another (sleep.rs, F1).
-//! 7. **Sleep** (sleep.rs, S1-S4): register as a sleeper, re-check every queue once, park.
+//! 7. **Sleep**: first spin a few microseconds looking for work ([`SPIN_ROUNDS`]); then the
+//!    sleep protocol (sleep.rs, S1-S4): register as a sleeper, re-check every queue once, fire
+//!    due timers, and sleep until woken or the next timer: in the reactor if this worker can
+//!    take the driver, else on its `Parker` (driver.rs, steps 1-2, 4).
 //!
 //! Running a job (`run_job`): bracket it with `begin_poll`/`end_poll` (seat.rs, steps 1-2),
 //! run it under a fresh cooperative budget ([`coop::with_budget`]), count it. If `end_poll`
@@ -98,6 +102,7 @@ fn thread_main(shared: Arc<Shared>, start: Start) {
     let _entered = enter(&cx);
     // driver.rs: `IoHandle::current()` works in pool tasks.
     let _io = shared.driver.as_ref().map(|d| d.io.enter());
+    let _timers = shared.timers.enter();
     let mut next = Some(start);
     while let Some(start) = next.take() {
         let seat = match start {
@@ -209,11 +214,12 @@ impl<'a> WorkerLoop<'a> {
     /// Steps 2-5.
     fn next_local(&mut self) -> Option<Job> {
         let shared = self.shared;
-        // 2. (and driver.rs step 3: ready I/O, without blocking)
+        // 2. (and driver.rs step 3: ready I/O and due timers, without blocking)
         if self.tick % shared.config.global_queue_interval == 0 {
             if let Some(driver) = &shared.driver {
                 driver.poll_now();
             }
+            shared.timers.process(Instant::now());
             if let Some(job) = steal_one(&shared.injector) {
                 self.lifo_streak = 0;
                 return Some(job);
@@ -358,8 +364,9 @@ impl<'a> WorkerLoop<'a> {
         };
         if found.is_some() || shared.is_shut_down() {
             if idle.cancel_sleep(self.seat) == Cancel::AlreadyWoken {
-                // A notifier counted us as a searcher (N3) meanwhile.
-                self.searching = true;
+                // Popped meanwhile: by a notifier, which counted us as a searcher (N3), or by
+                // shutdown's `notify_all`, which did not. The flag decides, as in S4 below.
+                self.searching = !shared.is_shut_down();
             }
             return found;
         }
@@ -373,33 +380,35 @@ impl<'a> WorkerLoop<'a> {
         if let Some(hook) = &shared.config.hooks.on_thread_park {
             hook();
         }
-        match &mut driving {
-            Some(driving) => loop {
-                // Tasks woken by I/O are scheduled from this thread: onto this seat.
-                driving.wait(None);
-                if !idle.is_sleeping(self.seat) {
+        // Timers (driver.rs, step 4): fire what is due now; sleep no longer than the next.
+        let mut next_timer = shared.timers.process(Instant::now());
+        loop {
+            if self.has_local_work() {
+                // Fired timers woke tasks onto this seat: run them instead of sleeping.
+                if idle.cancel_sleep(self.seat) == Cancel::AlreadyWoken {
+                    // As in S3: counted as a searcher unless shutdown popped us.
                     self.searching = !shared.is_shut_down();
-                    break;
                 }
-                let local = self.local();
-                if local.lifo.is_some() || !local.deque.is_empty() {
-                    if idle.cancel_sleep(self.seat) == Cancel::AlreadyWoken {
-                        self.searching = true;
+                break;
+            }
+            let timeout = next_timer.map(|t| t.saturating_duration_since(Instant::now()));
+            match &mut driving {
+                // Tasks woken by I/O are scheduled from this thread: onto this seat.
+                Some(driving) => driving.wait(timeout),
+                None => match timeout {
+                    Some(timeout) => {
+                        self.parker.park_timeout(timeout);
                     }
-                    break;
-                }
-            },
-            None => {
-                loop {
-                    self.parker.park();
-                    if !idle.is_sleeping(self.seat) {
-                        break;
-                    }
-                }
+                    None => self.parker.park(),
+                },
+            }
+            if !idle.is_sleeping(self.seat) {
                 // Popped by a notifier (N3): we are a searcher. (Woken by shutdown: the flag
                 // decides.)
                 self.searching = !shared.is_shut_down();
+                break;
             }
+            next_timer = shared.timers.process(Instant::now());
         }
         if driving.take().is_some() {
             // The reactor is undriven from here: hand it on. A sleeper woken as a searcher
@@ -412,6 +421,12 @@ impl<'a> WorkerLoop<'a> {
             hook();
         }
         None
+    }
+
+    /// Whether the seat's LIFO slot or deque holds a job.
+    fn has_local_work(&self) -> bool {
+        let local = self.local();
+        local.lifo.is_some() || !local.deque.is_empty()
     }
 
     /// Runs one job under the budget, bracketed by the seat's poll protocol.
