@@ -285,20 +285,34 @@ impl RingProducer {
         message: &[u8],
         deadline: Option<Instant>,
     ) -> Result<(), RingError> {
-        let len = u32::try_from(message.len()).map_err(|_| RingError::TooLong(message.len()))?;
-        // One stream of prefix and body, so a small message is published (and rung) once:
-        // the consumer wakes once per message, not once for the prefix and again for the body.
-        self.write([&len.to_le_bytes(), message], deadline)
+        self.send_gather_deadline([message, &[]], deadline)
     }
 
-    fn write(&mut self, parts: [&[u8]; 2], deadline: Option<Instant>) -> Result<(), RingError> {
+    /// Sends the concatenation of `parts` as one message (as [`RingConsumer::recv_with`] hands
+    /// a wrapped message over: echoing one ring into another costs a single copy).
+    pub fn send_gather(&mut self, parts: [&[u8]; 2]) -> Result<(), RingError> {
+        self.send_gather_deadline(parts, None)
+    }
+
+    fn send_gather_deadline(
+        &mut self,
+        [a, b]: [&[u8]; 2],
+        deadline: Option<Instant>,
+    ) -> Result<(), RingError> {
+        let total = a.len() + b.len();
+        let len = u32::try_from(total).map_err(|_| RingError::TooLong(total))?;
+        // One stream of prefix and body, so a small message is published (and rung) once:
+        // the consumer wakes once per message, not once for the prefix and again for the body.
+        self.write([&len.to_le_bytes(), a, b], deadline)
+    }
+
+    fn write(&mut self, mut parts: [&[u8]; 3], deadline: Option<Instant>) -> Result<(), RingError> {
         let ring = &self.ring;
         let w = ring.words();
         let capacity = ring.capacity as u64;
-        let [mut first, mut second] = parts;
         // Only this end writes `tail`, so a Relaxed read of our own value is exact.
         let mut tail = w.tail.load(Ordering::Relaxed);
-        while !first.is_empty() || !second.is_empty() {
+        while parts.iter().any(|p| !p.is_empty()) {
             let free = |head: u64| capacity - (tail - head);
             let consumer_gone = || w.closed.load(Ordering::SeqCst) & CONSUMER_GONE != 0;
             Ring::wait(
@@ -313,7 +327,7 @@ impl RingProducer {
             }
             // Acquire: the consumer's reads of the bytes before `head` are done.
             let mut room = (free(w.head.load(Ordering::Acquire)) as usize).min(ring.publish_chunk);
-            for part in [&mut first, &mut second] {
+            for part in &mut parts {
                 let n = room.min(part.len());
                 ring.copy_in(tail, &part[..n]);
                 tail += n as u64;
@@ -372,6 +386,53 @@ impl RingConsumer {
         buf.truncate(len);
         buf.resize(len, 0);
         self.read(buf, deadline)
+    }
+
+    /// Receives one message and hands it to `f` where it lies in shared memory, as two
+    /// slices (the second is non-empty when the message wraps around the ring's end): no copy.
+    /// The message must fit in the ring (else [`RingError::TooLong`]; use
+    /// [`RingConsumer::recv`] for messages larger than the capacity).
+    pub fn recv_with<R>(&mut self, f: impl FnOnce(&[u8], &[u8]) -> R) -> Result<R, RingError> {
+        let mut len = [0u8; LEN_PREFIX];
+        self.read(&mut len, None)?;
+        let len = u32::from_le_bytes(len) as usize;
+        if len > self.ring.capacity {
+            return Err(RingError::TooLong(len));
+        }
+        let ring = &self.ring;
+        let w = ring.words();
+        let head = w.head.load(Ordering::Relaxed);
+        let producer_gone = || w.closed.load(Ordering::SeqCst) & PRODUCER_GONE != 0;
+        Ring::wait(
+            ring.spin,
+            w.data_bell,
+            w.consumer_waiting,
+            || w.tail.load(Ordering::SeqCst) - head >= len as u64 || producer_gone(),
+            None,
+        )?;
+        // Acquire: the producer's copy of these bytes happened before its `tail` store.
+        if w.tail.load(Ordering::Acquire) - head < len as u64 {
+            return Err(RingError::Closed);
+        }
+        let at = head as usize & (ring.capacity - 1);
+        let first = len.min(ring.capacity - at);
+        // SAFETY: 1. `[head, head + len)` was published by the producer (checked against
+        // `tail` above, with Acquire), and the producer does not write there again until
+        // `head` moves past it, which only this end does, after `f` returns; 2. both ranges lie
+        // inside the data area (`at + first <= capacity`, `len - first <= at`); 3. the bytes
+        // are u8, valid whatever their content.
+        let (a, b) = unsafe {
+            let data = ring.region.base().add(DATA_OFFSET);
+            (
+                std::slice::from_raw_parts(data.add(at), first),
+                std::slice::from_raw_parts(data, len - first),
+            )
+        };
+        let result = f(a, b);
+        // SeqCst: releases the space (at least Release) and joins the doorbell order.
+        w.head.store(head + len as u64, Ordering::SeqCst);
+        Ring::ring(w.space_bell, w.producer_waiting);
+        Ok(result)
     }
 
     fn read(&mut self, mut dst: &mut [u8], deadline: Option<Instant>) -> Result<(), RingError> {
@@ -447,6 +508,31 @@ mod tests {
         assert_eq!(buf, b"end");
         sender.join().unwrap();
         assert!(matches!(rx.recv(&mut buf), Err(RingError::Closed)));
+    }
+
+    #[test]
+    fn a_message_is_read_in_place_even_when_it_wraps() {
+        let (mut tx, mut rx) = pair(64);
+        for round in 0..10u8 {
+            let message: Vec<u8> = (0..40).map(|i| i ^ round).collect();
+            tx.send(&message).unwrap();
+            let got = rx.recv_with(|a, b| [a, b].concat()).unwrap();
+            assert_eq!(got, message);
+        }
+    }
+
+    #[test]
+    fn reading_in_place_refuses_a_message_larger_than_the_ring() {
+        let (mut tx, mut rx) = pair(64);
+        let sender = std::thread::spawn(move || {
+            let _ = tx.send(&[7; 100]);
+        });
+        assert!(matches!(
+            rx.recv_with(|_, _| ()),
+            Err(RingError::TooLong(100))
+        ));
+        drop(rx);
+        sender.join().unwrap();
     }
 
     #[test]

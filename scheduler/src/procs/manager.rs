@@ -90,6 +90,8 @@ pub(crate) struct Shared<I, O> {
 pub(crate) struct Commands<I, O> {
     pub(crate) jobs: VecDeque<Job<I, O>>,
     pub(crate) shutdown: Option<Shutdown>,
+    /// Set when the manager has ended: jobs can no longer be taken.
+    pub(crate) closed: bool,
 }
 
 /// How to start a worker.
@@ -166,6 +168,73 @@ pub(crate) fn reap(mut slot: Slot<impl Sized>) -> (i32, process::ExitStatus) {
     (pid, status)
 }
 
+impl<I, O> Manager<I, O> {
+    fn publish_pids(&self) {
+        let pids = self.slots.iter().flatten().map(Slot::pid).collect();
+        *self.shared.pids.lock().unwrap_or_else(|p| p.into_inner()) = pids;
+    }
+
+    fn take_slot(&mut self, i: usize) -> Option<Slot<O>> {
+        let slot = self.slots[i].take()?;
+        let raw = slot.channel.as_fd().as_raw_fd();
+        let _ = self.poll.registry().deregister(&mut SourceFd(&raw));
+        Some(slot)
+    }
+
+    fn terminate(&mut self) {
+        for i in 0..self.slots.len() {
+            if let Some(mut slot) = self.take_slot(i) {
+                let _ = slot.child.kill();
+                if let Some(f) = slot.in_flight.take() {
+                    f.fail(TaskError::Terminated);
+                }
+                let _ = reap(slot);
+            }
+        }
+        for job in self.pending.drain(..) {
+            InFlight {
+                first: job.first,
+                len: job.items.len(),
+                sink: job.sink,
+            }
+            .fail(TaskError::Terminated);
+        }
+        self.publish_pids();
+    }
+
+    /// Fails every chunk still held (pending or in flight) and kills and reaps every worker:
+    /// what `Drop` does if the loop ever unwinds, so no reader waits forever.
+    fn abandon(&mut self) {
+        self.terminate();
+    }
+}
+
+impl<I, O> Drop for Manager<I, O> {
+    fn drop(&mut self) {
+        // After a normal end nothing is left and this does nothing. If the loop panicked,
+        // this is what keeps `map` and `wait` from hanging: every held chunk fails, every
+        // worker is killed and reaped.
+        if !self.pending.is_empty() || self.slots.iter().any(Option::is_some) {
+            self.abandon();
+        }
+        let mut commands = self
+            .shared
+            .commands
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for job in commands.jobs.drain(..) {
+            InFlight {
+                first: job.first,
+                len: job.items.len(),
+                sink: job.sink,
+            }
+            .fail(TaskError::Terminated);
+        }
+        // From now on a submission finds the manager gone and fails at once.
+        commands.closed = true;
+    }
+}
+
 /// The manager's state (see the module docs for the loop).
 pub(crate) struct Manager<I, O> {
     shared: Arc<Shared<I, O>>,
@@ -214,11 +283,6 @@ where
             .register(&mut SourceFd(&raw), Token(i + 1), Interest::READABLE)?;
         self.slots[i] = Some(slot);
         Ok(())
-    }
-
-    fn publish_pids(&self) {
-        let pids = self.slots.iter().flatten().map(Slot::pid).collect();
-        *self.shared.pids.lock().unwrap_or_else(|p| p.into_inner()) = pids;
     }
 
     /// The loop of the module docs; returns when the pool has ended and every worker is reaped.
@@ -368,13 +432,6 @@ where
         }
     }
 
-    fn take_slot(&mut self, i: usize) -> Option<Slot<O>> {
-        let slot = self.slots[i].take()?;
-        let raw = slot.channel.as_fd().as_raw_fd();
-        let _ = self.poll.registry().deregister(&mut SourceFd(&raw));
-        Some(slot)
-    }
-
     /// Worker `i` reached `max_tasks_per_child`: close, reap, replace.
     fn retire(&mut self, i: usize) {
         if let Some(slot) = self.take_slot(i) {
@@ -412,27 +469,6 @@ where
                 }
                 Err(e) => self.last_start_error = e.to_string(),
             }
-        }
-        self.publish_pids();
-    }
-
-    fn terminate(&mut self) {
-        for i in 0..self.slots.len() {
-            if let Some(mut slot) = self.take_slot(i) {
-                let _ = slot.child.kill();
-                if let Some(f) = slot.in_flight.take() {
-                    f.fail(TaskError::Terminated);
-                }
-                let _ = reap(slot);
-            }
-        }
-        for job in self.pending.drain(..) {
-            InFlight {
-                first: job.first,
-                len: job.items.len(),
-                sink: job.sink,
-            }
-            .fail(TaskError::Terminated);
         }
         self.publish_pids();
     }

@@ -119,6 +119,7 @@ where
             commands: Mutex::new(Commands {
                 jobs: VecDeque::new(),
                 shutdown: None,
+                closed: false,
             }),
             waker,
             pids: Mutex::new(Vec::new()),
@@ -247,12 +248,22 @@ where
             });
             first += len;
         }
-        self.shared
+        let mut commands = self
+            .shared
             .commands
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .jobs
-            .extend(jobs);
+            .unwrap_or_else(|p| p.into_inner());
+        if commands.closed {
+            // The manager is gone (it can only have panicked, since ending the pool takes
+            // it by value): fail now rather than wait for nobody.
+            drop(commands);
+            for index in 0..n {
+                collector.deliver(index, Err(TaskError::Terminated));
+            }
+            return (collector, n);
+        }
+        commands.jobs.extend(jobs);
+        drop(commands);
         self.wake();
         (collector, n)
     }
