@@ -8,6 +8,7 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_executor::LocalExecutor;
@@ -15,7 +16,8 @@ use futures_lite::future::{block_on, yield_now};
 
 use hdrhistogram::Histogram;
 
-use super::{Kind, Model, Outcome, Parked, Placement, Probe, Skip};
+use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Skip, Turns};
+use crate::experiments::fairness::{self, Race};
 use crate::machine;
 
 /// See the [module docs](self).
@@ -132,6 +134,38 @@ impl Model for AsyncExecutor {
         let _ = probe;
         Err(Skip::not_applicable(
             "async-executor has no timer of its own (async-io is not a dependency of the lab)",
+        ))
+    }
+
+    fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
+        let _ = load;
+        Err(Skip::not_applicable(
+            "async-executor has no timer of its own (async-io is not a dependency of the lab)",
+        ))
+    }
+
+    fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
+        let ex = Rc::new(LocalExecutor::new());
+        let inner = Rc::clone(&ex);
+        Ok(in_task(&ex, async move {
+            let race = Arc::new(Race::new());
+            let tasks: Vec<_> = (0..units)
+                .map(|_| inner.spawn(fairness::unit(Arc::clone(&race), yield_now)))
+                .collect();
+            let referee = inner.spawn(fairness::referee(race, run_for, yield_now));
+            let mut turns = Vec::with_capacity(tasks.len());
+            for task in tasks {
+                turns.push(task.await);
+            }
+            referee.await;
+            turns
+        }))
+    }
+
+    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+        let _ = (listener, connections);
+        Err(Skip::not_applicable(
+            "async-executor has no I/O reactor of its own (async-io is not a dependency of the lab)",
         ))
     }
 }

@@ -90,6 +90,47 @@ pub struct Probe {
     pub background: u64,
 }
 
+/// The `blocking` workload: `others` units each sleep-and-report every `period` on the
+/// model's own timer (a fixed grid per unit, phases spread evenly over one period), while one
+/// more unit makes a blocking call of `call` (`std::thread::sleep` inside the unit) every
+/// `call_every`, all for `run_for` of wall time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Blocking {
+    /// Units that sleep and report.
+    pub others: u64,
+    /// Their period.
+    pub period: Duration,
+    /// Length of the blocking call.
+    pub call: Duration,
+    /// Time between the starts of two blocking calls.
+    pub call_every: Duration,
+    /// Wall time of the whole run.
+    pub run_for: Duration,
+}
+
+/// What the `blocking` workload measured: the others' lateness and how many blocking calls
+/// were made meanwhile.
+#[derive(Debug, Clone)]
+pub struct Blocked {
+    /// Lateness (wake time - deadline) of every report of the others, in ns.
+    pub lateness: Histogram<u64>,
+    /// Blocking calls made.
+    pub calls: u64,
+}
+
+/// Bytes an echo server reads (and writes back) at a time: a page, many 64-byte messages.
+pub const ECHO_BUFFER: usize = 4096;
+
+/// One unit of the `fairness` workload: how many turns it had and its longest wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Turns {
+    /// Iterations of its loop.
+    pub iterations: u64,
+    /// The longest gap between two consecutive iterations (or between the start signal and
+    /// the first, or the last and the one that saw the stop signal), in ns.
+    pub max_gap_ns: u64,
+}
+
 /// A concurrency model under measurement. See the [module docs](self).
 pub trait Model: Sync {
     /// The model's name, as `--models` takes it.
@@ -163,6 +204,27 @@ pub trait Model: Sync {
     /// Runs the latency probe; lateness (wake time - deadline) in ns, one value per sleep.
     fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
         let _ = probe;
+        Err(Skip::unsupported(self.name()))
+    }
+
+    /// Runs the [`Blocking`] workload; the others' lateness.
+    fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
+        let _ = load;
+        Err(Skip::unsupported(self.name()))
+    }
+
+    /// `units` units each loop on [`crate::experiments::fairness::Tally::turn`] plus a yield
+    /// for `run_for` of wall time; one [`Turns`] per unit.
+    fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
+        let _ = (units, run_for);
+        Err(Skip::unsupported(self.name()))
+    }
+
+    /// Serves TCP echo on `listener`: accepts exactly `connections` connections and echoes
+    /// each (every byte read is written back) until its peer closes it; returns when all are
+    /// closed. The client runs on threads of its own ([`crate::experiments::echo`]).
+    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+        let _ = (listener, connections);
         Err(Skip::unsupported(self.name()))
     }
 }

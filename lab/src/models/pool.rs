@@ -7,6 +7,9 @@
 //! the pool's task table. Same-core placement is a pool of one worker pinned to CPU 0;
 //! cross-core is two workers pinned to CPUs 0 and 1, where the pool places the tasks itself
 //! (its LIFO slot keeps a ping-pong pair on one worker; stealing may split it).
+//! `blocking` sleeps on the pool's timer wheel (skipped with the reason while the pool has
+//! none); `fairness` yields with `coop::yield_now`; the echo server is
+//! `switchyard_runtime::net` on the pool's reactor, one spawned task per connection.
 //! The pool has no timer until the timer wheel is wired into its driver, so the latency
 //! experiment skips it.
 
@@ -17,8 +20,14 @@ use std::time::{Duration, Instant};
 use switchyard_runtime::coop::yield_now;
 use switchyard_scheduler::pool::{Pool, PoolHandle};
 
-use super::{Kind, Model, Outcome, Parked, Placement, Skip, chan};
+use switchyard_runtime::net::TcpListener;
+use switchyard_runtime::reactor::IoHandle;
+use switchyard_runtime::time::{self, Timers};
+
+use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Skip, Turns, chan};
+use crate::experiments::fairness::{self, Race};
 use crate::experiments::speedup::{chunk, place_worker};
+use crate::experiments::{blocking, echo};
 use crate::machine;
 
 /// See the [module docs](self).
@@ -136,6 +145,81 @@ impl Model for PoolModel {
             }
             start.elapsed()
         })
+    }
+
+    fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
+        let pool = pool(default_workers())?;
+        in_task(&pool, move |handle| async move {
+            // The pool's timer wheel is entered on its threads once its driver fires timers;
+            // without one, there is nothing to sleep on.
+            if let Err(e) = Timers::current() {
+                return Err(Skip(format!("the pool has no timer in this build: {e}")));
+            }
+            let sleep = |deadline: Instant| time::sleep_until(deadline);
+            let t0 = Instant::now();
+            let reporters: Vec<_> = (0..load.others)
+                .map(|i| handle.spawn(blocking::reporter(load, i, t0, sleep)))
+                .collect();
+            let calls = handle.spawn(blocking::blocker(load, t0, sleep));
+            let mut samples = Vec::with_capacity(reporters.len());
+            for reporter in reporters {
+                samples.push(
+                    reporter
+                        .await
+                        .map_err(|e| Skip(format!("a reporter failed: {e}")))?,
+                );
+            }
+            let calls = calls
+                .await
+                .map_err(|e| Skip(format!("the blocker failed: {e}")))?;
+            Ok(Blocked {
+                lateness: blocking::merge(samples.iter().map(Vec::as_slice)),
+                calls,
+            })
+        })?
+    }
+
+    fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
+        let pool = pool(default_workers())?;
+        in_task(&pool, move |handle| async move {
+            let race = Arc::new(Race::new());
+            let units: Vec<_> = (0..units)
+                .map(|_| handle.spawn(fairness::unit(Arc::clone(&race), yield_now)))
+                .collect();
+            let referee = handle.spawn(fairness::referee(race, run_for, yield_now));
+            let mut turns = Vec::with_capacity(units.len());
+            for unit in units {
+                turns.push(
+                    unit.await
+                        .map_err(|e| Skip(format!("a unit failed: {e}")))?,
+                );
+            }
+            referee
+                .await
+                .map_err(|e| Skip(format!("the referee failed: {e}")))?;
+            Ok(turns)
+        })?
+    }
+
+    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+        let pool = pool(default_workers())?;
+        in_task(&pool, move |handle| async move {
+            let failed = |e: std::io::Error| Skip(format!("echo failed: {e}"));
+            let io = IoHandle::current().map_err(failed)?;
+            let listener = TcpListener::from_std_with(&io, listener).map_err(failed)?;
+            let mut conns = Vec::with_capacity(connections as usize);
+            for _ in 0..connections {
+                let (stream, _) = listener.accept().await.map_err(failed)?;
+                stream.set_nodelay(true).map_err(failed)?;
+                conns.push(handle.spawn(echo::serve_connection(stream)));
+            }
+            for conn in conns {
+                conn.await
+                    .map_err(|e| Skip(format!("a connection task failed: {e}")))?
+                    .map_err(failed)?;
+            }
+            Ok(())
+        })?
     }
 
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {

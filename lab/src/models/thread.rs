@@ -3,7 +3,10 @@
 //! yield is `std::thread::yield_now` (`sched_yield`); ping-pong passes one byte over two
 //! pipes between two threads placed with `core_affinity`; spawn is `std::thread::spawn`
 //! and `join`; a parked thread blocks reading a pipe nobody writes; the timer is
-//! `std::thread::sleep`.
+//! `std::thread::sleep`. In `blocking` every unit is a thread sleeping with
+//! `std::thread::sleep`; in `fairness` each of the units is a thread looping on
+//! `yield_now`; the echo server is a thread per connection over `std::net`, connection
+//! thread i placed on CPU i (mod the cores), as the pool places its workers.
 
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -12,7 +15,13 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::{Kind, Model, Outcome, Parked, Placement, Probe, Skip, spin_until};
+use super::{
+    Blocked, Blocking, ECHO_BUFFER, Kind, Model, Outcome, Parked, Placement, Probe, Skip, Turns,
+    spin_until,
+};
+use crate::experiments::blocking;
+use crate::experiments::fairness::{Race, Tally};
+use crate::experiments::speedup::place_worker;
 use crate::machine;
 use crate::stats;
 
@@ -109,7 +118,7 @@ impl Model for Thread {
     }
 
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
-        use crate::experiments::speedup::{chunk, place_worker};
+        use crate::experiments::speedup::chunk;
         use std::sync::atomic::{AtomicU64, Ordering};
         // Chunks handed out one at a time from a shared counter: the plain-threads way to
         // balance uneven work, and what the pool's stealing is measured against.
@@ -200,5 +209,135 @@ impl Model for Thread {
             let _ = handle.join();
         }
         Ok(hist)
+    }
+
+    fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
+        let t0 = Instant::now();
+        let mut reporters = Vec::with_capacity(load.others as usize);
+        for i in 0..load.others {
+            let spawned = std::thread::Builder::new().spawn(move || {
+                let mut late = Vec::with_capacity(blocking::reports(&load, i) as usize);
+                let mut deadline = t0 + blocking::first_deadline(&load, i);
+                for _ in 0..blocking::reports(&load, i) {
+                    std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+                    late.push(
+                        Instant::now()
+                            .saturating_duration_since(deadline)
+                            .as_nanos() as u64,
+                    );
+                    deadline += load.period;
+                }
+                late
+            });
+            match spawned {
+                Ok(handle) => reporters.push(handle),
+                Err(e) => {
+                    return Err(Skip(format!(
+                        "the machine refused reporter thread {i}: {e}"
+                    )));
+                }
+            }
+        }
+        let mut calls = 0;
+        for start in blocking::calls(&load) {
+            std::thread::sleep((t0 + start).saturating_duration_since(Instant::now()));
+            // The blocking call: this thread, and only it, is held up.
+            std::thread::sleep(load.call);
+            calls += 1;
+        }
+        let mut samples = Vec::with_capacity(reporters.len());
+        for handle in reporters {
+            samples.push(
+                handle
+                    .join()
+                    .map_err(|_| Skip("a reporter thread panicked".to_owned()))?,
+            );
+        }
+        Ok(Blocked {
+            lateness: blocking::merge(samples.iter().map(Vec::as_slice)),
+            calls,
+        })
+    }
+
+    fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
+        let race = Arc::new(Race::new());
+        // The units block here until every one exists, so creating them is not counted.
+        let gate = Arc::new(std::sync::Barrier::new(units as usize + 1));
+        let mut handles = Vec::with_capacity(units as usize);
+        for i in 0..units {
+            let (race, gate) = (Arc::clone(&race), Arc::clone(&gate));
+            let spawned = std::thread::Builder::new().spawn(move || {
+                gate.wait();
+                let go = race
+                    .started()
+                    .expect("the start is given before the gate opens");
+                let mut tally = Tally::new(go);
+                while tally.turn(&race) {
+                    std::thread::yield_now();
+                }
+                tally.finish()
+            });
+            match spawned {
+                Ok(handle) => handles.push(handle),
+                Err(e) => {
+                    // The threads already started wait at the gate, which can no longer
+                    // open; they end with the process. Say so rather than hang.
+                    return Err(Skip(format!(
+                        "the machine refused thread {i} of {units}: {e}"
+                    )));
+                }
+            }
+        }
+        race.start();
+        gate.wait();
+        std::thread::sleep(run_for);
+        race.stop();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| Skip("a unit thread panicked".to_owned()))
+            })
+            .collect()
+    }
+
+    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+        use std::io::{Read, Write};
+        let cores = machine::cores();
+        let mut handles = Vec::with_capacity(connections as usize);
+        for i in 0..connections {
+            let (mut stream, _) = listener
+                .accept()
+                .map_err(|e| Skip(format!("accept failed: {e}")))?;
+            let _ = stream.set_nodelay(true);
+            let spawned = std::thread::Builder::new().spawn(move || {
+                place_worker(i as usize, cores);
+                let mut buf = [0u8; ECHO_BUFFER];
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) => return Ok(()),
+                        Ok(n) => stream.write_all(&buf[..n])?,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            });
+            match spawned {
+                Ok(handle) => handles.push(handle),
+                Err(e) => {
+                    return Err(Skip(format!(
+                        "the machine refused connection thread {i}: {e}"
+                    )));
+                }
+            }
+        }
+        for handle in handles {
+            match handle.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(Skip(format!("echo failed: {e}"))),
+                Err(_) => return Err(Skip("a connection thread panicked".to_owned())),
+            }
+        }
+        Ok(())
     }
 }
