@@ -79,7 +79,10 @@
 //! 2. Drop every queued runnable (local, then remote): the task core cancels each, drops its
 //!    future here, and reports `cancelled` at its `JoinHandle`.
 //! 3. Shut down every task left in both tables (the idle ones): their futures are dropped here.
-//!    Dropping a future may wake another task; steps 2 and 3 repeat until both are empty.
+//!    Dropping a future may wake another task; steps 2 and 3 repeat until both are empty, and
+//!    until every task shut down has finished: a task that another thread's waker had just
+//!    scheduled finishes when its runnable, still on its way to the remote queue, arrives and
+//!    is dropped here (on the loop's thread, as a `!Send` future must be).
 //! 4. Drop the timers and the reactor, closing their file descriptors.
 //!
 //! No thread was started, so none needs joining; no fd survives step 4.

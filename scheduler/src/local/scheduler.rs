@@ -319,19 +319,31 @@ impl Local {
     /// Shutdown steps 2 and 3 (module doc), repeated until nothing is left.
     pub(super) fn shutdown(&self) {
         self.shared.close();
+        // Tasks shut down while `SCHEDULED` whose runnable we have not seen yet: a wake on
+        // another thread moved them out of idle and is about to push the runnable onto the
+        // remote queue. They finish when we drop that runnable, so we wait for it.
+        let mut in_flight: Vec<Task> = Vec::new();
         loop {
-            let mut dropped_any = false;
+            let mut progressed = false;
             while let Some(runnable) = self.pop().or_else(|| self.shared.pop_remote()) {
                 drop(runnable);
-                dropped_any = true;
+                progressed = true;
             }
             let local = std::mem::take(&mut *self.tasks.borrow_mut());
             let remote = std::mem::take(&mut self.shared.remote_table().tasks);
-            if !dropped_any && local.is_empty() && remote.is_empty() {
-                break;
-            }
             for (_, task) in local.into_iter().chain(remote) {
                 task.shutdown();
+                in_flight.push(task);
+                progressed = true;
+            }
+            in_flight.retain(|task| !task.is_finished());
+            if !progressed {
+                if in_flight.is_empty() {
+                    break;
+                }
+                // Only wakes in flight on other threads remain: each is a few instructions
+                // from its push.
+                std::thread::yield_now();
             }
         }
     }
