@@ -216,8 +216,13 @@ impl Experiment for Fairness {
                 let least = counts.iter().min().copied().unwrap_or(0);
                 let most = counts.iter().max().copied().unwrap_or(0);
                 let starvation = turns.iter().map(|t| t.max_gap_ns).max().unwrap_or(0);
+                let placed = if ctx.pin {
+                    "; pinned to CPU 0 (as every measurement; a model that places its workers uses its own CPUs)"
+                } else {
+                    ""
+                };
                 let note = format!(
-                    "{units} units for {} ms; {total} turns in all, {least} to {most} per unit{cap}",
+                    "{units} units for {} ms; {total} turns in all, {least} to {most} per unit{placed}{cap}",
                     run_for.as_millis()
                 );
                 match jain_index(&counts) {
