@@ -336,7 +336,7 @@ fn table_command(json: Option<PathBuf>, tiny: bool) -> Result<(), LabError> {
     let plan = Plan {
         experiments: experiments::catalogue()
             .into_iter()
-            .filter(|e| matches!(e.name(), "switch" | "spawn" | "scale"))
+            .filter(|e| comparison::EXPERIMENTS.contains(&e.name()))
             .collect(),
         models: resolve_models(&names, false)?,
         sizing: if tiny { Sizing::Tiny } else { Sizing::Quick },

@@ -33,6 +33,9 @@ const COLUMNS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The experiments the table reads (those of them this build has are run, quick).
+pub const EXPERIMENTS: &[&str] = &["switch", "spawn", "scale", "speedup", "blocking"];
+
 /// The models whose columns can hold figures in this build.
 pub fn measurable() -> Vec<&'static str> {
     COLUMNS
@@ -50,15 +53,11 @@ pub fn build(file: &ResultFile) -> Grid {
     let mut header = vec![String::new()];
     header.extend(COLUMNS.iter().map(|(name, ..)| (*name).to_owned()));
     let lines: [(&str, Measure); 5] = [
-        ("uses multiple CPUs", |_, _, _| {
-            "speedup experiment not built yet".to_owned()
-        }),
+        ("uses multiple CPUs", multiple_cpus),
         ("switch cost", switch_cost),
         ("creation cost", creation_cost),
         ("scale reached", scale_reached),
-        ("a blocking call", |_, _, _| {
-            "blocking experiment not built yet".to_owned()
-        }),
+        ("a blocking call", blocking_call),
     ];
     let mut rows = vec![row("scheduling", |(_, scheduling, _)| {
         (*scheduling).to_owned()
@@ -92,6 +91,56 @@ fn figure(
 ) -> Option<String> {
     file.find(experiment, model, variant, metric)
         .map(|r| human(r.value, &r.unit))
+}
+
+/// A speed-up at or above this on the largest worker count reads as "uses multiple CPUs"
+/// (halfway between 1 and 2 workers' ideal; picked for a readable label, not a law).
+const USES_CPUS_SPEEDUP: f64 = 1.5;
+
+/// Lateness of the others at or above this share of the 10 ms blocking call reads as
+/// "stalls every task" (the blocking experiment's call is 10 ms; LAB.md).
+const STALL_SHARE_NS: f64 = 0.8 * 10_000_000.0;
+
+fn multiple_cpus(file: &ResultFile, model: &str, _kind: Kind) -> String {
+    if file.rows_of("speedup").next().is_none() {
+        return "speedup experiment not built yet".to_owned();
+    }
+    let best = file
+        .rows_of("speedup")
+        .filter(|r| r.model == model && r.metric == "speedup")
+        .filter_map(|r| Some((r.variant.strip_prefix("n=")?.parse::<u32>().ok()?, r.value)))
+        .max_by_key(|&(n, _)| n);
+    match best {
+        Some((n, s)) if s >= USES_CPUS_SPEEDUP => format!("yes: S({n}) = {s:.2}"),
+        Some((n, s)) => format!("no: S({n}) = {s:.2}"),
+        None => "not measured".to_owned(),
+    }
+}
+
+fn blocking_call(file: &ResultFile, model: &str, kind: Kind) -> String {
+    if file.rows_of("blocking").next().is_none() {
+        return "blocking experiment not built yet".to_owned();
+    }
+    match file
+        .rows_of("blocking")
+        .find(|r| r.model == model && r.variant == "others_p99")
+    {
+        Some(r) => {
+            let p99 = r.p99.unwrap_or(r.value);
+            let label = if p99 >= STALL_SHARE_NS {
+                "stalls every task"
+            } else if kind == Kind::Task {
+                "hands off"
+            } else {
+                "isolated"
+            };
+            format!("{label}: p99 of others {}", human(p99, &r.unit))
+        }
+        // A process blocks only itself: its siblings have threads of their own. LAB.md's
+        // table states it; the blocking experiment has no process variant to measure it.
+        None if kind == Kind::Process => "isolated".to_owned(),
+        None => "not measured".to_owned(),
+    }
 }
 
 fn switch_cost(file: &ResultFile, model: &str, _kind: Kind) -> String {
@@ -138,7 +187,7 @@ fn scale_reached(file: &ResultFile, model: &str, kind: Kind) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::{Config, Machine, SCHEMA};
+    use crate::results::{Config, Machine, Row, SCHEMA};
 
     fn empty() -> ResultFile {
         ResultFile {
@@ -167,13 +216,70 @@ mod tests {
         }
     }
 
+    fn row(experiment: &str, model: &str, variant: &str, metric: &str, value: f64) -> Row {
+        Row {
+            experiment: experiment.into(),
+            model: model.into(),
+            variant: variant.into(),
+            metric: metric.into(),
+            value,
+            unit: "ns".into(),
+            n: 1,
+            samples: 1,
+            min: value,
+            median: value,
+            max: value,
+            p50: None,
+            p90: None,
+            p99: Some(value),
+            p999: None,
+            max_latency: None,
+            hdr: None,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn speedup_rows_become_the_multiple_cpus_label() {
+        let mut file = empty();
+        file.results = vec![
+            row("speedup", "thread", "n=1", "speedup", 1.0),
+            row("speedup", "thread", "n=2", "speedup", 1.95),
+            row("speedup", "loop", "n=2", "speedup", 1.01),
+        ];
+        assert_eq!(
+            multiple_cpus(&file, "thread", Kind::Thread),
+            "yes: S(2) = 1.95"
+        );
+        assert_eq!(multiple_cpus(&file, "loop", Kind::Task), "no: S(2) = 1.01");
+        assert_eq!(multiple_cpus(&file, "naive", Kind::Task), "not measured");
+    }
+
+    #[test]
+    fn blocking_rows_become_the_blocking_call_label() {
+        let mut file = empty();
+        file.results = vec![
+            row("blocking", "loop", "others_p99", "lateness", 10_200_000.0),
+            row("blocking", "thread", "others_p99", "lateness", 120_000.0),
+        ];
+        assert!(blocking_call(&file, "loop", Kind::Task).starts_with("stalls every task"));
+        file.results
+            .push(row("blocking", "pool", "others_p99", "lateness", 900_000.0));
+        assert!(blocking_call(&file, "thread", Kind::Thread).starts_with("isolated: p99"));
+        assert!(blocking_call(&file, "pool", Kind::Task).starts_with("hands off: p99"));
+        assert_eq!(blocking_call(&file, "process", Kind::Process), "isolated");
+    }
+
     #[test]
     fn models_not_built_say_so_in_every_measured_line() {
-        // `loop` is not built in this build (the pool is).
         let grid = build(&empty());
-        let unbuilt = grid.header.iter().position(|h| h == "loop").unwrap();
-        for row in &grid.rows[1..grid.rows.len() - 1] {
-            assert_eq!(row[unbuilt], "not built yet", "{row:?}");
+        for (column, (name, ..)) in COLUMNS.iter().enumerate() {
+            if models::find(name).is_some_and(|e| e.model.is_ok()) {
+                continue;
+            }
+            for row in &grid.rows[1..grid.rows.len() - 1] {
+                assert_eq!(row[column + 1], "not built yet", "{name}: {row:?}");
+            }
         }
     }
 

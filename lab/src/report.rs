@@ -58,13 +58,18 @@ pub fn render(file: &ResultFile) -> String {
     html.push_str(&grid_html(&pivot(file)));
     if !file.skipped.is_empty() {
         html.push_str("<h3>Not measured</h3><ul>");
-        for s in &file.skipped {
+        for (s, count) in crate::run::group_skips(&file.skipped) {
+            let variant = match (&s.variant, count) {
+                (Some(v), 1) => v.clone(),
+                (_, 1) => "*".to_owned(),
+                (_, n) => format!("{n} variants"),
+            };
             let _ = write!(
                 html,
                 "<li>{} / {} / {}: {}</li>",
                 escape(&s.experiment),
                 escape(&s.model),
-                escape(s.variant.as_deref().unwrap_or("*")),
+                escape(&variant),
                 escape(&s.reason)
             );
         }

@@ -8,7 +8,7 @@ use crate::machine;
 use crate::models::Model;
 use crate::progress::{Bar, Progress};
 use crate::report;
-use crate::results::{Config, ResultFile, SCHEMA, now_rfc3339};
+use crate::results::{Config, ResultFile, SCHEMA, Skipped, now_rfc3339};
 use crate::table;
 
 /// What to run.
@@ -55,11 +55,12 @@ pub fn measure(plan: &Plan) -> ResultFile {
         let steps: u64 = plan.models.iter().map(|m| experiment.steps(*m, &ctx)).sum();
         bar_ref.set_length(steps);
         for model in &plan.models {
-            if plan.pin {
+            let pin = plan.pin && !model.multi_threaded();
+            if pin {
                 machine::pin_current(0);
             }
             experiment.run(*model, &mut ctx);
-            if plan.pin {
+            if pin {
                 machine::unpin_current(&allowed);
             }
         }
@@ -116,13 +117,36 @@ pub fn summary(file: &ResultFile) -> String {
     let mut out = table::pivot(file).to_text();
     if !file.skipped.is_empty() {
         out.push_str("\nnot measured:\n");
-        for s in &file.skipped {
+        // Primitives a model does not implement yet: one line per experiment.
+        let mut missing: Vec<(&str, Vec<&str>)> = Vec::new();
+        for s in file.skipped.iter().filter(|s| is_unimplemented(&s.reason)) {
+            match missing.iter_mut().find(|(e, _)| *e == s.experiment) {
+                Some((_, models)) if models.contains(&s.model.as_str()) => {}
+                Some((_, models)) => models.push(&s.model),
+                None => missing.push((&s.experiment, vec![&s.model])),
+            }
+        }
+        for (experiment, models) in missing {
             out.push_str(&format!(
-                "  {} / {} / {}: {}\n",
-                s.experiment,
-                s.model,
-                s.variant.as_deref().unwrap_or("*"),
-                s.reason
+                "  {experiment}: not implemented yet for {}\n",
+                models.join(", ")
+            ));
+        }
+        let others: Vec<Skipped> = file
+            .skipped
+            .iter()
+            .filter(|s| !is_unimplemented(&s.reason))
+            .cloned()
+            .collect();
+        for (s, count) in group_skips(&others) {
+            let variant = match (&s.variant, count) {
+                (Some(v), 1) => v.clone(),
+                (_, 1) => "*".to_owned(),
+                (_, n) => format!("{n} variants"),
+            };
+            out.push_str(&format!(
+                "  {} / {} / {variant}: {}\n",
+                s.experiment, s.model, s.reason
             ));
         }
     }
@@ -141,4 +165,90 @@ pub fn summary(file: &ResultFile) -> String {
         }
     }
     out
+}
+
+/// Whether a skip only says the model lacks the primitive (see `models::Skip`).
+fn is_unimplemented(reason: &str) -> bool {
+    reason.starts_with("not implemented for model")
+}
+
+/// Consecutive skips of one experiment and model for one reason, as (first, count): an
+/// experiment that does not apply to a model is one line, not one per variant.
+pub fn group_skips(skipped: &[Skipped]) -> Vec<(&Skipped, usize)> {
+    let mut groups: Vec<(&Skipped, usize)> = Vec::new();
+    for s in skipped {
+        match groups.last_mut() {
+            Some((first, count))
+                if first.experiment == s.experiment
+                    && first.model == s.model
+                    && first.reason == s.reason =>
+            {
+                *count += 1;
+            }
+            _ => groups.push((s, 1)),
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn skip(experiment: &str, model: &str, variant: &str, reason: &str) -> Skipped {
+        Skipped {
+            experiment: experiment.into(),
+            model: model.into(),
+            variant: Some(variant.into()),
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn unimplemented_primitives_collapse_into_one_line_per_experiment() {
+        let mut file = crate::results::ResultFile::parse(
+            r#"{"schema": 1, "lab_version": "0", "started_at": "t",
+                "machine": {"cpu_model": "", "cores": 2, "kernel": "", "os": "", "rustc": "", "hostname": ""},
+                "config": {"quick": true, "seed": 1, "pin": true}, "results": []}"#,
+        )
+        .unwrap();
+        file.skipped = vec![
+            skip(
+                "ipc",
+                "loop",
+                "pipe_8B",
+                "not implemented for model `loop` yet",
+            ),
+            skip(
+                "ipc",
+                "loop",
+                "pipe_1MiB",
+                "not implemented for model `loop` yet",
+            ),
+            skip(
+                "ipc",
+                "naive",
+                "pipe_8B",
+                "not implemented for model `naive` yet",
+            ),
+        ];
+        let text = summary(&file);
+        assert!(
+            text.contains("  ipc: not implemented yet for loop, naive\n"),
+            "{text}"
+        );
+        assert_eq!(text.matches("ipc").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn skips_of_one_experiment_model_and_reason_group_into_one_line() {
+        let skipped = [
+            skip("ipc", "loop", "pipe_8B", "n/a"),
+            skip("ipc", "loop", "pipe_1MiB", "n/a"),
+            skip("ipc", "naive", "pipe_8B", "n/a"),
+            skip("switch", "naive", "pingpong_cross_core", "one core"),
+        ];
+        let groups: Vec<usize> = group_skips(&skipped).iter().map(|g| g.1).collect();
+        assert_eq!(groups, [2, 1, 1]);
+    }
 }

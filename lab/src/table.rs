@@ -109,6 +109,15 @@ pub fn human(value: f64, unit: &str) -> String {
             value,
             &[(1_048_576.0, "MiB"), (1_024.0 * 10.0, "KiB"), (1.0, "B")],
         ),
+        "B/s" => scale(
+            value,
+            &[
+                (1_073_741_824.0, "GiB/s"),
+                (1_048_576.0, "MiB/s"),
+                (1_024.0, "KiB/s"),
+                (1.0, "B/s"),
+            ],
+        ),
         other => (value, other),
     };
     format!("{} {unit}", sig3(value)).trim_end().to_owned()
@@ -165,6 +174,8 @@ mod tests {
         assert_eq!(human(331.4, "B"), "331 B");
         assert_eq!(human(20_480.0, "B"), "20.0 KiB");
         assert_eq!(human(1.95, "x"), "1.95 x");
+        assert_eq!(human(3_006_074_784.0, "B/s"), "2.80 GiB/s");
+        assert_eq!(human(297_742.0, "B/s"), "291 KiB/s");
         assert_eq!(thousands(1_000_000), "1,000,000");
         assert_eq!(thousands(100), "100");
     }

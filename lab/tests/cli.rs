@@ -69,14 +69,27 @@ fn an_unknown_model_exits_2_naming_the_accepted_ones() {
     assert!(err.contains("thread") && err.contains("naive"), "{err}");
 }
 
+/// A model name `list` says is not built in this build, if any.
+fn unbuilt_model() -> Option<String> {
+    let out = lab(&["list"]);
+    stdout(&out)
+        .lines()
+        .skip_while(|l| !l.starts_with("models:"))
+        .find(|l| l.contains("not built yet") || l.contains("built without"))
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+}
+
 #[test]
 fn a_model_not_built_yet_exits_2_and_says_so() {
-    // `loop` is not built in this build (the pool is).
-    let err = one_line_exit_2(&lab(&["run", "--models", "loop"]));
+    let Some(model) = unbuilt_model() else {
+        return; // every model of LAB.md is built: nothing to refuse
+    };
+    let err = one_line_exit_2(&lab(&["run", "--models", &model]));
     assert!(
-        err.contains("loop") && err.contains("not built yet"),
+        err.contains(&format!("model `{model}` is unavailable")),
         "{err}"
     );
+    assert!(err.contains("accepted: "), "{err}");
 }
 
 #[test]
@@ -307,10 +320,14 @@ fn table_measures_the_baselines_and_says_what_is_not_built() {
         .lines()
         .find(|l| l.starts_with("switch cost"))
         .unwrap_or_else(|| panic!("no switch cost line:\n{text}"));
-    assert!(
-        switch.contains("not built yet"),
-        "pool and process: {switch}"
-    );
+    if let Some(model) =
+        unbuilt_model().filter(|m| ["loop", "pool", "process"].contains(&m.as_str()))
+    {
+        assert!(
+            switch.contains("not built yet"),
+            "{model} is not built: {switch}"
+        );
+    }
     assert!(
         switch.contains("yield"),
         "thread and naive are measured: {switch}"
@@ -361,5 +378,30 @@ fn options_are_recorded_in_config() {
             .as_str()
             .unwrap()
             .starts_with("rustc ")
+    );
+}
+
+#[test]
+fn thread_ipc_measures_streams_and_channels_and_skips_shared_memory() {
+    let dir = scratch("ipc");
+    let file = tiny_run(&dir, "ipc", "thread");
+    let rows = file["results"].as_array().unwrap();
+    for mechanism in ["channel", "pipe", "unix"] {
+        for size in ["8B", "4KiB", "64KiB", "1MiB"] {
+            let variant = format!("{mechanism}_{size}");
+            for metric in ["ns_per_op", "bytes_per_sec"] {
+                assert!(
+                    rows.iter()
+                        .any(|r| r["variant"] == variant && r["metric"] == metric),
+                    "{variant} {metric} missing"
+                );
+            }
+        }
+    }
+    let skipped = file["skipped"].as_array().unwrap();
+    assert_eq!(
+        skipped.iter().filter(|s| s["experiment"] == "ipc").count(),
+        4,
+        "shm at four sizes: {skipped:?}"
     );
 }

@@ -110,9 +110,9 @@ impl Sizing {
                 "LAB.md default workloads, 5 samples per batch; scale up to 1,000,000 tasks / 10,000 threads"
             }
             Sizing::Quick => {
-                "quick: counts divided by 10 (yield 100,000; pingpong 20,000 tasks, 5,000/1,000 threads; spawn 10,000 tasks, 200 threads), 3 samples; scale up to 100,000 tasks / 1,000 threads; latency 200 idle and 100 loaded probes with 1,000 background units; blocking 0.5 s; fairness 0.2 s; echo one rate (10,000/s) for 0.5 s"
+                "quick: counts scaled down, mostly by 10 (yield 100,000; pingpong 20,000 tasks, 5,000/1,000 threads and processes; spawn 10,000 tasks, 200 threads, 20 processes; speedup 400 chunks; ipc rounds / 10), 3 samples; scale up to 100,000 tasks / 1,000 threads / 100 processes; latency 200 idle and 100 loaded probes with 1,000 background units; blocking 0.5 s; fairness 0.2 s; echo one rate (10,000/s) for 0.5 s"
             }
-            Sizing::Tiny => "tiny (test mode): counts divided by 1,000, 2 samples",
+            Sizing::Tiny => "tiny (test mode): counts scaled down about 1,000 times, 2 samples",
         }
     }
 }

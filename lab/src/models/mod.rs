@@ -17,6 +17,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 mod chan;
+mod r#loop;
 mod naive;
 mod pool;
 pub mod process;
@@ -144,6 +145,13 @@ pub trait Model: Sync {
         None
     }
 
+    /// Whether the model runs its units on several threads of its own (a pool). The lab
+    /// pins single-threaded measurements to CPU 0 (`--pin`); a multi-threaded model is left
+    /// unpinned, since its workers would inherit the pin and stack on one CPU.
+    fn multi_threaded(&self) -> bool {
+        false
+    }
+
     /// What keeps a parked unit alive and what the memory growth therefore counts.
     fn park_note(&self) -> Option<&'static str> {
         None
@@ -262,7 +270,7 @@ pub fn catalogue() -> Vec<Entry> {
         Entry {
             name: "loop",
             describe: "switchyard's cooperative single-threaded event loop (the asyncio model)",
-            model: Err("not built yet: scheduler::local has not landed in this build"),
+            model: Ok(&r#loop::Loop),
             peer: false,
         },
         Entry {

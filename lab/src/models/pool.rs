@@ -2,33 +2,35 @@
 //!
 //! Units are tasks spawned on the pool (never the `block_on` future, which runs on the
 //! calling thread); yield is [`switchyard_runtime::coop::yield_now`]; ping-pong goes through
-//! the lab's mutex capacity-1 channel ([`super::chan`]; tokio's is only built with the peers,
-//! and the runtime's own `sync::mpsc` has not landed); a parked task awaits `std::future::pending` and is kept by
+//! the runtime's bounded `sync::mpsc` with capacity 1; a parked task awaits `std::future::pending` and is kept by
 //! the pool's task table. Same-core placement is a pool of one worker pinned to CPU 0;
 //! cross-core is two workers pinned to CPUs 0 and 1, where the pool places the tasks itself
 //! (its LIFO slot keeps a ping-pong pair on one worker; stealing may split it).
-//! `blocking` sleeps on the pool's timer wheel (skipped with the reason while the pool has
-//! none); `fairness` yields with `coop::yield_now`; the echo server is
-//! `switchyard_runtime::net` on the pool's reactor, one spawned task per connection.
-//! The pool has no timer until the timer wheel is wired into its driver, so the latency
-//! experiment skips it.
+//! The timer is the pool's own wheel (`switchyard_runtime::time::sleep_until`), fired by the
+//! worker about to sleep or every 61 ticks by busy workers; `blocking` sleeps on it (and is
+//! skipped with the reason in a build whose pool has none); `fairness` yields with
+//! `coop::yield_now`; the echo server is `switchyard_runtime::net` on the pool's reactor, one
+//! spawned task per connection.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use switchyard_runtime::coop::yield_now;
 use switchyard_scheduler::pool::{Pool, PoolHandle};
 
+use hdrhistogram::Histogram;
 use switchyard_runtime::net::TcpListener;
 use switchyard_runtime::reactor::IoHandle;
-use switchyard_runtime::time::{self, Timers};
+use switchyard_runtime::sync::mpsc;
+use switchyard_runtime::time::{self, Timers, sleep_until};
 
-use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Skip, Turns, chan};
+use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Skip, Turns};
 use crate::experiments::fairness::{self, Race};
 use crate::experiments::speedup::{chunk, place_worker};
 use crate::experiments::{blocking, echo};
 use crate::machine;
+use crate::stats;
 
 /// See the [module docs](self).
 pub struct PoolModel;
@@ -82,8 +84,12 @@ impl Model for PoolModel {
         Kind::Task
     }
 
+    fn multi_threaded(&self) -> bool {
+        true
+    }
+
     fn channel_note(&self) -> Option<&'static str> {
-        Some("ping-pong over the lab's mutex capacity-1 channel")
+        Some("ping-pong over switchyard_runtime::sync::mpsc, capacity 1")
     }
 
     fn park_note(&self) -> Option<&'static str> {
@@ -112,21 +118,24 @@ impl Model for PoolModel {
             }
         };
         let pool = pool(workers)?;
-        let (ping_tx, ping_rx) = chan::channel::<u64>();
-        let (pong_tx, pong_rx) = chan::channel::<u64>();
+        let (ping_tx, mut ping_rx) = mpsc::channel::<u64>(1);
+        let (pong_tx, mut pong_rx) = mpsc::channel::<u64>(1);
         in_task(&pool, move |handle| async move {
             let pong = handle.spawn(async move {
-                for _ in 0..round_trips {
-                    let v = ping_rx.recv().await;
-                    pong_tx.send(v).await;
+                while let Some(v) = ping_rx.recv().await {
+                    if pong_tx.send(v).await.is_err() {
+                        break;
+                    }
                 }
             });
             let start = Instant::now();
             for i in 0..round_trips {
-                ping_tx.send(i).await;
-                pong_rx.recv().await;
+                if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
+                    break;
+                }
             }
             let elapsed = start.elapsed();
+            drop(ping_tx);
             let _ = pong.await;
             elapsed
         })
@@ -267,5 +276,33 @@ impl Model for PoolModel {
         // The child process exits with the tasks still parked; cancelling them is not measured.
         std::mem::forget(pool);
         Ok(outcome)
+    }
+
+    fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
+        let pool = pool(default_workers())?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let hist = in_task(&pool, {
+            let stop = Arc::clone(&stop);
+            move |handle| async move {
+                for _ in 0..probe.background {
+                    let stop = Arc::clone(&stop);
+                    drop(handle.spawn(async move {
+                        while !stop.load(Ordering::Relaxed) {
+                            yield_now().await;
+                        }
+                    }));
+                }
+                let mut hist = stats::new_histogram();
+                for _ in 0..probe.probes {
+                    let deadline = Instant::now() + probe.period;
+                    sleep_until(deadline).await;
+                    let late = Instant::now().saturating_duration_since(deadline);
+                    stats::record(&mut hist, late.as_nanos() as u64);
+                }
+                hist
+            }
+        });
+        stop.store(true, Ordering::Relaxed);
+        hist
     }
 }

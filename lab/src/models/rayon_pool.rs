@@ -25,6 +25,10 @@ impl Model for Rayon {
         Kind::Thread
     }
 
+    fn multi_threaded(&self) -> bool {
+        true
+    }
+
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(workers)

@@ -3,12 +3,17 @@
 //! yield is `std::thread::yield_now` (`sched_yield`); ping-pong passes one byte over two
 //! pipes between two threads placed with `core_affinity`; spawn is `std::thread::spawn`
 //! and `join`; a parked thread blocks reading a pipe nobody writes; the timer is
-//! `std::thread::sleep`. In `blocking` every unit is a thread sleeping with
-//! `std::thread::sleep`; in `fairness` each of the units is a thread looping on
-//! `yield_now`; the echo server is a thread per connection over `std::net`, connection
-//! thread i placed on CPU i (mod the cores), as the pool places its workers.
+//! `std::thread::sleep`. For `ipc`, a message goes to an echo thread and back over a pipe
+//! pair, a socketpair, or two capacity-1 `std::sync::mpsc` channels (the buffer moves).
+//! In `blocking` every unit is a thread sleeping with `std::thread::sleep`; in `fairness`
+//! each unit is a thread looping on `yield_now`; the echo server is a thread per connection
+//! over `std::net`, connection thread i placed on CPU i (mod the cores), as the pool places
+//! its workers.
 
+use std::fs::File;
+use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -64,6 +69,70 @@ fn pingpong_threads(round_trips: u64, cores: (usize, usize)) -> Outcome<Duration
         .map_err(|_| Skip("ping thread panicked".to_owned()))?;
     let _ = echo.join();
     elapsed
+}
+
+/// Round trips of a `size`-byte message between this thread and an echo thread over two
+/// byte streams (`to` the echo's input, `from` its output); the echo copies each message back.
+fn ipc_streams(
+    mut to: impl Write + Send + 'static,
+    mut from: impl Read,
+    mut echo_in: impl Read + Send + 'static,
+    mut echo_out: impl Write + Send + 'static,
+    size: usize,
+    round_trips: u64,
+) -> Outcome<Duration> {
+    let echo = std::thread::spawn(move || {
+        let mut buf = vec![0u8; size];
+        // Ends when the sender closes its end (EOF) or on any error.
+        while echo_in.read_exact(&mut buf).is_ok() {
+            if echo_out.write_all(&buf).is_err() {
+                break;
+            }
+        }
+    });
+    let message = vec![0x5au8; size];
+    let mut buf = vec![0u8; size];
+    let failed = |e: std::io::Error| Skip(format!("ipc round trip failed: {e}"));
+    let start = Instant::now();
+    for _ in 0..round_trips {
+        to.write_all(&message).map_err(failed)?;
+        from.read_exact(&mut buf).map_err(failed)?;
+    }
+    let elapsed = start.elapsed();
+    // Close both ends (for a socketpair they are two handles on one socket), so the echo
+    // reads end-of-file and returns.
+    drop((to, from));
+    let _ = echo.join();
+    Ok(elapsed)
+}
+
+/// Round trips of a `size`-byte buffer over two `std::sync::mpsc` channels of capacity 1:
+/// the buffer moves (no copy), which is what threads sharing memory get for free.
+fn ipc_channel(size: usize, round_trips: u64) -> Outcome<Duration> {
+    let (to_tx, to_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(1);
+    let (from_tx, from_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(1);
+    let echo = std::thread::spawn(move || {
+        while let Ok(buf) = to_rx.recv() {
+            if from_tx.send(buf).is_err() {
+                break;
+            }
+        }
+    });
+    let mut message = vec![0x5au8; size];
+    let start = Instant::now();
+    for _ in 0..round_trips {
+        to_tx
+            .send(message)
+            .map_err(|_| Skip("the echo thread hung up".to_owned()))?;
+        message = from_rx
+            .recv()
+            .map_err(|_| Skip("the echo thread hung up".to_owned()))?;
+    }
+    let elapsed = start.elapsed();
+    drop(to_tx);
+    let _ = echo.join();
+    std::hint::black_box(message);
+    Ok(elapsed)
 }
 
 impl Model for Thread {
@@ -143,6 +212,38 @@ impl Model for Thread {
         let elapsed = start.elapsed();
         std::hint::black_box(sum.load(Ordering::Relaxed));
         Ok(elapsed)
+    }
+
+    fn ipc_round_trips(&self, mechanism: &str, size: usize, round_trips: u64) -> Outcome<Duration> {
+        match mechanism {
+            "channel" => ipc_channel(size, round_trips),
+            "pipe" => {
+                let (to_r, to_w) = pipe()?;
+                let (from_r, from_w) = pipe()?;
+                ipc_streams(
+                    File::from(to_w),
+                    File::from(from_r),
+                    File::from(to_r),
+                    File::from(from_w),
+                    size,
+                    round_trips,
+                )
+            }
+            "unix" => {
+                let (mine, theirs) =
+                    UnixStream::pair().map_err(|e| Skip(format!("socketpair failed: {e}")))?;
+                let mine_reader = mine
+                    .try_clone()
+                    .map_err(|e| Skip(format!("socket clone failed: {e}")))?;
+                let theirs_writer = theirs
+                    .try_clone()
+                    .map_err(|e| Skip(format!("socket clone failed: {e}")))?;
+                ipc_streams(mine, mine_reader, theirs, theirs_writer, size, round_trips)
+            }
+            _ => Err(Skip::not_applicable(
+                "threads share one address space: no shared-memory mechanism to measure",
+            )),
+        }
     }
 
     fn park(&self, n: u64) -> Outcome<Parked> {

@@ -1,18 +1,46 @@
 //! Model `tokio-mt` (peer): tokio's `multi_thread` runtime.
 //!
-//! Units are `tokio::spawn`ed tasks; for `speedup` each chunk is one task, worker thread i
-//! placed on CPU i by `on_thread_start` (tokio numbers its workers only in their names, so
-//! a counter hands out the indices). For `blocking`, `fairness` and `echo` the runtime has
-//! the machine's cores (at most 2, as the `pool` model), placed the same way, and runs the
-//! same task code as `tokio-ct` ([`super::tokio_ct`]).
+//! Units are `tokio::spawn`ed tasks on a runtime of the machine's cores (at most 2, as the
+//! `pool` model), worker thread i placed on CPU i by `on_thread_start` (tokio numbers its
+//! workers only in their names, so a counter hands out the indices); yield is
+//! `tokio::task::yield_now`; ping-pong uses `tokio::sync::mpsc` with capacity 1; the timer is
+//! `tokio::time::sleep_until`; for `speedup` each chunk is one task. `blocking`, `fairness`
+//! and `echo` run the same task code as `tokio-ct` ([`super::tokio_ct`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{Blocked, Blocking, Kind, Model, Outcome, Skip, Turns, tokio_ct};
+use hdrhistogram::Histogram;
+use tokio::runtime::Runtime;
+use tokio::task::yield_now;
+
+use super::{Blocked, Blocking, Kind, Model, Outcome, Placement, Probe, Skip, Turns, tokio_ct};
 use crate::experiments::speedup::{chunk, place_worker};
-use crate::machine;
+use crate::{machine, stats};
+
+fn runtime(workers: usize) -> Outcome<Runtime> {
+    let next = Arc::new(AtomicUsize::new(0));
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .on_thread_start(move || place_worker(next.fetch_add(1, Ordering::Relaxed), workers))
+        .build()
+        .map_err(|e| Skip(format!("tokio runtime failed to start: {e}")))
+}
+
+/// Runs `f` as a spawned task (not the block_on future, which runs on the calling thread).
+fn in_task<T: Send + 'static>(
+    rt: &Runtime,
+    f: impl Future<Output = T> + Send + 'static,
+) -> Outcome<T> {
+    rt.block_on(rt.spawn(f))
+        .map_err(|e| Skip(format!("lab task failed: {e}")))
+}
+
+fn default_workers() -> usize {
+    machine::cores().min(2)
+}
 
 /// See the [module docs](self).
 pub struct TokioMt;
@@ -30,13 +58,97 @@ impl Model for TokioMt {
         Kind::Task
     }
 
+    fn multi_threaded(&self) -> bool {
+        true
+    }
+
+    fn channel_note(&self) -> Option<&'static str> {
+        Some("ping-pong over tokio::sync::mpsc, capacity 1")
+    }
+
+    fn yield_many(&self, n: u64) -> Outcome<Duration> {
+        in_task(&runtime(default_workers())?, async move {
+            let start = Instant::now();
+            for _ in 0..n {
+                yield_now().await;
+            }
+            start.elapsed()
+        })
+    }
+
+    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
+        let workers = match placement {
+            Placement::SameCore => 1,
+            Placement::CrossCore if default_workers() < 2 => {
+                return Err(Skip::not_applicable("the machine has one core"));
+            }
+            Placement::CrossCore => 2,
+        };
+        let rt = runtime(workers)?;
+        let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
+        let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
+        in_task(&rt, async move {
+            tokio::spawn(async move {
+                while let Some(v) = ping_rx.recv().await {
+                    if pong_tx.send(v).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let start = Instant::now();
+            for i in 0..round_trips {
+                if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
+                    break;
+                }
+            }
+            start.elapsed()
+        })
+    }
+
+    fn spawn_join(&self, n: u64) -> Outcome<Duration> {
+        in_task(&runtime(default_workers())?, async move {
+            let mut handles = Vec::with_capacity(n as usize);
+            let start = Instant::now();
+            for _ in 0..n {
+                handles.push(tokio::spawn(async {}));
+            }
+            for handle in handles.drain(..) {
+                let _ = handle.await;
+            }
+            start.elapsed()
+        })
+    }
+
+    fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
+        let rt = runtime(default_workers())?;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let hist = in_task(&rt, {
+            let stop = Arc::clone(&stop);
+            async move {
+                for _ in 0..probe.background {
+                    let stop = Arc::clone(&stop);
+                    drop(tokio::spawn(async move {
+                        while !stop.load(Ordering::Relaxed) {
+                            yield_now().await;
+                        }
+                    }));
+                }
+                let mut hist = stats::new_histogram();
+                for _ in 0..probe.probes {
+                    let deadline = Instant::now() + probe.period;
+                    tokio::time::sleep_until(deadline.into()).await;
+                    let late = Instant::now().saturating_duration_since(deadline);
+                    stats::record(&mut hist, late.as_nanos() as u64);
+                }
+                hist
+            }
+        });
+        stop.store(true, Ordering::Relaxed);
+        hist
+    }
+
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
-        let next = Arc::new(AtomicUsize::new(0));
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .on_thread_start(move || place_worker(next.fetch_add(1, Ordering::Relaxed), workers))
-            .build()
-            .map_err(|e| Skip(format!("tokio runtime failed to start: {e}")))?;
+        let rt = runtime(workers)?;
         let sum = Arc::new(AtomicU64::new(0));
         let elapsed = rt
             .block_on(rt.spawn({
@@ -63,38 +175,20 @@ impl Model for TokioMt {
     }
 
     fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
-        in_task(&placed_runtime()?, tokio_ct::blocking_run(load))?
+        in_task(&runtime(default_workers())?, tokio_ct::blocking_run(load))?
     }
 
     fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
-        in_task(&placed_runtime()?, tokio_ct::fairness_run(units, run_for))?
+        in_task(
+            &runtime(default_workers())?,
+            tokio_ct::fairness_run(units, run_for),
+        )?
     }
 
     fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
         in_task(
-            &placed_runtime()?,
+            &runtime(default_workers())?,
             tokio_ct::serve_echo(listener, connections),
         )?
     }
-}
-
-/// A runtime of the machine's cores (at most 2), worker i on CPU i, with time and I/O.
-fn placed_runtime() -> Outcome<tokio::runtime::Runtime> {
-    let workers = machine::cores().min(2);
-    let next = Arc::new(AtomicUsize::new(0));
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .enable_all()
-        .on_thread_start(move || place_worker(next.fetch_add(1, Ordering::Relaxed), workers))
-        .build()
-        .map_err(|e| Skip(format!("tokio runtime failed to start: {e}")))
-}
-
-/// Runs `f` as a spawned task (not the block_on future, which runs on the calling thread).
-fn in_task<T: Send + 'static>(
-    rt: &tokio::runtime::Runtime,
-    f: impl Future<Output = T> + Send + 'static,
-) -> Outcome<T> {
-    rt.block_on(rt.spawn(f))
-        .map_err(|e| Skip(format!("lab task failed: {e}")))
 }

@@ -1,136 +1,177 @@
-//! [`AtomicWaker`]: one waker slot that one task registers in and any thread wakes.
+//! [`AtomicWaker`]: the parking slot of a channel's receiving side. One task registers (the
+//! receiver, through `&mut`), any thread wakes.
 //!
-//! The receiver side of every channel parks here. The protocol (the one of futures'
-//! `AtomicWaker`, written out) uses a state word with two bits:
+//! Unlike futures' `AtomicWaker`, a wake does not *take* the waker out: it wakes it by
+//! reference and leaves it in the cell. A receiver that is polled again by the same task
+//! then finds its waker still there and only re-arms the state word: no waker clone, no
+//! drop, no reference-count traffic per message. That halves the atomic read-modify-writes
+//! of a ping-pong round trip (see `mpsc`'s module doc). The price is that `register` must
+//! never run concurrently with itself, which is why it is an `unsafe fn` and the type is
+//! crate-private: every caller holds `&mut` of the one receiving handle.
+//!
+//! ## The state word
+//!
+//! | bit | set by | meaning |
+//! |---|---|---|
+//! | `REGISTERED` | `register` (swap) | the cell's waker wants the next wake |
+//! | `WAKING` | `wake` (fetch_or) | a wake happened since the last registration; with `REGISTERED` also set by the same `fetch_or`, that waker owns the cell for reading |
+//! | `REARM` | `register` (fetch_or), only during a claim | the registrant was polled while a wake was reading the cell: that wake wakes it once more before releasing its claim, instead of the registrant spinning until the claim ends |
 //!
 //! ```text
-//!                    register: CAS WAITING → REGISTERING
-//!   WAITING (0) ───────────────────────────────────────▶ REGISTERING (1)
-//!     ▲    │                                                  │   │
-//!     │    │ wake: fetch_or(WAKING), take waker,              │   │ a wake arrives meanwhile:
-//!     │    │       fetch_and(!WAKING)                         │   │ fetch_or(WAKING) → 0b11
-//!     │    ▼                                                  │   ▼
-//!     │  WAKING (2)                        store done: CAS 1 → 0  register sees 0b11: takes
-//!     └───────────────────────────────────────────────────────┘   the waker back, wakes it,
-//!                                                                  swaps to WAITING
+//!               (1) register: write cell (if another task), swap(REGISTERED)
+//!     0 / WAKING ────────────────────────────────────────────────▶ REGISTERED
+//!        ▲                                                           │
+//!        │ (3) wake: CAS to 0 after waking the cell's waker by        │ (2) wake: fetch_or(WAKING)
+//!        │     reference (again if REARM was set meanwhile)          ▼     saw exactly REGISTERED
+//!        └───────────────────────────────────────────────── REGISTERED|WAKING (claimed)
 //! ```
 //!
-//! 1. Only the holder of REGISTERING (set by `register` from WAITING) writes the cell.
-//! 2. Only a `wake` that moved the state from WAITING to WAKING reads the cell.
-//! 3. A `wake` that finds REGISTERING sets WAKING and leaves; `register` sees it when it tries
-//!    to return to WAITING and wakes the new waker itself, so no wake-up is lost.
-//! 4. A `register` that finds WAKING (a wake is reading the cell) wakes its own waker at once:
-//!    the caller is polled again and re-checks its condition.
+//! Who may touch the cell:
+//! 1. Only `register` writes it, and only after it observed the state without `REGISTERED`
+//!    (then no wake holds a claim: claims need `REGISTERED`, which only `register` sets, after
+//!    its write).
+//! 2. Only the `wake` whose `fetch_or` moved the state from exactly `REGISTERED` reads it
+//!    (besides `register`, whose reads race only with other reads), until its final CAS.
 //!
-//! Every state change is an RMW with `AcqRel`: the data the waker announces (a message in a
-//! queue, a flag) is written before `wake`'s `fetch_or` and read after `register`'s CAS, and
-//! RMWs on one word form one total order, so whichever runs second sees the other's writes.
+//! ## No lost wake-up
+//!
+//! The caller publishes its data (a message) before `wake`'s `fetch_or`, and re-checks after
+//! `register`. `register` ends with a `swap` unless the state is exactly `REGISTERED` (a
+//! registration no wake has claimed: the next wake will see it) or it handed a `REARM` request
+//! to a claimant (which wakes it again after that RMW, so its next poll sees every event
+//! ordered before). Every state change is an `AcqRel` RMW on one word, so they are totally ordered and each reads the
+//! previous one's release sequence: if `wake`'s `fetch_or` comes first, the `swap` synchronizes
+//! with it and the re-check sees the data; if the `swap` comes first, the `fetch_or` sees
+//! `REGISTERED` and wakes.
 
 use std::task::Waker;
 
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::AcqRel, Ordering::Acquire};
 
-/// No one is registering or waking; the cell may hold a waker.
-const WAITING: usize = 0;
-/// A `register` is writing the cell.
-const REGISTERING: usize = 0b01;
-/// A `wake` is taking the cell's waker (or asked a registering task to wake itself).
+/// The cell's waker wants the next wake.
+const REGISTERED: usize = 0b01;
+/// A wake happened since the last registration (and, with `REGISTERED`, is reading the cell).
 const WAKING: usize = 0b10;
+/// Set by `register` while a wake holds a claim: "wake me once more before you let go".
+const REARM: usize = 0b100;
 
-/// A single waker slot, registered by one task at a time and woken from any thread.
+/// A single-registrant waker slot woken from any thread (see the module doc).
 #[derive(Debug)]
-pub struct AtomicWaker {
+pub(crate) struct AtomicWaker {
     state: AtomicUsize,
     waker: UnsafeCell<Option<Waker>>,
 }
 
-// SAFETY: the cell is only accessed under the protocol of the module doc (rule 1: one writer
-// holding REGISTERING; rule 2: one reader holding WAKING, never both), and `Waker` is
+// SAFETY: the cell is written only by the single registrant while no wake can read it
+// (rule 1) and read by at most one claiming wake plus the registrant (rule 2); `Waker` is
 // `Send + Sync`, so sharing the slot between threads is sound.
 unsafe impl Send for AtomicWaker {}
 // SAFETY: as above.
 unsafe impl Sync for AtomicWaker {}
 
-impl Default for AtomicWaker {
-    fn default() -> Self {
-        AtomicWaker::new()
-    }
-}
-
 impl AtomicWaker {
     /// An empty slot.
-    pub fn new() -> AtomicWaker {
+    pub(crate) fn new() -> AtomicWaker {
         AtomicWaker {
-            state: AtomicUsize::new(WAITING),
+            state: AtomicUsize::new(0),
             waker: UnsafeCell::new(None),
         }
     }
 
-    /// Makes `waker` the one the next [`wake`](Self::wake) calls (clones it only if the stored
-    /// one would not wake the same task). Callers re-check their condition after this.
-    pub fn register(&self, waker: &Waker) {
-        match self
-            .state
-            .compare_exchange(WAITING, REGISTERING, Acquire, Acquire)
-        {
-            Ok(_) => {
-                // SAFETY: we moved WAITING → REGISTERING, so we are the only writer (rule 1)
-                // and no `wake` reads the cell until we leave REGISTERING (rule 2).
-                self.waker.with_mut(|cell| unsafe {
-                    match &mut *cell {
-                        Some(old) if old.will_wake(waker) => {}
-                        slot => *slot = Some(waker.clone()),
+    /// Whether the cell's waker wakes the same task as `waker`.
+    ///
+    /// # Safety
+    /// Called by the single registrant (no concurrent writer, rule 1).
+    unsafe fn holds(&self, waker: &Waker) -> bool {
+        // SAFETY: only the registrant (our caller) writes the cell; concurrent wakes only read.
+        self.waker
+            .with(|cell| unsafe { (*cell).as_ref().is_some_and(|w| w.will_wake(waker)) })
+    }
+
+    /// Makes `waker` the one the next [`wake`](Self::wake) wakes. Callers re-check their
+    /// condition after this.
+    ///
+    /// # Safety
+    /// Never called concurrently with itself on the same slot (the channels guarantee it:
+    /// they call it through `&mut` of their one receiving handle).
+    pub(crate) unsafe fn register(&self, waker: &Waker) {
+        let state = self.state.load(Acquire);
+        if state & REGISTERED != 0 {
+            // SAFETY: we are the single registrant (our own contract), as `holds` requires.
+            let ours = unsafe { self.holds(waker) };
+            if state == REGISTERED && ours {
+                // Registered and unclaimed: the next wake's fetch_or sees it.
+                return;
+            }
+            if state & WAKING != 0 {
+                // A wake holds a claim and is reading the cell (step 3 is under way), so we
+                // may not write it, and its wake may be the one that got us polled.
+                if ours {
+                    // Ask the claimant to wake us once more before it lets go (no spinning
+                    // while it finishes its `wake_by_ref`, which may be a syscall).
+                    let previous = self.state.fetch_or(REARM, AcqRel);
+                    if previous & (REGISTERED | WAKING) == REGISTERED | WAKING {
+                        return;
                     }
-                });
-                // Back to WAITING, unless a wake arrived meanwhile (rule 3).
-                if let Err(actual) =
-                    self.state
-                        .compare_exchange(REGISTERING, WAITING, AcqRel, Acquire)
-                {
-                    debug_assert_eq!(actual, REGISTERING | WAKING);
-                    // SAFETY: still REGISTERING (a waker only added WAKING), so we still own
-                    // the cell.
-                    let woken = self.waker.with_mut(|cell| unsafe { (*cell).take() });
-                    self.state.swap(WAITING, AcqRel);
-                    if let Some(woken) = woken {
-                        woken.wake();
-                    }
+                    // The claim ended before our request: register normally (the swap
+                    // below clears REARM).
+                } else {
+                    // Another task took the receiver over mid-claim (rare): retry on a
+                    // fresh poll.
+                    waker.wake_by_ref();
+                    return;
+                }
+            } else if self
+                .state
+                .compare_exchange(REGISTERED, 0, AcqRel, Acquire)
+                .is_err()
+            {
+                // Taking the registration back to replace the waker raced with a claim.
+                waker.wake_by_ref();
+                return;
+            }
+        }
+        // SAFETY: we are the single registrant (contract) and the state has no REGISTERED,
+        // so no wake reads the cell (rule 1).
+        self.waker.with_mut(|cell| unsafe {
+            match &mut *cell {
+                Some(old) if old.will_wake(waker) => {}
+                slot => *slot = Some(waker.clone()),
+            }
+        });
+        // Publish; clears a stale WAKING mark (the caller's re-check covers what it marked).
+        self.state.swap(REGISTERED, AcqRel);
+    }
+
+    /// Wakes the registered task, if a registration is armed; the waker stays in the slot.
+    pub(crate) fn wake(&self) {
+        if self.state.fetch_or(WAKING, AcqRel) != REGISTERED {
+            // Not registered (the mark tells the next `register` nothing it will not re-check),
+            // or another wake holds the claim and wakes the same task.
+            return;
+        }
+        loop {
+            // SAFETY: our fetch_or moved the state from exactly REGISTERED: we hold the claim,
+            // so the registrant does not write the cell until we release it (rule 2).
+            self.waker.with(|cell| unsafe {
+                if let Some(waker) = &*cell {
+                    waker.wake_by_ref();
+                }
+            });
+            match self
+                .state
+                .compare_exchange(REGISTERED | WAKING, 0, AcqRel, Acquire)
+            {
+                Ok(_) => return,
+                Err(state) => {
+                    debug_assert_eq!(state, REGISTERED | WAKING | REARM);
+                    // The registrant was polled during our claim and asked for another wake
+                    // (it re-checked after asking; later events saw our claim and count on
+                    // this wake). Keep the claim and wake again.
+                    self.state.fetch_and(!REARM, AcqRel);
                 }
             }
-            Err(WAKING) => {
-                // Rule 4: a wake is in progress; be polled again.
-                waker.wake_by_ref();
-            }
-            Err(state) => {
-                // REGISTERING by someone else: a second task registering concurrently is a
-                // misuse (the slot belongs to one task); answer as a spurious wake.
-                debug_assert!(state == REGISTERING || state == REGISTERING | WAKING);
-                waker.wake_by_ref();
-            }
-        }
-    }
-
-    /// Takes the registered waker, if any, leaving the slot empty.
-    pub fn take(&self) -> Option<Waker> {
-        match self.state.fetch_or(WAKING, AcqRel) {
-            WAITING => {
-                // SAFETY: we moved WAITING → WAKING: the only reader, and no writer until we
-                // clear WAKING (rule 2).
-                let waker = self.waker.with_mut(|cell| unsafe { (*cell).take() });
-                self.state.fetch_and(!WAKING, AcqRel);
-                waker
-            }
-            // REGISTERING: the registering task wakes itself (rule 3). WAKING: another wake
-            // is taking the waker and will wake it.
-            _ => None,
-        }
-    }
-
-    /// Wakes the registered task, if any.
-    pub fn wake(&self) {
-        if let Some(waker) = self.take() {
-            waker.wake();
         }
     }
 }
@@ -141,40 +182,50 @@ mod tests {
     use crate::sync::test_support::counting;
 
     #[test]
-    fn wake_calls_the_registered_waker_once() {
+    fn a_wake_consumes_the_registration_but_keeps_the_waker() {
         let slot = AtomicWaker::new();
         let (count, waker) = counting();
-        slot.register(&waker);
+        // SAFETY: single-threaded test: no concurrent register.
+        unsafe { slot.register(&waker) };
         slot.wake();
         slot.wake();
-        assert_eq!(count.count(), 1, "a wake consumes the registration");
+        assert_eq!(count.count(), 1, "one registration, one wake");
+        // SAFETY: as above.
+        unsafe { slot.register(&waker) };
+        slot.wake();
+        assert_eq!(count.count(), 2);
     }
 
     #[test]
-    fn registering_again_replaces_the_waker() {
+    fn registering_another_task_replaces_the_waker() {
         let slot = AtomicWaker::new();
         let (first, first_waker) = counting();
         let (second, second_waker) = counting();
-        slot.register(&first_waker);
-        slot.register(&second_waker);
+        // SAFETY: single-threaded test: no concurrent register.
+        unsafe {
+            slot.register(&first_waker);
+            slot.register(&second_waker);
+        }
         slot.wake();
         assert_eq!((first.count(), second.count()), (0, 1));
     }
 
     #[test]
     fn wakes_from_other_threads_are_never_lost() {
+        use std::sync::atomic::{AtomicBool, Ordering};
         let rounds = if cfg!(miri) { 50 } else { 2_000 };
         for _ in 0..rounds {
             let slot = std::sync::Arc::new(AtomicWaker::new());
-            let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag = std::sync::Arc::new(AtomicBool::new(false));
             let (count, waker) = counting();
             let remote = (slot.clone(), flag.clone());
             let t = std::thread::spawn(move || {
-                remote.1.store(true, std::sync::atomic::Ordering::Release);
+                remote.1.store(true, Ordering::Release);
                 remote.0.wake();
             });
-            slot.register(&waker);
-            let seen = flag.load(std::sync::atomic::Ordering::Acquire);
+            // SAFETY: only this thread registers.
+            unsafe { slot.register(&waker) };
+            let seen = flag.load(Ordering::Acquire);
             t.join().unwrap();
             assert!(
                 seen || count.count() == 1,

@@ -2,10 +2,12 @@
 //!
 //! | module / type | what it is | fast path |
 //! |---|---|---|
-//! | [`oneshot`] | one value, once | one RMW on a state word, one [`AtomicWaker`] wake |
-//! | [`mpsc`] | bounded multi-producer single-consumer channel, a [`futures_core::Stream`] | lock-free slots with per-slot stamps, an [`AtomicWaker`] for the receiver; a mutex only for senders waiting for space |
+//! | [`oneshot`] | one value, once | one RMW on a state word, one wake |
+//! | [`mpsc`] | bounded multi-producer single-consumer channel, a [`futures_core::Stream`] | lock-free slots with per-slot stamps, an atomic waker slot for the receiver; a mutex only for senders waiting for space |
 //! | [`Notify`] | wake one (with a stored permit) or all waiters | a mutex (a slow-path primitive) |
-//! | [`AtomicWaker`] | the single-task parking slot the channels use | two RMWs |
+//!
+//! `atomic_waker.rs` holds the receivers' parking slot: a wake leaves the waker in place, so
+//! a receiver re-polled by the same task re-arms with one `swap` and no waker clone.
 //!
 //! Every type is `Send + Sync` when its `T: Send`. Atomics, `Arc`, `Mutex` and `UnsafeCell`
 //! come from [`crate::loom`], so the protocols can be model-checked under `--cfg loom`.
@@ -22,7 +24,6 @@ pub mod oneshot;
 mod queue;
 mod wait_list;
 
-pub use atomic_waker::AtomicWaker;
 pub use notify::{Notified, Notify};
 
 #[cfg(test)]

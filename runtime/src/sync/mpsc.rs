@@ -10,11 +10,14 @@
 //!   senders waiting for space ◀── pop_front ── Mutex<WaitList> ◀┘ after each pop, if any
 //! ```
 //!
-//! The fast path (a slot is free, or a value is there) takes no lock: a send is one CAS on
+//! The fast path (a slot is free, or a value is there) takes no lock. A send is one CAS on
 //! `tail`, a write, a `Release` store of the slot's stamp, and a wake of the receiver's
-//! [`AtomicWaker`]; a receive is an `Acquire` load, a read, a `Release` store, a `SeqCst`
-//! swap of `head` and a `SeqCst` load of `waiting`. Only a sender that finds the queue full
-//! takes the mutex, to park in the [`WaitList`].
+//! `AtomicWaker` (one `fetch_or`, plus a `fetch_and` when the receiver was parked). A receive
+//! is an `Acquire` load, a read, a `Release` store, a `SeqCst` swap of `head` and a `SeqCst`
+//! load of `waiting`; parking the receiver again is one `swap` (its waker stays in the slot,
+//! so there is no waker clone per message). A ping-pong send + receive pair thus costs five
+//! atomic read-modify-writes. Only a sender that finds the queue full takes the mutex, to
+//! park in the `WaitList`.
 //!
 //! ## No lost wake-up between "full" and "registered"
 //!
@@ -462,7 +465,8 @@ impl<T> Receiver<T> {
             }
             // Register, then look again: a send between our check and the registration
             // either shows in the re-check or wakes the registered waker.
-            self.chan.rx_waker.register(cx.waker());
+            // SAFETY: `&mut self`: this is the one receiver, so no concurrent register.
+            unsafe { self.chan.rx_waker.register(cx.waker()) };
             registered = true;
         }
     }

@@ -24,7 +24,7 @@
 //!
 //! The cell is written by the sender only before it sets `VALUE_SENT` (`AcqRel`), and read by
 //! the receiver only after it observed `VALUE_SENT` with `Acquire`. Each side parks in its own
-//! [`AtomicWaker`] and re-checks the state after registering.
+//! `AtomicWaker` and re-checks the state after registering.
 
 use std::fmt;
 use std::future::Future;
@@ -152,7 +152,8 @@ impl<T> Sender<T> {
         if inner.state.load(Ordering::Acquire) & RX_CLOSED != 0 {
             return Poll::Ready(());
         }
-        inner.tx_waker.register(cx.waker());
+        // SAFETY: `&mut self` of the one sender: no concurrent register of `tx_waker`.
+        unsafe { inner.tx_waker.register(cx.waker()) };
         if inner.state.load(Ordering::Acquire) & RX_CLOSED != 0 {
             return Poll::Ready(());
         }
@@ -239,7 +240,9 @@ impl<T> Future for Receiver<T> {
                 Err(TryRecvError::Empty) if attempt == 0 => {
                     // Register, then check again: a send in between is seen or wakes us.
                     let inner = this.inner.as_ref().expect("Empty implies a live channel");
-                    inner.rx_waker.register(cx.waker());
+                    // SAFETY: `Pin<&mut Self>` of the one receiver: no concurrent register
+                    // of `rx_waker`.
+                    unsafe { inner.rx_waker.register(cx.waker()) };
                 }
                 Err(TryRecvError::Empty) => {}
             }

@@ -25,7 +25,7 @@ fn all_handles_are_send_and_sync() {
     assert_send_sync::<oneshot::Sender<String>>();
     assert_send_sync::<oneshot::Receiver<String>>();
     assert_send_sync::<Notify>();
-    assert_send_sync::<AtomicWaker>();
+    assert_send_sync::<atomic_waker::AtomicWaker>();
 }
 
 // ---- mpsc ----------------------------------------------------------------------------

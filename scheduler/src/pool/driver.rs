@@ -13,10 +13,18 @@
 //!    the lock is free ([`Driver::poll_now`]), so readiness is not starved while no worker
 //!    sleeps.
 //!
-//! Every pool thread enters the [`IoHandle`] for its lifetime, so `IoHandle::current()` (and
-//! the net types' constructors) work from pool tasks. Timers plug into the same place when the
-//! timer wheel is available: the driving worker's timeout becomes the wheel's next deadline,
-//! and busy workers fire due timers at step 3.
+//! 4. **Timers.** The pool owns one [`Timers`](switchyard_runtime::time::Timers) wheel (it
+//!    has its own lock). A worker about to sleep fires the due timers and sleeps no longer
+//!    than the next deadline, in the reactor (timerfd precision, µs) or on its `Parker`
+//!    (`park_timeout`), and fires them again when it wakes; busy workers fire due timers at
+//!    step 3. A timer registered by a task is thus always watched: its worker is awake when
+//!    it registers it, and either stays busy (step 3 every 61 ticks) or goes to sleep with a
+//!    timeout that includes it. The driving worker does not need to be told about a new,
+//!    earlier timer: whoever registered it is awake and watches it.
+//!
+//! Every pool thread enters the [`IoHandle`] and the `Timers` for its lifetime, so
+//! `IoHandle::current()`, `Timers::current()` (and the net types' constructors, `sleep`,
+//! `timeout`, `interval`) work from pool tasks.
 
 use std::io;
 use std::sync::{Mutex, MutexGuard, TryLockError};

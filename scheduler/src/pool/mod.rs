@@ -32,7 +32,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use switchyard_runtime::park::{Parker, Unparker};
-use switchyard_runtime::task::{self, JoinHandle, TaskId};
+use switchyard_runtime::task::{self, JoinHandle};
 
 /// A work-stealing pool of OS threads. See the [module documentation](self).
 ///
@@ -101,6 +101,7 @@ impl Pool {
             injector: Injector::new(),
             idle: sleep::Idle::new(n),
             driver,
+            timers: switchyard_runtime::time::Timers::new(),
             tasks: tasks::TaskTable::new(n),
             metrics: metrics::PoolMetrics::new(),
             shutdown: AtomicBool::new(false),
@@ -170,7 +171,8 @@ impl Pool {
 
     /// Runs `f` with a [`Scope`] on which it can spawn closures that borrow from the caller,
     /// and returns when all of them have finished, as `std::thread::scope` does with threads.
-    /// The first panic (the body's, else a closure's) is re-raised after that.
+    /// The first panic (of the body or a closure) is re-raised after that. Called from outside
+    /// the pool, the body itself runs on a worker (hence `Send`), as with rayon.
     ///
     /// ```
     /// # use switchyard_scheduler::pool::Pool;
@@ -185,7 +187,8 @@ impl Pool {
     /// ```
     pub fn scope<'env, F, T>(&self, f: F) -> T
     where
-        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
+        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T + Send,
+        T: Send,
     {
         scope::scope(&self.handle.shared, f)
     }
@@ -232,15 +235,17 @@ impl PoolHandle {
         F::Output: Send + 'static,
     {
         let shared = &self.shared;
-        let id = TaskId::next();
-        let (runnable, join) = task::spawn(future, tasks::PoolScheduler(shared.clone()), id);
+        let mut join = None;
+        let runnable = shared.tasks.spawn_into(shared::current_seat(shared), |id| {
+            let (runnable, handle) = task::spawn(future, tasks::PoolScheduler(shared.clone()), id);
+            join = Some(handle);
+            runnable
+        });
         if let Some(hook) = &shared.config.hooks.on_task_spawn {
-            hook(id);
+            hook(runnable.id());
         }
-        // Into the table before it can run (and be released).
-        shared.tasks.insert(runnable.task());
         shared.schedule(Job::Task(runnable), Placement::Back);
-        join
+        join.expect("spawn_into calls its closure")
     }
 
     /// Tasks spawned on the pool whose futures have not been dropped yet.
@@ -257,7 +262,8 @@ impl PoolHandle {
     /// See [`Pool::scope`].
     pub fn scope<'env, F, T>(&self, f: F) -> T
     where
-        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
+        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T + Send,
+        T: Send,
     {
         scope::scope(&self.shared, f)
     }

@@ -18,7 +18,9 @@
 //! 3. From anywhere else: to the injector.
 //!
 //! A job that lands where another worker could take it (a deque or the injector) is followed
-//! by a notify (sleep.rs, N1-N3), so a sleeping worker wakes if nobody is searching.
+//! by a notify (sleep.rs, N1-N3), so a sleeping worker wakes if nobody is searching. A push to
+//! the pusher's own seat uses `notify_local`, which skips the fence when no seat sleeps: that
+//! job has an awake owner, so the notify only shares work, it is not needed for liveness.
 
 use super::builder::Config;
 use super::driver::Driver;
@@ -50,6 +52,8 @@ pub(crate) struct Shared {
     pub(crate) idle: Idle,
     /// The reactor, driven by one worker at a time (driver.rs); `None` with `io(false)`.
     pub(crate) driver: Option<Driver>,
+    /// The pool's timer wheel, processed by workers (driver.rs, step 4).
+    pub(crate) timers: switchyard_runtime::time::Timers,
     /// Every live task (for shutdown step 6).
     pub(crate) tasks: TaskTable,
     pub(crate) config: Config,
@@ -99,6 +103,14 @@ fn with_current<R>(f: impl FnOnce(Option<&WorkerCx>) -> R) -> R {
         // the pool thread's stack for as long as the guard (which resets it) lives; we are on
         // that same thread, so it is valid here.
         f(unsafe { ptr.as_ref() })
+    })
+}
+
+/// The seat the current thread holds in `shared`'s pool, if it is one of its workers.
+pub(crate) fn current_seat(shared: &Shared) -> Option<usize> {
+    with_current(|cx| {
+        cx.filter(|cx| std::ptr::eq(cx.shared, shared))
+            .and_then(|cx| cx.seat.get())
     })
 }
 
@@ -179,7 +191,7 @@ impl Shared {
             slot.unlock_in_poll(seq);
         }
         if spilled {
-            self.idle.notify_one();
+            self.idle.notify_local();
         }
         None
     }

@@ -10,22 +10,32 @@
 //!
 //! [`TaskTable`] holds a [`Task`] handle for every live task, so that shutdown can cancel the
 //! tasks that are idle (waiting on a waker that may never fire, or that a cycle keeps alive):
-//! shutdown step 6. It is sharded by task id ([`SHARDS_PER_WORKER`] mutexes per worker) so
-//! spawns and releases on different workers rarely meet on one lock; [`Schedule::release`]
-//! removes a task when its future is gone.
+//! shutdown step 6. It is sharded ([`SHARDS_PER_WORKER`] `Slab`s per worker, each behind a
+//! mutex; a worker spawns into the shards of its own seat, so the lock is rarely contended),
+//! and a task's [`TaskId`] says where it lives, as the loop's ids do:
+//!
+//! ```text
+//!   bit 63 ........ 40 | 39 ... 32 | 31 .......... 0
+//!   sequence (24 bits) | shard     | slab slot
+//! ```
+//!
+//! so [`Schedule::release`] removes it with one index, no hashing. The sequence (per shard,
+//! never 0, so the id is never 0) tells apart tasks that reuse a slot; ids are unique among
+//! the pool's live tasks (not across pools: the pool mints its own, as the loop does).
 //!
 //! [`Shared::schedule`]: super::shared::Shared::schedule
 
 use super::job::Job;
 use super::shared::{Placement, Shared};
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use slab::Slab;
+use std::num::NonZeroU64;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use switchyard_runtime::task::{Runnable, Schedule, ScheduleInfo, Task, TaskId};
 
-/// Shards of the task table per worker; a power of two overall. 4 keeps the chance that two
-/// workers spawning at once pick the same shard low (picked out of thin air; tokio's
-/// `OwnedTasks` uses 4x the workers too).
+/// Shards of the task table per worker (a power of two overall, at most 256): a worker spawns
+/// into its own, and threads outside the pool spread over all of them. 4 is picked out of thin
+/// air (tokio's `OwnedTasks` also shards by 4x the workers).
 pub const SHARDS_PER_WORKER: usize = 4;
 
 /// The scheduler hook stored in each pool task.
@@ -50,62 +60,89 @@ impl Schedule for PoolScheduler {
     }
 }
 
-/// Task ids are already unique and sequential: hash them by a multiplication (Fibonacci
-/// hashing), not SipHash.
-#[derive(Default)]
-pub(crate) struct IdHasher(u64);
+/// Bits of the id for the slab slot and the shard.
+const SLOT_BITS: u32 = 32;
+const SHARD_BITS: u32 = 8;
+const SEQ_MASK: u64 = (1 << (64 - SLOT_BITS - SHARD_BITS)) - 1;
 
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        // 0x9E3779B97F4A7C15: 2^64 / the golden ratio.
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
+struct Shard {
+    slab: Slab<Task>,
+    /// The sequence part of the next id; never 0.
+    seq: u64,
 }
-
-type Shard = Mutex<HashMap<TaskId, Task, BuildHasherDefault<IdHasher>>>;
 
 /// Every live task of the pool.
 pub(crate) struct TaskTable {
-    shards: Box<[Shard]>,
+    shards: Box<[Mutex<Shard>]>,
 }
+
+thread_local! {
+    /// Threads outside the pool spread their spawns over the shards, one shard per thread.
+    static OUTSIDE_SHARD: usize = NEXT_OUTSIDE.fetch_add(1, Ordering::Relaxed);
+}
+static NEXT_OUTSIDE: AtomicUsize = AtomicUsize::new(0);
 
 impl TaskTable {
     pub(crate) fn new(workers: usize) -> TaskTable {
-        let n = (workers * SHARDS_PER_WORKER).next_power_of_two();
+        let n = (workers * SHARDS_PER_WORKER)
+            .next_power_of_two()
+            .min(1 << SHARD_BITS);
         TaskTable {
-            shards: (0..n).map(|_| Mutex::default()).collect(),
+            shards: (0..n)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        slab: Slab::new(),
+                        seq: 1,
+                    })
+                })
+                .collect(),
         }
     }
 
-    fn shard(&self, id: TaskId) -> &Shard {
-        // Sequential ids spread round-robin over the shards.
-        &self.shards[id.as_u64() as usize & (self.shards.len() - 1)]
-    }
-
-    pub(crate) fn insert(&self, task: Task) {
-        let id = task.id();
-        self.shard(id)
+    /// Spawns a task with `spawn(id)` and records it, under the chosen shard's lock (the id
+    /// must name the slot the task goes into). `seat`: the spawning worker's seat, if any.
+    pub(crate) fn spawn_into(
+        &self,
+        seat: Option<usize>,
+        spawn: impl FnOnce(TaskId) -> Runnable,
+    ) -> Runnable {
+        let n = self.shards.len();
+        let shard_index = match seat {
+            Some(seat) => (seat * SHARDS_PER_WORKER) % n,
+            None => OUTSIDE_SHARD.with(|s| *s) % n,
+        };
+        let mut shard = self.shards[shard_index]
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, task);
+            .unwrap_or_else(|e| e.into_inner());
+        let slot = shard.slab.vacant_key();
+        assert!(
+            (slot as u64) < 1 << SLOT_BITS,
+            "more than 2^32 live tasks in one shard of the pool's task table"
+        );
+        let seq = shard.seq;
+        shard.seq = if seq == SEQ_MASK { 1 } else { seq + 1 };
+        let raw = seq << (SLOT_BITS + SHARD_BITS) | (shard_index as u64) << SLOT_BITS | slot as u64;
+        let id = TaskId::from_u64(NonZeroU64::new(raw).expect("the sequence is never 0"));
+        let runnable = spawn(id);
+        let key = shard.slab.insert(runnable.task());
+        debug_assert_eq!(key, slot, "the slab's vacant key changed under its lock");
+        runnable
     }
 
     pub(crate) fn remove(&self, id: TaskId) {
-        let task = self
-            .shard(id)
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
+        let raw = id.as_u64();
+        let shard_index = (raw >> SLOT_BITS) as usize & ((1 << SHARD_BITS) - 1);
+        let slot = (raw & ((1 << SLOT_BITS) - 1)) as usize;
+        let task = {
+            let Some(shard) = self.shards.get(shard_index) else {
+                return;
+            };
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            match shard.slab.get(slot) {
+                Some(task) if task.id() == id => Some(shard.slab.remove(slot)),
+                _ => None,
+            }
+        };
         // Dropped outside the lock: dropping the last reference may run task code.
         drop(task);
     }
@@ -118,8 +155,8 @@ impl TaskTable {
             let tasks: Vec<Task> = shard
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
+                .slab
                 .drain()
-                .map(|(_, task)| task)
                 .collect();
             for task in tasks {
                 task.shutdown();
@@ -131,7 +168,7 @@ impl TaskTable {
     pub(crate) fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).slab.len())
             .sum()
     }
 }

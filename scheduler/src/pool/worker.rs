@@ -98,6 +98,7 @@ fn thread_main(shared: Arc<Shared>, start: Start) {
     let _entered = enter(&cx);
     // driver.rs: `IoHandle::current()` works in pool tasks.
     let _io = shared.driver.as_ref().map(|d| d.io.enter());
+    let _timers = shared.timers.enter();
     let mut next = Some(start);
     while let Some(start) = next.take() {
         let seat = match start {
@@ -209,11 +210,12 @@ impl<'a> WorkerLoop<'a> {
     /// Steps 2-5.
     fn next_local(&mut self) -> Option<Job> {
         let shared = self.shared;
-        // 2. (and driver.rs step 3: ready I/O, without blocking)
+        // 2. (and driver.rs step 3: ready I/O and due timers, without blocking)
         if self.tick % shared.config.global_queue_interval == 0 {
             if let Some(driver) = &shared.driver {
                 driver.poll_now();
             }
+            shared.timers.process(Instant::now());
             if let Some(job) = steal_one(&shared.injector) {
                 self.lifo_streak = 0;
                 return Some(job);
@@ -373,33 +375,34 @@ impl<'a> WorkerLoop<'a> {
         if let Some(hook) = &shared.config.hooks.on_thread_park {
             hook();
         }
-        match &mut driving {
-            Some(driving) => loop {
+        // Timers (driver.rs, step 4): fire what is due now; sleep no longer than the next.
+        let mut next_timer = shared.timers.process(Instant::now());
+        loop {
+            if self.has_local_work() {
+                // Fired timers woke tasks onto this seat: run them instead of sleeping.
+                if idle.cancel_sleep(self.seat) == Cancel::AlreadyWoken {
+                    self.searching = true;
+                }
+                break;
+            }
+            let timeout = next_timer.map(|t| t.saturating_duration_since(Instant::now()));
+            match &mut driving {
                 // Tasks woken by I/O are scheduled from this thread: onto this seat.
-                driving.wait(None);
-                if !idle.is_sleeping(self.seat) {
-                    self.searching = !shared.is_shut_down();
-                    break;
-                }
-                let local = self.local();
-                if local.lifo.is_some() || !local.deque.is_empty() {
-                    if idle.cancel_sleep(self.seat) == Cancel::AlreadyWoken {
-                        self.searching = true;
+                Some(driving) => driving.wait(timeout),
+                None => match timeout {
+                    Some(timeout) => {
+                        self.parker.park_timeout(timeout);
                     }
-                    break;
-                }
-            },
-            None => {
-                loop {
-                    self.parker.park();
-                    if !idle.is_sleeping(self.seat) {
-                        break;
-                    }
-                }
+                    None => self.parker.park(),
+                },
+            }
+            if !idle.is_sleeping(self.seat) {
                 // Popped by a notifier (N3): we are a searcher. (Woken by shutdown: the flag
                 // decides.)
                 self.searching = !shared.is_shut_down();
+                break;
             }
+            next_timer = shared.timers.process(Instant::now());
         }
         if driving.take().is_some() {
             // The reactor is undriven from here: hand it on. A sleeper woken as a searcher
@@ -412,6 +415,12 @@ impl<'a> WorkerLoop<'a> {
             hook();
         }
         None
+    }
+
+    /// Whether the seat's LIFO slot or deque holds a job.
+    fn has_local_work(&self) -> bool {
+        let local = self.local();
+        local.lifo.is_some() || !local.deque.is_empty()
     }
 
     /// Runs one job under the budget, bracketed by the seat's poll protocol.
