@@ -89,11 +89,16 @@ fn list_names_blocking_fairness_and_echo_as_built() {
 }
 
 #[test]
-fn a_tiny_blocking_run_on_threads_fills_the_others_percentiles() {
-    let file = tiny_run("blocking", "blocking", "thread");
-    let rows = rows(&file, "blocking", "thread");
-    assert_eq!(rows.len(), 1, "{}", skipped(&file));
-    let (variant, metric, row) = &rows[0];
+fn a_tiny_blocking_run_fills_the_others_percentiles() {
+    let file = tiny_run("blocking", "blocking", "thread,loop,pool");
+    for model in ["thread", "loop", "pool"] {
+        let rows = rows(&file, "blocking", model);
+        assert_eq!(rows.len(), 1, "{model}: {}", skipped(&file));
+        check_blocking_row(&rows[0]);
+    }
+}
+
+fn check_blocking_row((variant, metric, row): &(String, String, &Value)) {
     assert_eq!(
         (variant.as_str(), metric.as_str()),
         ("others_p99", "lateness")
@@ -108,18 +113,22 @@ fn a_tiny_blocking_run_on_threads_fills_the_others_percentiles() {
         })
         .collect();
     assert!(pct.windows(2).all(|w| w[0] <= w[1]), "{pct:?}");
-    // 10 reporters over 120 ms at 1 ms: about 1,190 reports.
-    assert!(row["n"].as_u64().unwrap() > 1_000, "{row}");
+    // 10 reporters over 120 ms at 1 ms, the first deadlines 1.0, 1.1, .. 1.9 ms in: 120 + 9 *
+    // 119 reports, every one recorded; calls at 25 and 75 ms (one at 125 would end too late).
+    assert_eq!(row["n"].as_u64(), Some(1_191), "{row}");
     assert!(
-        row["note"].as_str().unwrap().contains("blocking calls"),
+        row["note"]
+            .as_str()
+            .unwrap()
+            .contains(", 2 blocking calls of 10 ms"),
         "{row}"
     );
 }
 
 #[test]
 fn a_tiny_fairness_run_writes_jain_index_and_max_starvation() {
-    let file = tiny_run("fairness", "fairness", "thread,naive");
-    for model in ["thread", "naive"] {
+    let file = tiny_run("fairness", "fairness", "thread,naive,loop,pool");
+    for model in ["thread", "naive", "loop", "pool"] {
         let rows = rows(&file, "fairness", model);
         let metrics: Vec<&str> = rows.iter().map(|(_, m, _)| m.as_str()).collect();
         assert_eq!(
@@ -147,24 +156,27 @@ fn a_tiny_fairness_run_writes_jain_index_and_max_starvation() {
 
 #[test]
 fn a_tiny_echo_run_writes_lateness_and_throughput_per_rate() {
-    let file = tiny_run("echo", "echo", "thread");
-    let rows = rows(&file, "echo", "thread");
-    let keys: Vec<(&str, &str)> = rows
-        .iter()
-        .map(|(v, m, _)| (v.as_str(), m.as_str()))
-        .collect();
-    assert_eq!(
-        keys,
-        [("rate=2000", "lateness"), ("rate=2000", "ops_per_sec")],
-        "{}",
-        skipped(&file)
-    );
-    let lateness = rows[0].2;
-    for p in ["p50", "p90", "p99", "p999", "max_latency"] {
-        assert!(lateness[p].as_f64().is_some(), "{p}: {lateness}");
+    let file = tiny_run("echo", "echo", "thread,loop,pool");
+    for model in ["thread", "loop", "pool"] {
+        let rows = rows(&file, "echo", model);
+        let keys: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|(v, m, _)| (v.as_str(), m.as_str()))
+            .collect();
+        assert_eq!(
+            keys,
+            [("rate=2000", "lateness"), ("rate=2000", "ops_per_sec")],
+            "{model}: {}",
+            skipped(&file)
+        );
+        let lateness = rows[0].2;
+        for p in ["p50", "p90", "p99", "p999", "max_latency"] {
+            assert!(lateness[p].as_f64().is_some(), "{p}: {lateness}");
+        }
+        // 2,000 requests/s for 100 ms, every one answered and checked.
+        assert_eq!(lateness["n"].as_u64(), Some(200), "{lateness}");
+        let ops = rows[1].2["value"].as_f64().unwrap();
+        assert!(ops > 0.0, "{}", rows[1].2);
+        assert_eq!(rows[1].2["unit"], "ops/s");
     }
-    // 2,000 requests/s for 100 ms, every one answered.
-    assert_eq!(lateness["n"].as_u64(), Some(200), "{lateness}");
-    let ops = rows[1].2["value"].as_f64().unwrap();
-    assert!(ops > 0.0, "{}", rows[1].2);
 }

@@ -166,6 +166,10 @@ impl Experiment for Blocking {
                     load.call.as_millis(),
                     load.call_every.as_millis()
                 );
+                let note = match &blocked.detail {
+                    Some(detail) => format!("{note}; {detail}"),
+                    None => note,
+                };
                 let n = blocked.lateness.len();
                 ctx.rows.push(histogram_row(
                     (NAME, name, VARIANT, "lateness"),

@@ -250,6 +250,7 @@ impl Model for Loop {
             Ok(Blocked {
                 lateness: blocking::merge(samples.iter().map(Vec::as_slice)),
                 calls,
+                detail: None,
             })
         })?
     }

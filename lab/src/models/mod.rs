@@ -117,6 +117,8 @@ pub struct Blocked {
     pub lateness: Histogram<u64>,
     /// Blocking calls made.
     pub calls: u64,
+    /// What the model did about them, when it can say (the pool's hand-off count).
+    pub detail: Option<String>,
 }
 
 /// Bytes an echo server reads (and writes back) at a time: a page, many 64-byte messages.

@@ -184,8 +184,17 @@ impl Model for PoolModel {
             Ok(Blocked {
                 lateness: blocking::merge(samples.iter().map(Vec::as_slice)),
                 calls,
+                detail: None,
             })
         })?
+        .map(|blocked| Blocked {
+            detail: Some(format!(
+                "{} workers; the stall monitor handed a seat off {} times",
+                pool.handle().workers(),
+                pool.metrics().hand_offs
+            )),
+            ..blocked
+        })
     }
 
     fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {

@@ -357,6 +357,7 @@ impl Model for Thread {
         Ok(Blocked {
             lateness: blocking::merge(samples.iter().map(Vec::as_slice)),
             calls,
+            detail: None,
         })
     }
 

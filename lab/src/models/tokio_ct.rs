@@ -203,6 +203,7 @@ pub(super) async fn blocking_run(load: Blocking) -> Outcome<Blocked> {
     Ok(Blocked {
         lateness: blocking::merge(samples.iter().map(Vec::as_slice)),
         calls,
+        detail: None,
     })
 }
 
