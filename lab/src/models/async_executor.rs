@@ -18,6 +18,7 @@ use hdrhistogram::Histogram;
 
 use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Skip, Turns};
 use crate::experiments::fairness::{self, Race};
+use crate::experiments::speedup::chunk;
 use crate::machine;
 
 /// See the [module docs](self).
@@ -100,6 +101,39 @@ impl Model for AsyncExecutor {
             for task in tasks.drain(..) {
                 task.await;
             }
+            start.elapsed()
+        }))
+    }
+
+    fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
+        // `workers` tasks share the chunks on the executor's one thread: S(n) stays about 1.
+        let ex = Rc::new(LocalExecutor::new());
+        let inner = Rc::clone(&ex);
+        Ok(in_task(&ex, async move {
+            let next = Rc::new(Cell::new(0u64));
+            let mut tasks = Vec::with_capacity(workers);
+            let start = Instant::now();
+            for _ in 0..workers {
+                let next = Rc::clone(&next);
+                tasks.push(inner.spawn(async move {
+                    let mut sum = 0u64;
+                    loop {
+                        let i = next.get();
+                        if i >= chunks {
+                            break;
+                        }
+                        next.set(i + 1);
+                        sum = sum.wrapping_add(chunk(i));
+                        yield_now().await;
+                    }
+                    sum
+                }));
+            }
+            let mut sum = 0u64;
+            for task in tasks.drain(..) {
+                sum = sum.wrapping_add(task.await);
+            }
+            std::hint::black_box(sum);
             start.elapsed()
         }))
     }

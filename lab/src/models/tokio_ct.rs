@@ -19,6 +19,7 @@ use super::{
 };
 use crate::experiments::blocking;
 use crate::experiments::fairness::{self, Race};
+use crate::experiments::speedup::chunk;
 use crate::machine;
 use crate::stats;
 
@@ -109,6 +110,36 @@ impl Model for TokioCt {
             for handle in handles.drain(..) {
                 let _ = handle.await;
             }
+            start.elapsed()
+        })
+    }
+
+    fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
+        // `workers` tasks share the chunks on the runtime's one thread: S(n) stays about 1.
+        in_task(&runtime()?, async move {
+            let next = Arc::new(AtomicU64::new(0));
+            let mut handles = Vec::with_capacity(workers);
+            let start = Instant::now();
+            for _ in 0..workers {
+                let next = Arc::clone(&next);
+                handles.push(tokio::spawn(async move {
+                    let mut sum = 0u64;
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= chunks {
+                            break;
+                        }
+                        sum = sum.wrapping_add(chunk(i));
+                        yield_now().await;
+                    }
+                    sum
+                }));
+            }
+            let mut sum = 0u64;
+            for handle in handles.drain(..) {
+                sum = sum.wrapping_add(handle.await.unwrap_or(0));
+            }
+            std::hint::black_box(sum);
             start.elapsed()
         })
     }

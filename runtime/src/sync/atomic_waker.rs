@@ -15,14 +15,15 @@
 //! |---|---|---|
 //! | `REGISTERED` | `register` (swap) | the cell's waker wants the next wake |
 //! | `WAKING` | `wake` (fetch_or) | a wake happened since the last registration; with `REGISTERED` also set by the same `fetch_or`, that waker owns the cell for reading |
-//! | `REARM` | `register` (fetch_or), only during a claim | the registrant was polled while a wake was reading the cell: that wake wakes it once more before releasing its claim, instead of the registrant spinning until the claim ends |
+//! | `REARM` | `register` (fetch_or), only during a claim | the registrant was polled while a wake was reading the cell (and the cell holds its waker): instead of spinning until the claim ends, it asks the claimant to re-arm the registration and wake it once more |
 //!
 //! ```text
 //!               (1) register: write cell (if another task), swap(REGISTERED)
 //!     0 / WAKING ────────────────────────────────────────────────▶ REGISTERED
 //!        ▲                                                           │
 //!        │ (3) wake: CAS to 0 after waking the cell's waker by        │ (2) wake: fetch_or(WAKING)
-//!        │     reference (again if REARM was set meanwhile)          ▼     saw exactly REGISTERED
+//!        │     reference (to REGISTERED, plus one more wake, if       ▼     saw exactly REGISTERED
+//!        │     REARM was set meanwhile)
 //!        └───────────────────────────────────────────────── REGISTERED|WAKING (claimed)
 //! ```
 //!
@@ -38,8 +39,9 @@
 //! The caller publishes its data (a message) before `wake`'s `fetch_or`, and re-checks after
 //! `register`. `register` ends with a `swap` unless the state is exactly `REGISTERED` (a
 //! registration no wake has claimed: the next wake will see it) or it handed a `REARM` request
-//! to a claimant (which wakes it again after that RMW, so its next poll sees every event
-//! ordered before). Every state change is an `AcqRel` RMW on one word, so they are totally ordered and each reads the
+//! to a claimant (whose releasing CAS reads every event's `fetch_or` made during the claim,
+//! and which then wakes it again, so its next poll sees those events; later events find
+//! `REGISTERED` and wake it themselves). Every state change is an `AcqRel` RMW on one word, so they are totally ordered and each reads the
 //! previous one's release sequence: if `wake`'s `fetch_or` comes first, the `swap` synchronizes
 //! with it and the re-check sees the data; if the `swap` comes first, the `fetch_or` sees
 //! `REGISTERED` and wakes.
@@ -151,32 +153,38 @@ impl AtomicWaker {
             // or another wake holds the claim and wakes the same task.
             return;
         }
-        loop {
-            // SAFETY: our fetch_or moved the state from exactly REGISTERED: we hold the claim,
-            // so the registrant does not write the cell until we release it (rule 2).
-            self.waker.with(|cell| unsafe {
-                if let Some(waker) = &*cell {
-                    waker.wake_by_ref();
-                }
-            });
-            match self
-                .state
-                .compare_exchange(REGISTERED | WAKING, 0, AcqRel, Acquire)
-            {
-                Ok(_) => return,
-                Err(state) => {
-                    debug_assert_eq!(state, REGISTERED | WAKING | REARM);
-                    // The registrant was polled during our claim and asked for another wake
-                    // (it re-checked after asking; later events saw our claim and count on
-                    // this wake). Keep the claim and wake again.
-                    self.state.fetch_and(!REARM, AcqRel);
-                }
+        // SAFETY: our fetch_or moved the state from exactly REGISTERED: we hold the claim, so
+        // the registrant does not write the cell until we release it (rule 2).
+        self.waker.with(|cell| unsafe {
+            if let Some(waker) = &*cell {
+                waker.wake_by_ref();
             }
+        });
+        if self
+            .state
+            .compare_exchange(REGISTERED | WAKING, 0, AcqRel, Acquire)
+            .is_ok()
+        {
+            return;
+        }
+        // The registrant was polled during our claim and set REARM: it re-checked after that,
+        // and events since saw our claim and did not wake. Re-arm its registration (the cell
+        // holds its waker, which is what REARM says) and wake it once more, with a clone,
+        // since after the release we may no longer read the cell. Rare: a poll has to land
+        // inside a claim.
+        // SAFETY: still claimed (only we clear WAKING), as above.
+        let again = self.waker.with(|cell| unsafe { (*cell).clone() });
+        let released =
+            self.state
+                .compare_exchange(REGISTERED | WAKING | REARM, REGISTERED, AcqRel, Acquire);
+        debug_assert!(released.is_ok(), "during a claim only REARM can be added");
+        if let Some(waker) = again {
+            waker.wake();
         }
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::sync::test_support::counting;

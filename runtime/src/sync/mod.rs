@@ -26,7 +26,9 @@ mod wait_list;
 
 pub use notify::{Notified, Notify};
 
-#[cfg(test)]
+#[cfg(all(test, loom))]
+mod loom_tests;
+#[cfg(all(test, not(loom)))]
 mod test_support;
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests;

@@ -13,27 +13,30 @@
 //! The fast path (a slot is free, or a value is there) takes no lock. A send is one CAS on
 //! `tail`, a write, a `Release` store of the slot's stamp, and a wake of the receiver's
 //! `AtomicWaker` (one `fetch_or`, plus a `fetch_and` when the receiver was parked). A receive
-//! is an `Acquire` load, a read, a `Release` store, a `SeqCst` swap of `head` and a `SeqCst`
-//! load of `waiting`; parking the receiver again is one `swap` (its waker stays in the slot,
-//! so there is no waker clone per message). A ping-pong send + receive pair thus costs five
-//! atomic read-modify-writes. Only a sender that finds the queue full takes the mutex, to
+//! is an `Acquire` load, a read, two `Release` stores, a `SeqCst` fence and a load of
+//! `waiting`; parking the receiver again is one `swap` (its waker stays in the slot,
+//! so there is no waker clone per message). A ping-pong send + receive pair thus costs four
+//! atomic read-modify-writes and one fence. Only a sender that finds the queue full takes the mutex, to
 //! park in the `WaitList`.
 //!
 //! ## No lost wake-up between "full" and "registered"
 //!
 //! A sender that found the queue full:
-//! 1. parks in the wait list and stores the new `waiting` count (`SeqCst`), under the mutex;
-//! 2. tries to push again (the full check reads `head` with `SeqCst`).
+//! 1. parks in the wait list and stores the new `waiting` count, under the mutex;
+//! 2. issues a `SeqCst` fence (`SendFuture::poll`);
+//! 3. tries to push again, which reads `head`.
 //!
 //! The receiver, after taking a value:
-//! 1. advances `head` (`SeqCst` swap);
-//! 2. reads `waiting` (`SeqCst`); if non-zero, pops the oldest waiter and wakes it.
+//! 1. advances `head` (`BoundedQueue::pop`);
+//! 2. issues a `SeqCst` fence (`Chan::notify_one_sender`);
+//! 3. reads `waiting`; if non-zero, pops the oldest waiter and wakes it.
 //!
-//! All four operations are `SeqCst`, so they have one total order: if the receiver's read of
-//! `waiting` comes before the sender's store, the sender's re-check of `head` comes after the
-//! receiver's swap and sees the freed slot; otherwise the receiver sees the waiter. A waiter
-//! that was picked (notified) but goes away without sending passes the notification on to the
-//! next waiter.
+//! The two fences are ordered one way or the other in the single total order of `SeqCst`
+//! fences: if the receiver's comes first, the sender's read of `head` sees the freed slot;
+//! otherwise the receiver's read of `waiting` sees the waiter. (A `SeqCst` swap and load
+//! would do on paper, but loom models only fences at full strength, and this protocol is
+//! checked by the loom models in `loom_tests.rs`.) A waiter that was picked (notified) but
+//! goes away without sending passes the notification on to the next waiter.
 //!
 //! ## Closing
 //!
@@ -52,7 +55,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker, ready};
 
 use crate::coop;
-use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use crate::loom::sync::{Arc, Mutex, MutexGuard};
 
 use super::atomic_waker::AtomicWaker;
@@ -105,14 +108,18 @@ impl<T> Chan<T> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Publishes the linked count for the receiver (step 1 of the sender's side).
+    /// Publishes the linked count for the receiver (step 1 of the sender's side). Relaxed:
+    /// the handshake's ordering comes from the fences (module doc).
     fn publish_waiting(&self, waiters: &WaitList) {
-        self.waiting.store(waiters.linked(), Ordering::SeqCst);
+        self.waiting.store(waiters.linked(), Ordering::Relaxed);
     }
 
-    /// A slot was freed: wake the oldest waiting sender, if any (the receiver's step 2).
+    /// A slot was freed: wake the oldest waiting sender, if any (the receiver's steps 2, 3).
     fn notify_one_sender(&self) {
-        if self.waiting.load(Ordering::SeqCst) == 0 {
+        // The receiver's fence of the handshake: orders our `head` store before the read of
+        // `waiting` against the sender's fence (module doc, "No lost wake-up").
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::Relaxed) == 0 {
             return;
         }
         let waker = {
@@ -272,9 +279,10 @@ impl<T> Sender<T> {
         }
     }
 
-    /// Sends `value`, waiting for room if the channel is full. Waiting senders are served in
-    /// the order they started waiting. Cancel-safe: dropping the future drops the value
-    /// unsent.
+    /// Sends `value`, waiting for room if the channel is full. Waiting senders are woken in
+    /// the order they started waiting; a send that arrives meanwhile may still take a freed
+    /// slot first (the woken sender then waits again: no strict fairness). Cancel-safe:
+    /// dropping the future drops the value unsent.
     ///
     /// # Errors
     /// [`SendError`] with the value if the receiver is closed or dropped.
@@ -408,6 +416,10 @@ impl<T> Future for SendFuture<'_, T> {
                 },
             };
             this.chan.publish_waiting(&waiters);
+            drop(waiters);
+            // The sender's fence of the handshake: orders our `waiting` store before the
+            // retry's read of `head` against the receiver's fence (module doc).
+            fence(Ordering::SeqCst);
         }
     }
 }

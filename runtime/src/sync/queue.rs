@@ -21,10 +21,10 @@
 //!    `head`. Otherwise the queue is empty, or a producer claimed the slot and has not yet
 //!    written it: that producer wakes the consumer after publishing, so "empty" is a safe
 //!    answer.
-//! 3. `head` is advanced with a `SeqCst` swap and read with `SeqCst` loads: the channel pairs
-//!    it with its "senders are waiting" counter (Dekker style, see `mpsc`), so that a sender
-//!    that registers after seeing "full" and a consumer that frees a slot cannot both miss
-//!    each other.
+//! 3. `head` is advanced with a `Release` store and read with `Acquire` loads; the channel
+//!    puts a `SeqCst` fence on each side of its "senders are waiting" handshake (see `mpsc`),
+//!    so that a sender that registers after seeing "full" and a consumer that frees a slot
+//!    cannot both miss each other.
 
 use std::mem::MaybeUninit;
 
@@ -120,9 +120,10 @@ impl<T> BoundedQueue<T> {
                     Err(current) => tail = current,
                 }
             } else if stamp.wrapping_add(self.one_lap) == tail.wrapping_add(1) {
-                // The slot holds last lap's value. Full iff the consumer is a lap behind
-                // (SeqCst: step 3 of the module doc).
-                let head = self.head.load(Ordering::SeqCst);
+                // The slot holds last lap's value. Full iff the consumer is a lap behind.
+                // Acquire: pairs with `pop`'s Release store of `head`, so a retry then sees
+                // the slot's freed stamp.
+                let head = self.head.load(Ordering::Acquire);
                 if head.wrapping_add(self.one_lap) == tail {
                     return Err(Full(value));
                 }
@@ -153,14 +154,16 @@ impl<T> BoundedQueue<T> {
         // Release: the next lap's producer sees our read done before it overwrites.
         slot.stamp
             .store(head.wrapping_add(self.one_lap), Ordering::Release);
-        // SeqCst: step 3 of the module doc.
-        self.head.swap(self.advance(head), Ordering::SeqCst);
+        // Release: a producer that reads the new head (Acquire) sees the slot freed above.
+        self.head.store(self.advance(head), Ordering::Release);
         Some(value)
     }
 
     /// Values in the queue now (a snapshot, exact when no one is pushing).
     pub(crate) fn len(&self) -> usize {
         loop {
+            // SeqCst: a consistent snapshot of the two counters (a diagnostic, off the fast
+            // path).
             let tail = self.tail.load(Ordering::SeqCst);
             let head = self.head.load(Ordering::SeqCst);
             if self.tail.load(Ordering::SeqCst) != tail {
@@ -188,7 +191,7 @@ impl<T> Drop for BoundedQueue<T> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 

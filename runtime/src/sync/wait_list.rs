@@ -155,7 +155,7 @@ impl WaitList {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::sync::test_support::counting;

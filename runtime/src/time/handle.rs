@@ -167,6 +167,21 @@ impl Timers {
         self.lock().elapsed_instant()
     }
 
+    /// Installs `wake` as the way to wake the thread that drives this wheel (the one that calls
+    /// [`process`](Self::process) and then sleeps until the deadline it returned, e.g. in
+    /// `Reactor::poll`): it is called, outside the lock, whenever a timer is registered with a
+    /// deadline earlier than that one, so a timer registered from another thread is not
+    /// noticed late. A single-threaded loop that registers timers only from its own thread
+    /// between `process` calls does not need one. Replaces any previous one.
+    pub fn set_driver_wake(&self, wake: impl Fn() + Send + Sync + 'static) {
+        self.lock().set_driver_wake(Some(std::sync::Arc::new(wake)));
+    }
+
+    /// Removes the driver wake installed by [`set_driver_wake`](Self::set_driver_wake).
+    pub fn clear_driver_wake(&self) {
+        self.lock().set_driver_wake(None);
+    }
+
     /// Whether two handles name the same wheel.
     pub fn ptr_eq(&self, other: &Timers) -> bool {
         Arc::ptr_eq(&self.wheel, &other.wheel)

@@ -10,7 +10,7 @@
 //! ## The levels
 //!
 //! Time is counted in *ticks* of one microsecond since the wheel's origin (the `Instant` at
-//! [`Timers::new`]). The wheel has [`NUM_LEVELS`](wheel::NUM_LEVELS) levels of 64 slots; a slot
+//! [`Timers::new`]). The wheel has `NUM_LEVELS` (10) levels of 64 slots; a slot
 //! of level `L` spans `64^L` ticks, so a level spans 64 times the one below it:
 //!
 //! ```text
@@ -48,7 +48,7 @@
 //!    `6(L+1)`, and a larger slot index than `elapsed` at level `L`. Hence every entry of
 //!    level `L` is due before every entry of level `L+1`, and the next slot to expire is the
 //!    first occupied slot (at or after `elapsed`'s) of the lowest non-empty level.
-//! 3. A [`TimerKey`](entry::TimerKey) is a slab key plus a generation, unique per insertion:
+//! 3. A [`TimerKey`] is a slab key plus a generation, unique per insertion:
 //!    once its entry fired or was cancelled, the key may be reused by a new timer, but the
 //!    generation differs, so a stale handle never touches the new timer.
 //! 4. No deadline is rounded: a deadline converts to the first tick at or after it (a timer
@@ -72,7 +72,16 @@
 //! level, which is finer). Finally `elapsed = now`. It returns the next deadline: exact when it
 //! is at level 0, the start of the slot when it is higher (the caller wakes then, the wheel
 //! cascades, and the caller re-arms for the exact deadline). Wakers are called outside the
-//! wheel's lock, in batches of [`WAKE_BATCH`](handle::WAKE_BATCH).
+//! wheel's lock, in batches of `WAKE_BATCH` (32).
+
+//!
+//! ## Waking the driver
+//!
+//! The thread that drives the wheel sleeps until the deadline `process` returned. A timer
+//! registered from another thread with an earlier deadline would be noticed late, so a
+//! multi-threaded driver installs [`Timers::set_driver_wake`] (e.g. `IoHandle::wake`): the
+//! wheel remembers the deadline it last returned and calls the hook, outside its lock, when
+//! an insert or reset files an earlier one. Without a hook nothing is tracked.
 
 mod entry;
 mod handle;
@@ -88,5 +97,5 @@ pub use interval::{Interval, interval, interval_at};
 pub use sleep::{Sleep, sleep, sleep_until};
 pub use timeout::{Elapsed, Timeout, timeout, timeout_at};
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests;

@@ -111,7 +111,13 @@ impl Sleep {
             .timers
             .as_ref()
             .expect("a registered sleep knows its timers");
-        let moved = timers.lock().reset(key, deadline);
+        let (moved, driver_wake) = {
+            let mut wheel = timers.lock();
+            (wheel.reset(key, deadline), wheel.take_driver_wake())
+        };
+        if let Some(wake) = driver_wake {
+            wake();
+        }
         match moved {
             Ok(None) => {}
             Ok(Some(waker)) => {
@@ -125,7 +131,7 @@ impl Sleep {
     fn resolve_timers(&mut self) -> &Timers {
         self.timers.get_or_insert_with(|| match Timers::current() {
             Ok(timers) => timers,
-            Err(error) => panic!("a Sleep was polled {error}"),
+            Err(error) => panic!("a Sleep was polled outside a runtime: {error}"),
         })
     }
 }
@@ -140,7 +146,13 @@ impl Future for Sleep {
             State::Fired => true,
             State::Unregistered => {
                 let deadline = this.deadline;
-                let inserted = this.resolve_timers().lock().insert(deadline, cx.waker());
+                let (inserted, driver_wake) = {
+                    let mut wheel = this.resolve_timers().lock();
+                    (wheel.insert(deadline, cx.waker()), wheel.take_driver_wake())
+                };
+                if let Some(wake) = driver_wake {
+                    wake();
+                }
                 match inserted {
                     Inserted::AlreadyDue => true,
                     Inserted::Registered(key) => {

@@ -474,3 +474,48 @@ fn timers_is_send_sync_and_wakes_across_threads() {
     assert_eq!(count.count(), 1);
     assert!(poll_once(&mut sleep, &waker).is_ready());
 }
+
+#[test]
+fn the_driver_is_woken_only_for_a_deadline_earlier_than_the_one_it_sleeps_until() {
+    let origin = Instant::now();
+    let timers = Timers::with_origin(origin);
+    let wakes = Arc::new(AtomicUsize::new(0));
+    let counter = wakes.clone();
+    timers.set_driver_wake(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let (_, waker) = counting();
+    let mut late = Sleep::new_in(&timers, origin + us(1_000));
+    assert!(poll_once(&mut late, &waker).is_pending());
+    assert_eq!(
+        wakes.load(Ordering::SeqCst),
+        1,
+        "the driver slept with no deadline"
+    );
+    // The driver processes and sleeps until the returned deadline.
+    let armed = timers.process(origin).unwrap();
+    let mut later = Sleep::new_in(&timers, origin + us(2_000));
+    assert!(poll_once(&mut later, &waker).is_pending());
+    assert_eq!(
+        wakes.load(Ordering::SeqCst),
+        1,
+        "not earlier than {armed:?}"
+    );
+    let mut sooner = Sleep::new_in(&timers, origin + us(10));
+    assert!(poll_once(&mut sooner, &waker).is_pending());
+    assert_eq!(
+        wakes.load(Ordering::SeqCst),
+        2,
+        "earlier: the driver must re-arm"
+    );
+    later.reset(origin + us(5));
+    assert_eq!(
+        wakes.load(Ordering::SeqCst),
+        3,
+        "a reset to an earlier deadline too"
+    );
+    timers.clear_driver_wake();
+    let mut quiet = Sleep::new_in(&timers, origin + us(1));
+    assert!(poll_once(&mut quiet, &waker).is_pending());
+    assert_eq!(wakes.load(Ordering::SeqCst), 3);
+}

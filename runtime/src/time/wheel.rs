@@ -63,7 +63,6 @@ pub(crate) enum Processed {
 }
 
 /// A hierarchical timer wheel (see the module doc of [`crate::time`]).
-#[derive(Debug)]
 pub(crate) struct Wheel {
     /// Tick 0.
     origin: Instant,
@@ -73,6 +72,27 @@ pub(crate) struct Wheel {
     entries: Slab<Entry>,
     /// The generation the next inserted timer gets (invariant 3).
     next_generation: u64,
+    /// Called when a timer is filed earlier than the deadline the driver sleeps until (set by
+    /// [`Timers::set_driver_wake`](super::Timers::set_driver_wake); `None`: never).
+    driver_wake: Option<DriverWake>,
+    /// The deadline the driver sleeps until: the last one `process` returned (`u64::MAX` for
+    /// none, or when no driver wake is installed).
+    armed: u64,
+    /// A timer was filed before `armed` since the last `take_driver_wake`.
+    earlier_than_armed: bool,
+}
+
+/// A callback that wakes the thread driving the wheel (for a loop: `IoHandle::wake`).
+pub(crate) type DriverWake = std::sync::Arc<dyn Fn() + Send + Sync>;
+
+impl std::fmt::Debug for Wheel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wheel")
+            .field("elapsed", &self.elapsed)
+            .field("len", &self.entries.len())
+            .field("driver_wake", &self.driver_wake.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The level at which a deadline `when > elapsed` is filed: the highest 6-bit group in which
@@ -102,6 +122,9 @@ impl Wheel {
             levels: std::array::from_fn(|_| Level::new()),
             entries: Slab::new(),
             next_generation: 0,
+            driver_wake: None,
+            armed: u64::MAX,
+            earlier_than_armed: false,
         }
     }
 
@@ -162,9 +185,29 @@ impl Wheel {
         Inserted::Registered(TimerKey { index, generation })
     }
 
+    /// Installs (or removes) the driver wake.
+    pub(crate) fn set_driver_wake(&mut self, wake: Option<DriverWake>) {
+        self.driver_wake = wake;
+        self.armed = u64::MAX;
+    }
+
+    /// The driver wake, if a timer was filed before the armed deadline since the last call
+    /// (to be called after unlocking).
+    pub(crate) fn take_driver_wake(&mut self) -> Option<DriverWake> {
+        if !std::mem::take(&mut self.earlier_than_armed) {
+            return None;
+        }
+        self.driver_wake.clone()
+    }
+
     /// Links entry `index` (with `when > elapsed`) where invariant 2 wants it.
     fn link(&mut self, index: usize) {
         let when = self.entries[index].when;
+        if self.driver_wake.is_some() && when < self.armed {
+            // The driver sleeps past this deadline: it must be woken to re-arm earlier.
+            self.armed = when;
+            self.earlier_than_armed = true;
+        }
         debug_assert!(when > self.elapsed, "only future deadlines are filed");
         let level = level_for(self.elapsed, when);
         let slot = slot_for(when, level);
@@ -278,11 +321,18 @@ impl Wheel {
             }
         }
         self.elapsed = self.elapsed.max(now);
-        Processed::Done(self.next_expiration().map(|expiration| expiration.deadline))
+        let next = self.next_expiration().map(|expiration| expiration.deadline);
+        if self.driver_wake.is_some() {
+            // The caller sleeps until `next` now; cascades during this call re-linked entries,
+            // but the caller learns of them through `next` itself.
+            self.armed = next.unwrap_or(u64::MAX);
+            self.earlier_than_armed = false;
+        }
+        Processed::Done(next)
     }
 
     /// Test access: the level a live key is filed at.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn level_of(&self, key: TimerKey) -> Option<usize> {
         self.is_live(key)
             .then(|| self.entries[key.index].level as usize)
