@@ -37,7 +37,14 @@ fn the_hand_off_log_names_the_stuck_task_and_its_lifo_task_runs() {
         .expect("the woken task did not run while its worker was blocked");
     let metrics = pool.metrics();
     assert!(metrics.hand_offs >= 1, "{metrics:?}");
-    assert_eq!(metrics.hand_off_log[0].task, Some(blocker_id));
+    // On a loaded machine a descheduled thread can look stuck too; the blocker must be named.
+    assert!(
+        metrics
+            .hand_off_log
+            .iter()
+            .any(|h| h.task == Some(blocker_id) && h.worker == 0),
+        "{metrics:?}"
+    );
     release_tx.send(()).unwrap();
     pool.block_on(blocker).expect("blocker");
     pool.block_on(waiter).expect("waiter");

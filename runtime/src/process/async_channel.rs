@@ -86,24 +86,35 @@ impl AsyncChannel {
 
     /// Receives one value.
     pub async fn recv<T: DeserializeOwned>(&mut self) -> Result<T, FrameError> {
-        let body = poll_fn(|cx| self.poll_recv_bytes(cx)).await?;
-        frame::decode(&body)
+        poll_fn(|cx| self.poll_recv_with(cx, frame::decode)).await?
     }
 
     /// Polls for one frame's bytes (steps 1 to 3 of the module docs).
     pub fn poll_recv_bytes(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<u8>, FrameError>> {
+        self.poll_recv_with(cx, <[u8]>::to_vec)
+    }
+
+    /// Polls for one frame and hands its body to `f` where it lies in the reader's buffer.
+    fn poll_recv_with<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Poll<Result<R, FrameError>> {
+        let mut f = Some(f);
         let grant = ready!(coop::poll_proceed(cx));
         loop {
             ready!(self.registration.poll_read_ready(cx))?;
             let fd = self.fd.as_fd();
-            match self
-                .reader
-                .read_frame(|buf, fds| sys::recv_with_fds(fd, buf, true, fds))
-            {
-                Ok(body) => {
+            let f = &mut f;
+            match self.reader.read_frame_with(
+                |buf, fds| sys::recv_with_fds(fd, buf, true, fds),
+                |body| f.take().map(|f| f(body)),
+            ) {
+                Ok(Some(value)) => {
                     grant.made_progress();
-                    return Poll::Ready(Ok(body));
+                    return Poll::Ready(Ok(value));
                 }
+                Ok(None) => unreachable!("the body callback runs at most once"),
                 Err(FrameError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.registration.clear_read_ready();
                 }

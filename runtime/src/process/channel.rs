@@ -37,6 +37,8 @@ pub struct Channel {
     fd: OwnedFd,
     reader: FrameReader,
     max_frame: usize,
+    /// The encode buffer, kept between sends so a message costs no allocation.
+    out: Vec<u8>,
 }
 
 impl Channel {
@@ -52,6 +54,7 @@ impl Channel {
             fd,
             reader: FrameReader::new(DEFAULT_MAX_FRAME),
             max_frame: DEFAULT_MAX_FRAME,
+            out: Vec::new(),
         }
     }
 
@@ -69,14 +72,23 @@ impl Channel {
 
     /// Sends one value and returns once it is in the socket buffer.
     pub fn send<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), FrameError> {
-        let frame = frame::encode(value, self.max_frame)?;
-        self.write_all(&frame)
+        let out = std::mem::take(&mut self.out);
+        let result = frame::encode_into(value, self.max_frame, out);
+        let (frame, result) = match result {
+            Ok(frame) => {
+                let r = self.write_all(&frame, &[]);
+                (frame, r)
+            }
+            Err((frame, e)) => (frame, Err(e)),
+        };
+        self.out = frame;
+        result
     }
 
-    /// Sends raw bytes as one frame.
+    /// Sends raw bytes as one frame, header and body in one `sendmsg` (no copy of the body).
     pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), FrameError> {
-        let frame = frame::encode_bytes(bytes, self.max_frame)?;
-        self.write_all(&frame)
+        let header = frame::header(bytes.len(), self.max_frame)?;
+        self.write_all(&header, bytes)
     }
 
     /// Sends one value with a file descriptor attached (the receiver gets its own copy,
@@ -88,31 +100,46 @@ impl Channel {
     ) -> Result<(), FrameError> {
         let frame = frame::encode(value, self.max_frame)?;
         let n = sys::send_with_fd(self.fd.as_fd(), &frame, fd)?;
-        self.write_all(&frame[n..])
+        self.write_all(&frame[n..], &[])
     }
 
     /// Receives one value, blocking until it arrives or the peer is gone.
     pub fn recv<T: DeserializeOwned>(&mut self) -> Result<T, FrameError> {
-        let body = self.recv_bytes()?;
-        frame::decode(&body)
+        // Decoded where it lies in the reader's buffer: no copy, no allocation for the body.
+        self.recv_with(frame::decode)?
     }
 
     /// Receives one frame's raw bytes.
     pub fn recv_bytes(&mut self) -> Result<Vec<u8>, FrameError> {
+        self.recv_with(<[u8]>::to_vec)
+    }
+
+    /// Receives one frame's raw bytes into `buf` (replacing its contents, reusing its
+    /// capacity: a stream of large frames costs no allocation).
+    pub fn recv_bytes_into(&mut self, buf: &mut Vec<u8>) -> Result<(), FrameError> {
+        self.recv_with(|body| {
+            buf.clear();
+            buf.extend_from_slice(body);
+        })
+    }
+
+    /// Receives one frame and hands its body to `f` where it lies (valid until the next
+    /// receive).
+    pub fn recv_with<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> Result<R, FrameError> {
         let fd = self.fd.as_fd();
         self.reader
-            .read_frame(|buf, fds| sys::recv_with_fds(fd, buf, false, fds))
+            .read_frame_with(|buf, fds| sys::recv_with_fds(fd, buf, false, fds), f)
     }
 
     /// Receives one value if a whole frame is already buffered or readable without blocking;
     /// `Ok(None)` otherwise (the bytes of a partial frame are kept for the next call).
     pub fn try_recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
         let fd = self.fd.as_fd();
-        match self
-            .reader
-            .read_frame(|buf, fds| sys::recv_with_fds(fd, buf, true, fds))
-        {
-            Ok(body) => frame::decode(&body).map(Some),
+        match self.reader.read_frame_with(
+            |buf, fds| sys::recv_with_fds(fd, buf, true, fds),
+            frame::decode,
+        ) {
+            Ok(value) => value.map(Some),
             Err(FrameError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
             Err(e) => Err(e),
         }
@@ -125,11 +152,16 @@ impl Channel {
         Ok((value, fd))
     }
 
-    /// Writes all of `buf`, retrying short writes and `EINTR`.
-    fn write_all(&mut self, mut buf: &[u8]) -> Result<(), FrameError> {
-        while !buf.is_empty() {
-            match sys::send(self.fd.as_fd(), buf, false) {
-                Ok(n) => buf = &buf[n..],
+    /// Writes all of `first` then `second` (gathered, one `sendmsg` when the socket has
+    /// room), retrying short writes and `EINTR`.
+    fn write_all(&mut self, mut first: &[u8], mut second: &[u8]) -> Result<(), FrameError> {
+        while !first.is_empty() || !second.is_empty() {
+            match sys::send_gather(self.fd.as_fd(), first, second, false) {
+                Ok(n) => {
+                    let from_first = n.min(first.len());
+                    first = &first[from_first..];
+                    second = &second[n - from_first..];
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(FrameError::Io(e)),
             }

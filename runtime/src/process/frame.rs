@@ -53,6 +53,34 @@ pub fn encode<T: Serialize + ?Sized>(value: &T, max: usize) -> Result<Vec<u8>, F
     Ok(buf)
 }
 
+/// Encodes `value` as one frame into `buf` (cleared first; its capacity is reused). On error
+/// the buffer comes back with the error, so the caller keeps it.
+pub fn encode_into<T: Serialize + ?Sized>(
+    value: &T,
+    max: usize,
+    mut buf: Vec<u8>,
+) -> Result<Vec<u8>, (Vec<u8>, FrameError)> {
+    buf.clear();
+    buf.extend_from_slice(&[0; HEADER_LEN]);
+    // to_extend consumes the buffer; on error it is lost, so an empty one is handed back.
+    let mut buf = match postcard::to_extend(value, buf) {
+        Ok(buf) => buf,
+        Err(e) => return Err((Vec::new(), FrameError::Encode(e))),
+    };
+    let len = buf.len() - HEADER_LEN;
+    match finish_header(&mut buf, len, max) {
+        Ok(()) => Ok(buf),
+        Err(e) => Err((buf, e)),
+    }
+}
+
+/// The header of a frame whose body has `len` bytes, refusing bodies over `max`.
+pub fn header(len: usize, max: usize) -> Result<[u8; HEADER_LEN], FrameError> {
+    let mut header = [0u8; HEADER_LEN];
+    finish_header(&mut header, len, max)?;
+    Ok(header)
+}
+
 /// Frames raw bytes (header included), refusing bodies over `max`.
 pub fn encode_bytes(body: &[u8], max: usize) -> Result<Vec<u8>, FrameError> {
     let mut buf = Vec::with_capacity(HEADER_LEN + body.len());
@@ -131,8 +159,18 @@ impl FrameReader {
     /// end-of-stream, or `WouldBlock`) as often as needed.
     pub fn read_frame(
         &mut self,
-        mut read: impl FnMut(&mut [u8], &mut Vec<OwnedFd>) -> io::Result<usize>,
+        read: impl FnMut(&mut [u8], &mut Vec<OwnedFd>) -> io::Result<usize>,
     ) -> Result<Vec<u8>, FrameError> {
+        self.read_frame_with(read, <[u8]>::to_vec)
+    }
+
+    /// As [`FrameReader::read_frame`], but hands the body to `f` where it lies in the
+    /// reader's buffer: no allocation and no copy (decoding a value straight from it).
+    pub fn read_frame_with<R>(
+        &mut self,
+        mut read: impl FnMut(&mut [u8], &mut Vec<OwnedFd>) -> io::Result<usize>,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, FrameError> {
         loop {
             if let Some(broken) = self.broken {
                 return Err(match broken {
@@ -150,13 +188,15 @@ impl FrameReader {
                     continue;
                 }
                 if available.len() >= HEADER_LEN + len {
-                    let body = available[HEADER_LEN..HEADER_LEN + len].to_vec();
-                    self.start += HEADER_LEN + len;
+                    let body = self.start + HEADER_LEN..self.start + HEADER_LEN + len;
+                    self.start = body.end;
                     if self.start == self.end {
+                        // Nothing buffered past this frame: the next read starts at the front.
+                        // The body's bytes stay where they are until then.
                         self.start = 0;
                         self.end = 0;
                     }
-                    return Ok(body);
+                    return Ok(f(&self.buf[body]));
                 }
                 HEADER_LEN + len
             } else {

@@ -51,6 +51,33 @@ pub(crate) fn send(fd: BorrowedFd<'_>, buf: &[u8], nonblocking: bool) -> io::Res
     Ok(n as usize)
 }
 
+/// `sendmsg(2)` of `first` then `second` as one gathered write, with `MSG_NOSIGNAL`.
+pub(crate) fn send_gather(
+    fd: BorrowedFd<'_>,
+    first: &[u8],
+    second: &[u8],
+    nonblocking: bool,
+) -> io::Result<usize> {
+    let mut iov = [
+        libc::iovec {
+            iov_base: first.as_ptr() as *mut libc::c_void,
+            iov_len: first.len(),
+        },
+        libc::iovec {
+            iov_base: second.as_ptr() as *mut libc::c_void,
+            iov_len: second.len(),
+        },
+    ];
+    // SAFETY: msghdr is plain data; all-zero is a valid empty header that we then fill in.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = iov.len() as _;
+    let flags = libc::MSG_NOSIGNAL | if nonblocking { libc::MSG_DONTWAIT } else { 0 };
+    // The iovecs point at slices that stay borrowed for the call; sendmsg only reads them.
+    let n = syscall!(sendmsg(fd.as_raw_fd(), &msg, flags))?;
+    Ok(n as usize)
+}
+
 /// Room for the ancillary data of one message: a 16-byte `cmsghdr` (two words) and up to
 /// [`MAX_FDS_PER_MESSAGE`] 4-byte descriptors. u64 elements keep it aligned for `cmsghdr`.
 const CMSG_WORDS: usize = 2 + MAX_FDS_PER_MESSAGE.div_ceil(2);

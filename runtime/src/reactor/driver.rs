@@ -61,6 +61,7 @@ impl Reactor {
             registry,
             waker,
             table: Mutex::new(table),
+            live: std::sync::atomic::AtomicUsize::new(0),
         });
         Ok(Reactor {
             poll,
@@ -74,6 +75,18 @@ impl Reactor {
     /// A handle to this reactor, for registering sources and waking it from other threads.
     pub fn handle(&self) -> IoHandle {
         self.handle.clone()
+    }
+
+    /// Whether any I/O source is registered. A hint, read without a lock: a scheduler with
+    /// ready work uses it to skip a zero-timeout poll that could report nothing (the mio
+    /// `Waker` is not a registration; wake-ups are for a blocked driver, and one that is not
+    /// blocked finds its work without them).
+    pub fn has_registrations(&self) -> bool {
+        self.handle
+            .shared
+            .live
+            .load(std::sync::atomic::Ordering::Relaxed)
+            != 0
     }
 
     /// Waits for readiness and wakes the tasks whose readiness changed.

@@ -9,6 +9,7 @@
 use std::cell::RefCell;
 use std::io;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use mio::event::Source;
@@ -21,11 +22,15 @@ use super::table::RegistrationTable;
 /// What the driver thread and every handle share. Who touches what:
 /// - `registry`: any thread (mio's `Registry` is `Sync`; epoll_ctl is thread-safe);
 /// - `waker`: any thread, to interrupt the driver's `epoll_wait`;
-/// - `table`: any thread, under its mutex, for O(1) work at a time.
+/// - `table`: any thread, under its mutex, for O(1) work at a time;
+/// - `live`: written under the table's mutex, read by the driver without it.
 pub(crate) struct Shared {
     pub(crate) registry: Registry,
     pub(crate) waker: mio::Waker,
     pub(crate) table: Mutex<RegistrationTable>,
+    /// The table's length, readable without the lock: lets a driver with ready work skip a
+    /// zero-timeout `epoll_wait` that could not report anything.
+    pub(crate) live: AtomicUsize,
 }
 
 impl Shared {
@@ -86,7 +91,14 @@ impl IoHandle {
         source: &mut impl Source,
         interest: Interest,
     ) -> io::Result<Registration> {
-        let (key, io) = self.shared.lock_table().insert()?;
+        let (key, io) = {
+            let mut table = self.shared.lock_table();
+            let inserted = table.insert()?;
+            // Relaxed: a hint for the driver (see `Reactor::has_registrations`); it publishes
+            // no memory.
+            self.shared.live.store(table.len(), Ordering::Relaxed);
+            inserted
+        };
         // Built before the syscall: if it fails, dropping it frees the slot.
         let registration = Registration::new(self.clone(), key, io);
         self.shared

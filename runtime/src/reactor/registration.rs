@@ -110,7 +110,13 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.handle.shared.lock_table().remove(self.key);
+        let mut table = self.handle.shared.lock_table();
+        table.remove(self.key);
+        // Relaxed: see `Shared::live`.
+        self.handle
+            .shared
+            .live
+            .store(table.len(), std::sync::atomic::Ordering::Relaxed);
     }
 }
 

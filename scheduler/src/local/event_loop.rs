@@ -137,7 +137,10 @@ impl EventLoop {
             || shared.main_woken.load(Ordering::Relaxed)
             || shared.has_remote();
         if runnable_now {
-            poll_reactor(&mut self.reactor, Some(Duration::ZERO));
+            // With nothing registered, epoll could report nothing: skip the syscall.
+            if self.reactor.has_registrations() {
+                poll_reactor(&mut self.reactor, Some(Duration::ZERO));
+            }
             return;
         }
         let timeout =

@@ -87,7 +87,7 @@ pub struct HandOff {
 }
 
 /// A snapshot of the pool's metrics. See [`Pool::metrics`](super::Pool::metrics).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Metrics {
     /// One entry per worker (seat), by index.
     pub workers: Vec<WorkerMetrics>,
@@ -107,6 +107,33 @@ pub struct Metrics {
     pub spare_threads_started: u64,
     /// Sampled schedule latency (wake to poll), in nanoseconds.
     pub schedule_latency: Histogram<u64>,
+}
+
+impl std::fmt::Debug for Metrics {
+    /// The histogram is summarised (count, p50, p99, max in ns), not dumped bucket by bucket.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let h = &self.schedule_latency;
+        f.debug_struct("Metrics")
+            .field("workers", &self.workers)
+            .field("injector_depth", &self.injector_depth)
+            .field("hand_offs", &self.hand_offs)
+            .field("hand_off_log", &self.hand_off_log)
+            .field("searching_workers", &self.searching_workers)
+            .field("sleeping_workers", &self.sleeping_workers)
+            .field("live_tasks", &self.live_tasks)
+            .field("spare_threads_started", &self.spare_threads_started)
+            .field(
+                "schedule_latency_ns",
+                &format_args!(
+                    "count {} p50 {} p99 {} max {}",
+                    h.len(),
+                    h.value_at_quantile(0.5),
+                    h.value_at_quantile(0.99),
+                    h.max()
+                ),
+            )
+            .finish()
+    }
 }
 
 impl Metrics {

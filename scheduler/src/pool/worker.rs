@@ -7,7 +7,8 @@
 //!    cancelled) and leave (shutdown.rs, step 3).
 //! 2. **Injector, every N ticks.** Every `global_queue_interval` ticks (61) take one job from
 //!    the injector first, so jobs injected from outside are not starved by a worker whose
-//!    deque never empties.
+//!    deque never empties; at the same tick, poll the reactor without blocking (if no other
+//!    worker drives it) and fire due timers (driver.rs, steps 3-4).
 //! 3. **LIFO slot**, at most `lifo_poll_bound` (3) times in a row: the job woken last by this
 //!    worker runs next (its data is hot in cache, and in a ping-pong it is the other half).
 //!    Past the bound the slot's job moves to the back of the deque.
@@ -17,7 +18,10 @@
 //!    batch from the other seats' deques (random start, then round the ring), then the
 //!    injector again. A searcher that finds a job stops searching, and if it was the last
 //!    searcher wakes another (sleep.rs, F1).
-//! 7. **Sleep** (sleep.rs, S1-S4): register as a sleeper, re-check every queue once, park.
+//! 7. **Sleep**: first spin a few microseconds looking for work ([`SPIN_ROUNDS`]); then the
+//!    sleep protocol (sleep.rs, S1-S4): register as a sleeper, re-check every queue once, fire
+//!    due timers, and sleep until woken or the next timer: in the reactor if this worker can
+//!    take the driver, else on its `Parker` (driver.rs, steps 1-2, 4).
 //!
 //! Running a job (`run_job`): bracket it with `begin_poll`/`end_poll` (seat.rs, steps 1-2),
 //! run it under a fresh cooperative budget ([`coop::with_budget`]), count it. If `end_poll`
