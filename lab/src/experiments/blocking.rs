@@ -10,16 +10,16 @@
 //! several deadlines therefore records each of them, late by less and less as it catches up,
 //! which is what its reports would have been: the stall is not hidden by one sample
 //! (coordinated omission). Row `others_p99` / `lateness`: value the median, p50 .. max filled
-//! (ns); what to read is p99. On a cooperative loop the call stalls everyone (p99 near
+//! (ns); what to read is p99. The note adds the p99 over only the wake-ups each reporter
+//! slept toward (leaving out the reports it missed while held up), the figure a sleeper that
+//! re-arms from its wake time would report, and for the pool the stall monitor's hand-offs. On a cooperative loop the call stalls everyone (p99 near
 //! 10 ms); a pool whose stall monitor hands the blocked worker's queue off, or plain threads,
 //! keep the others going.
 
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
-
 use super::{Ctx, Experiment, Size, histogram_row};
-use crate::models::{Blocking as Load, Model};
+use crate::models::{Blocked, Blocking as Load, Model};
 use crate::stats;
 
 /// See the [module docs](self).
@@ -82,28 +82,58 @@ pub fn calls(load: &Load) -> impl Iterator<Item = Duration> + '_ {
         .take_while(move |start| *start + load.call <= load.run_for)
 }
 
+/// One reporter's lateness samples (ns): every deadline of its grid, and the subset it
+/// actually slept toward (its deadline was still ahead when it went to sleep), which leaves
+/// out the reports it missed while held up: the view of a sleeper that re-arms from its wake
+/// time, given in the note beside the row.
+#[derive(Debug, Clone, Default)]
+pub struct Reports {
+    /// Every deadline.
+    pub all: Vec<u64>,
+    /// Only the deadlines slept toward.
+    pub slept: Vec<u64>,
+}
+
+impl Reports {
+    /// Room for reporter `i`'s reports, allocated before the run.
+    pub fn for_reporter(load: &Load, i: u64) -> Reports {
+        let n = reports(load, i) as usize;
+        Reports {
+            all: Vec::with_capacity(n),
+            slept: Vec::with_capacity(n),
+        }
+    }
+
+    /// Records the report for `deadline`, woken now; `slept` says whether it was ahead.
+    pub fn record(&mut self, deadline: Instant, slept: bool) {
+        let late = Instant::now()
+            .saturating_duration_since(deadline)
+            .as_nanos() as u64;
+        self.all.push(late);
+        if slept {
+            self.slept.push(late);
+        }
+    }
+}
+
 /// Reporter `i` of `load`, written once for every task model: sleeps with the model's
-/// `sleep_until` through its grid of deadlines (from `t0`) and returns its lateness samples
-/// (ns). The vector is sized beforehand, so the loop does not allocate.
+/// `sleep_until` through its grid of deadlines (from `t0`) and returns its samples. The
+/// vectors are sized beforehand, so the loop does not allocate.
 pub async fn reporter<F: Future<Output = ()>>(
     load: Load,
     i: u64,
     t0: Instant,
     sleep_until: impl Fn(Instant) -> F,
-) -> Vec<u64> {
-    let reports = reports(&load, i);
-    let mut late = Vec::with_capacity(reports as usize);
+) -> Reports {
+    let mut out = Reports::for_reporter(&load, i);
     let mut deadline = t0 + first_deadline(&load, i);
-    for _ in 0..reports {
+    for _ in 0..reports(&load, i) {
+        let slept = Instant::now() < deadline;
         sleep_until(deadline).await;
-        late.push(
-            Instant::now()
-                .saturating_duration_since(deadline)
-                .as_nanos() as u64,
-        );
+        out.record(deadline, slept);
         deadline += load.period;
     }
-    late
+    out
 }
 
 /// The blocking unit of `load`, for every task model: sleeps with the model's `sleep_until`
@@ -124,15 +154,24 @@ pub async fn blocker<F: Future<Output = ()>>(
     made
 }
 
-/// Merges the lateness samples (ns) of every reporter into one histogram.
-pub fn merge<'a>(samples: impl IntoIterator<Item = &'a [u64]>) -> Histogram<u64> {
-    let mut hist = stats::new_histogram();
-    for unit in samples {
-        for &late in unit {
-            stats::record(&mut hist, late);
+/// Merges every reporter's samples into the [`Blocked`] answer.
+pub fn blocked(reports: &[Reports], calls: u64) -> Blocked {
+    let mut lateness = stats::new_histogram();
+    let mut slept = stats::new_histogram();
+    for unit in reports {
+        for &late in &unit.all {
+            stats::record(&mut lateness, late);
+        }
+        for &late in &unit.slept {
+            stats::record(&mut slept, late);
         }
     }
-    hist
+    Blocked {
+        lateness,
+        slept,
+        calls,
+        detail: None,
+    }
 }
 
 impl Experiment for Blocking {
@@ -165,6 +204,10 @@ impl Experiment for Blocking {
                     blocked.calls,
                     load.call.as_millis(),
                     load.call_every.as_millis()
+                );
+                let note = format!(
+                    "{note}; p99 counting only the wake-ups (not the reports missed while held up) {} ns",
+                    blocked.slept.value_at_quantile(0.99)
                 );
                 let note = match &blocked.detail {
                     Some(detail) => format!("{note}; {detail}"),

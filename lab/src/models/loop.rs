@@ -247,11 +247,7 @@ impl Model for Loop {
             let calls = calls
                 .await
                 .map_err(|e| Skip(format!("the blocker failed: {e}")))?;
-            Ok(Blocked {
-                lateness: blocking::merge(samples.iter().map(Vec::as_slice)),
-                calls,
-                detail: None,
-            })
+            Ok(blocking::blocked(&samples, calls))
         })?
     }
 

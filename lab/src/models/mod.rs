@@ -115,6 +115,9 @@ pub struct Blocking {
 pub struct Blocked {
     /// Lateness (wake time - deadline) of every report of the others, in ns.
     pub lateness: Histogram<u64>,
+    /// The same, counting only the deadlines a unit slept toward (see
+    /// [`crate::experiments::blocking::Reports`]).
+    pub slept: Histogram<u64>,
     /// Blocking calls made.
     pub calls: u64,
     /// What the model did about them, when it can say (the pool's hand-off count).

@@ -181,11 +181,7 @@ impl Model for PoolModel {
             let calls = calls
                 .await
                 .map_err(|e| Skip(format!("the blocker failed: {e}")))?;
-            Ok(Blocked {
-                lateness: blocking::merge(samples.iter().map(Vec::as_slice)),
-                calls,
-                detail: None,
-            })
+            Ok(blocking::blocked(&samples, calls))
         })?
         .map(|blocked| Blocked {
             detail: Some(format!(

@@ -317,18 +317,15 @@ impl Model for Thread {
         let mut reporters = Vec::with_capacity(load.others as usize);
         for i in 0..load.others {
             let spawned = std::thread::Builder::new().spawn(move || {
-                let mut late = Vec::with_capacity(blocking::reports(&load, i) as usize);
+                let mut out = blocking::Reports::for_reporter(&load, i);
                 let mut deadline = t0 + blocking::first_deadline(&load, i);
                 for _ in 0..blocking::reports(&load, i) {
-                    std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
-                    late.push(
-                        Instant::now()
-                            .saturating_duration_since(deadline)
-                            .as_nanos() as u64,
-                    );
+                    let ahead = deadline.saturating_duration_since(Instant::now());
+                    std::thread::sleep(ahead);
+                    out.record(deadline, !ahead.is_zero());
                     deadline += load.period;
                 }
-                late
+                out
             });
             match spawned {
                 Ok(handle) => reporters.push(handle),
@@ -354,11 +351,7 @@ impl Model for Thread {
                     .map_err(|_| Skip("a reporter thread panicked".to_owned()))?,
             );
         }
-        Ok(Blocked {
-            lateness: blocking::merge(samples.iter().map(Vec::as_slice)),
-            calls,
-            detail: None,
-        })
+        Ok(blocking::blocked(&samples, calls))
     }
 
     fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {

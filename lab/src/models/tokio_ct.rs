@@ -231,11 +231,7 @@ pub(super) async fn blocking_run(load: Blocking) -> Outcome<Blocked> {
     let calls = calls
         .await
         .map_err(|e| Skip(format!("the blocker failed: {e}")))?;
-    Ok(Blocked {
-        lateness: blocking::merge(samples.iter().map(Vec::as_slice)),
-        calls,
-        detail: None,
-    })
+    Ok(blocking::blocked(&samples, calls))
 }
 
 /// The `fairness` workload on the current tokio runtime (both tokio models).
