@@ -216,8 +216,10 @@ impl Experiment for Fairness {
                 let least = counts.iter().min().copied().unwrap_or(0);
                 let most = counts.iter().max().copied().unwrap_or(0);
                 let starvation = turns.iter().map(|t| t.max_gap_ns).max().unwrap_or(0);
-                let placed = if ctx.pin {
-                    "; pinned to CPU 0 (as every measurement; a model that places its workers uses its own CPUs)"
+                let placed = if model.multi_threaded() {
+                    "; the model's workers on CPUs of their own"
+                } else if ctx.pin {
+                    "; pinned to CPU 0"
                 } else {
                     ""
                 };
