@@ -364,8 +364,9 @@ impl<'a> WorkerLoop<'a> {
         };
         if found.is_some() || shared.is_shut_down() {
             if idle.cancel_sleep(self.seat) == Cancel::AlreadyWoken {
-                // A notifier counted us as a searcher (N3) meanwhile.
-                self.searching = true;
+                // Popped meanwhile: by a notifier, which counted us as a searcher (N3), or by
+                // shutdown's `notify_all`, which did not. The flag decides, as in S4 below.
+                self.searching = !shared.is_shut_down();
             }
             return found;
         }
@@ -385,7 +386,8 @@ impl<'a> WorkerLoop<'a> {
             if self.has_local_work() {
                 // Fired timers woke tasks onto this seat: run them instead of sleeping.
                 if idle.cancel_sleep(self.seat) == Cancel::AlreadyWoken {
-                    self.searching = true;
+                    // As in S3: counted as a searcher unless shutdown popped us.
+                    self.searching = !shared.is_shut_down();
                 }
                 break;
             }
