@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use rustix::event::{PollFd, PollFlags, Timespec};
 
-use super::{Ctx, Experiment, Sizing, histogram_row};
+use super::{Ctx, Experiment, Size, Sizing, histogram_row};
 use crate::machine;
 use crate::models::{ECHO_BUFFER, Model};
 use crate::results::Row;
@@ -57,6 +57,10 @@ pub const MESSAGE: usize = 64;
 
 /// How long the client waits for the last replies after the last request was due.
 pub const DRAIN: Duration = Duration::from_secs(10);
+
+/// Requests per connection the client makes room for before the run (more grow the buffers,
+/// outside the steady state: at 50,000/s over 100 connections one is in flight per 2 ms).
+const QUEUED: usize = 16;
 
 /// The longest the client sleeps in one `ppoll`, so it notices an abort (the server failed).
 const POLL_CAP: Duration = Duration::from_millis(10);
@@ -84,19 +88,40 @@ impl Workload {
     }
 }
 
+/// LAB.md: 100 connections (tiny: 10).
+const CONNECTIONS: Size = Size {
+    full: 100,
+    quick: 100,
+    tiny: 10,
+};
+
+/// Total request rates, requests/s: a light load and one five times heavier (picked so that
+/// every model keeps up with the first on a 2-core machine and the second shows who does not).
+const RATES: &[u64] = &[10_000, 50_000];
+/// The one rate of a quick run, and of a tiny one.
+const QUICK_RATE: u64 = 10_000;
+const TINY_RATE: u64 = 2_000;
+
+/// How long each rate sends, in ms.
+const RUN_MS: Size = Size {
+    full: 2_000,
+    quick: 500,
+    tiny: 100,
+};
+
 /// The workloads of `sizing`, one per rate.
 pub fn workloads(sizing: Sizing) -> Vec<Workload> {
-    let (connections, rates, run_ms): (u64, &[u64], u64) = match sizing {
-        Sizing::Full => (100, &[10_000, 50_000], 2_000),
-        Sizing::Quick => (100, &[10_000], 500),
-        Sizing::Tiny => (10, &[2_000], 100),
+    let rates: &[u64] = match sizing {
+        Sizing::Full => RATES,
+        Sizing::Quick => &[QUICK_RATE],
+        Sizing::Tiny => &[TINY_RATE],
     };
     rates
         .iter()
         .map(|&rate| Workload {
-            connections,
+            connections: sizing.pick(CONNECTIONS),
             rate,
-            run_for: Duration::from_millis(run_ms),
+            run_for: Duration::from_millis(sizing.pick(RUN_MS)),
         })
         .collect()
 }
@@ -170,7 +195,7 @@ impl Conn {
 
     /// Reads what is there and checks every whole reply; calls `reply(scheduled)` for each.
     fn receive(&mut self, conn: u64, mut reply: impl FnMut(Instant)) -> Result<(), String> {
-        let mut buf = [0u8; 4096];
+        let mut buf = [0u8; ECHO_BUFFER];
         loop {
             match self.stream.read(&mut buf) {
                 Ok(0) => return Err("the server closed a connection early".to_owned()),
@@ -241,9 +266,9 @@ pub fn run_client(
             .map_err(|e| format!("socket options failed: {e}"))?;
         conns.push(Conn {
             stream,
-            out: Vec::with_capacity(16 * MESSAGE),
-            inbox: Vec::with_capacity(16 * MESSAGE),
-            pending: VecDeque::with_capacity(16),
+            out: Vec::with_capacity(QUEUED * MESSAGE),
+            inbox: Vec::with_capacity(QUEUED * MESSAGE),
+            pending: VecDeque::with_capacity(QUEUED),
         });
     }
     // 2. Warm-up: one round trip per connection, sequence numbers u64::MAX - conn.

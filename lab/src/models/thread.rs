@@ -14,8 +14,8 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -356,16 +356,20 @@ impl Model for Thread {
 
     fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
         let race = Arc::new(Race::new());
-        // The units block here until every one exists, so creating them is not counted.
-        let gate = Arc::new(std::sync::Barrier::new(units as usize + 1));
+        // The units block on the gate until every one exists, so creating them is not
+        // counted; a unit let through without a start signal (a later thread was refused)
+        // leaves at once.
+        let gate = Arc::new(RwLock::new(()));
+        let closed = gate.write().unwrap_or_else(PoisonError::into_inner);
         let mut handles = Vec::with_capacity(units as usize);
+        let mut refused = None;
         for i in 0..units {
             let (race, gate) = (Arc::clone(&race), Arc::clone(&gate));
             let spawned = std::thread::Builder::new().spawn(move || {
-                gate.wait();
-                let go = race
-                    .started()
-                    .expect("the start is given before the gate opens");
+                drop(gate.read().unwrap_or_else(PoisonError::into_inner));
+                let Some(go) = race.started() else {
+                    return Turns::default();
+                };
                 let mut tally = Tally::new(go);
                 while tally.turn(&race) {
                     std::thread::yield_now();
@@ -375,25 +379,30 @@ impl Model for Thread {
             match spawned {
                 Ok(handle) => handles.push(handle),
                 Err(e) => {
-                    // The threads already started wait at the gate, which can no longer
-                    // open; they end with the process. Say so rather than hang.
-                    return Err(Skip(format!(
-                        "the machine refused thread {i} of {units}: {e}"
-                    )));
+                    refused = Some(format!("the machine refused thread {i} of {units}: {e}"));
+                    break;
                 }
             }
         }
-        race.start();
-        gate.wait();
-        std::thread::sleep(run_for);
-        race.stop();
-        handles
+        if refused.is_none() {
+            race.start();
+        }
+        drop(closed);
+        if refused.is_none() {
+            std::thread::sleep(run_for);
+            race.stop();
+        }
+        let turns: Vec<Turns> = handles
             .into_iter()
             .map(|h| {
                 h.join()
                     .map_err(|_| Skip("a unit thread panicked".to_owned()))
             })
-            .collect()
+            .collect::<Outcome<_>>()?;
+        match refused {
+            Some(why) => Err(Skip(why)),
+            None => Ok(turns),
+        }
     }
 
     fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
