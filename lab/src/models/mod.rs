@@ -28,6 +28,8 @@ mod async_executor;
 #[cfg(feature = "peers")]
 mod rayon_pool;
 #[cfg(feature = "peers")]
+mod timer_thread;
+#[cfg(feature = "peers")]
 mod tokio_ct;
 #[cfg(feature = "peers")]
 mod tokio_mt;
