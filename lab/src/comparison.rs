@@ -117,7 +117,7 @@ fn multiple_cpus(file: &ResultFile, model: &str, _kind: Kind) -> String {
     }
 }
 
-fn blocking_call(file: &ResultFile, model: &str, _kind: Kind) -> String {
+fn blocking_call(file: &ResultFile, model: &str, kind: Kind) -> String {
     if file.rows_of("blocking").next().is_none() {
         return "blocking experiment not built yet".to_owned();
     }
@@ -129,11 +129,16 @@ fn blocking_call(file: &ResultFile, model: &str, _kind: Kind) -> String {
             let p99 = r.p99.unwrap_or(r.value);
             let label = if p99 >= STALL_SHARE_NS {
                 "stalls every task"
+            } else if kind == Kind::Task {
+                "hands off"
             } else {
-                "the others go on"
+                "isolated"
             };
             format!("{label}: p99 of others {}", human(p99, &r.unit))
         }
+        // A process blocks only itself: its siblings have threads of their own. LAB.md's
+        // table states it; the blocking experiment has no process variant to measure it.
+        None if kind == Kind::Process => "isolated".to_owned(),
         None => "not measured".to_owned(),
     }
 }
@@ -258,7 +263,11 @@ mod tests {
             row("blocking", "thread", "others_p99", "lateness", 120_000.0),
         ];
         assert!(blocking_call(&file, "loop", Kind::Task).starts_with("stalls every task"));
-        assert!(blocking_call(&file, "thread", Kind::Thread).starts_with("the others go on"));
+        file.results
+            .push(row("blocking", "pool", "others_p99", "lateness", 900_000.0));
+        assert!(blocking_call(&file, "thread", Kind::Thread).starts_with("isolated: p99"));
+        assert!(blocking_call(&file, "pool", Kind::Task).starts_with("hands off: p99"));
+        assert_eq!(blocking_call(&file, "process", Kind::Process), "isolated");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! Sections: the results table; a latency percentile plot per model (lateness against
 //! 1/(1-q) on log axes, the classic HdrHistogram plot); scale curves (time and memory per
 //! unit against N, log-log); the speed-up curve against its Amdahl fit; IPC cost by message
-//! size. Sections whose experiment is absent from the file say so.
+//! size; the tails of `blocking` and `echo` (one percentile chart each, all models on it,
+//! drawn only when the file has them). Sections whose experiment is absent from the file
+//! say so.
 
 use std::fmt::Write as _;
 
@@ -98,6 +100,18 @@ pub fn render(file: &ResultFile) -> String {
     scale_section(file, &mut html);
     speedup_section(file, &mut html);
     ipc_section(file, &mut html);
+    tail_section(
+        file,
+        &mut html,
+        "blocking",
+        "others' lateness while one unit blocks for 10 ms every 50 ms",
+    );
+    tail_section(
+        file,
+        &mut html,
+        "echo",
+        "echo latency from the scheduled send time, per rate",
+    );
     html.push_str("</body></html>\n");
     html
 }
@@ -320,6 +334,44 @@ fn parse_size(text: &str) -> Option<f64> {
         (text, 1.0)
     };
     digits.parse::<f64>().ok().map(|d| d * factor)
+}
+
+/// One percentile chart for the `lateness` rows of `experiment` (`blocking`, `echo`): a
+/// series per model and variant, so the models' tails sit side by side.
+fn tail_section(file: &ResultFile, html: &mut String, experiment: &str, what: &str) {
+    let rows: Vec<&Row> = file
+        .rows_of(experiment)
+        .filter(|r| r.metric == "lateness")
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = write!(
+        html,
+        "<h2>{}</h2><p>The {} by percentile (x: 1/(1-q), so 100 is p99).</p>",
+        escape(experiment),
+        escape(what)
+    );
+    let series = rows
+        .iter()
+        .map(|r| Series {
+            name: if experiment == "echo" {
+                format!("{} {}", r.model, r.variant)
+            } else {
+                r.model.clone()
+            },
+            points: percentile_points(r),
+            dashed: false,
+        })
+        .collect();
+    html.push_str(&chart(
+        &format!("{experiment}: lateness"),
+        "1/(1-q)",
+        "lateness (µs)",
+        series,
+        true,
+        true,
+    ));
 }
 
 fn models_of(rows: &[&Row]) -> Vec<String> {

@@ -63,12 +63,6 @@ fn an_unknown_experiment_exits_2_naming_the_accepted_ones() {
 }
 
 #[test]
-fn a_planned_experiment_exits_2_saying_it_is_not_built_yet() {
-    let err = one_line_exit_2(&lab(&["--only", "fairness"]));
-    assert!(err.contains("not built yet"), "{err}");
-}
-
-#[test]
 fn an_unknown_model_exits_2_naming_the_accepted_ones() {
     let err = one_line_exit_2(&lab(&["run", "--models", "goroutine"]));
     assert!(err.contains("unknown model `goroutine`"), "{err}");

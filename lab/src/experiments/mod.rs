@@ -16,6 +16,8 @@ use crate::results::{Check, Row, Skipped};
 use crate::stats;
 
 pub mod blocking;
+pub mod echo;
+pub mod fairness;
 pub mod ipc;
 pub mod latency;
 pub mod scale;
@@ -46,12 +48,14 @@ pub fn catalogue() -> Vec<&'static dyn Experiment> {
         &latency::Latency,
         &speedup::Speedup,
         &ipc::Ipc,
-        &blocking::BlockingExperiment,
+        &blocking::Blocking,
+        &fairness::Fairness,
+        &echo::Echo,
     ]
 }
 
 /// Experiments of LAB.md that arrive with later parts (named so `--only` can say so).
-pub const PLANNED: &[(&str, &str)] = &[("fairness", "not built yet"), ("echo", "not built yet")];
+pub const PLANNED: &[(&str, &str)] = &[];
 
 /// Looks an experiment up by name.
 pub fn find(name: &str) -> Option<&'static dyn Experiment> {
@@ -106,7 +110,7 @@ impl Sizing {
                 "LAB.md default workloads, 5 samples per batch; scale up to 1,000,000 tasks / 10,000 threads"
             }
             Sizing::Quick => {
-                "quick: counts scaled down, mostly by 10 (yield 100,000; pingpong 20,000 tasks, 5,000/1,000 threads and processes; spawn 10,000 tasks, 200 threads, 20 processes; speedup 400 chunks; ipc rounds / 10), 3 samples; scale up to 100,000 tasks / 1,000 threads / 100 processes; latency 200 idle and 100 loaded probes with 1,000 background units"
+                "quick: counts scaled down, mostly by 10 (yield 100,000; pingpong 20,000 tasks, 5,000/1,000 threads and processes; spawn 10,000 tasks, 200 threads, 20 processes; speedup 400 chunks; ipc rounds / 10), 3 samples; scale up to 100,000 tasks / 1,000 threads / 100 processes; latency 200 idle and 100 loaded probes with 1,000 background units; blocking 0.5 s; fairness 0.2 s; echo one rate (10,000/s) for 0.5 s"
             }
             Sizing::Tiny => "tiny (test mode): counts scaled down about 1,000 times, 2 samples",
         }

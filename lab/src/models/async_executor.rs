@@ -4,10 +4,12 @@
 //! yield is `futures_lite::future::yield_now`; ping-pong uses `tokio::sync::mpsc` with
 //! capacity 1 (runtime-agnostic; async-executor has no channel of its own); a parked task
 //! is detached and awaits `std::future::pending` (the executor's slab keeps it). It has
-//! no timer of its own, so the latency experiment skips it.
+//! no timer of its own, so the latency experiment skips it; `blocking` sleeps on the lab's
+//! [`super::timer_thread`] instead (said in the row's note).
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_executor::LocalExecutor;
@@ -15,7 +17,10 @@ use futures_lite::future::{block_on, yield_now};
 
 use hdrhistogram::Histogram;
 
-use super::{Kind, Model, Outcome, Parked, Placement, Probe, Skip};
+use super::timer_thread::TimerThread;
+use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Skip, Turns};
+use crate::experiments::blocking;
+use crate::experiments::fairness::{self, Race};
 use crate::experiments::speedup::chunk;
 use crate::machine;
 
@@ -166,6 +171,58 @@ impl Model for AsyncExecutor {
         let _ = probe;
         Err(Skip::not_applicable(
             "async-executor has no timer of its own (async-io is not a dependency of the lab)",
+        ))
+    }
+
+    fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
+        // No timer of its own: the lab's timer thread stands in for async-io's driver.
+        let timer =
+            Arc::new(TimerThread::start().map_err(|e| Skip(format!("timer thread failed: {e}")))?);
+        let ex = Rc::new(LocalExecutor::new());
+        let inner = Rc::clone(&ex);
+        let blocked = in_task(&ex, async move {
+            let sleep = move |deadline: Instant| timer.sleep_until(deadline);
+            let t0 = Instant::now();
+            let reporters: Vec<_> = (0..load.others)
+                .map(|i| inner.spawn(blocking::reporter(load, i, t0, sleep.clone())))
+                .collect();
+            let calls = inner.spawn(blocking::blocker(load, t0, sleep.clone()));
+            let mut samples = Vec::with_capacity(reporters.len());
+            for reporter in reporters {
+                samples.push(reporter.await);
+            }
+            blocking::blocked(&samples, calls.await)
+        });
+        Ok(Blocked {
+            detail: Some(
+                "timer: the lab's timer thread (a heap and a condition variable), as async-io's driver thread would be".to_owned(),
+            ),
+            ..blocked
+        })
+    }
+
+    fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
+        let ex = Rc::new(LocalExecutor::new());
+        let inner = Rc::clone(&ex);
+        Ok(in_task(&ex, async move {
+            let race = Arc::new(Race::new());
+            let tasks: Vec<_> = (0..units)
+                .map(|_| inner.spawn(fairness::unit(Arc::clone(&race), yield_now)))
+                .collect();
+            let referee = inner.spawn(fairness::referee(race, run_for, yield_now));
+            let mut turns = Vec::with_capacity(tasks.len());
+            for task in tasks {
+                turns.push(task.await);
+            }
+            referee.await;
+            turns
+        }))
+    }
+
+    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+        let _ = (listener, connections);
+        Err(Skip::not_applicable(
+            "async-executor has no I/O reactor of its own (async-io is not a dependency of the lab)",
         ))
     }
 }

@@ -5,19 +5,26 @@
 //! is [`switchyard_scheduler::local::yield_now`]; ping-pong uses
 //! [`switchyard_runtime::sync::mpsc`] with capacity 1; a parked task awaits
 //! `std::future::pending` (the loop's task slab keeps it); the timer is the loop's wheel
-//! through [`switchyard_runtime::time::sleep_until`].
+//! through [`switchyard_runtime::time::sleep_until`], on which `blocking` sleeps too (the
+//! blocking call then holds the loop's only thread); the echo server is
+//! [`switchyard_runtime::net::TcpListener`] with a `spawn_local`ed task per connection.
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use switchyard_runtime::net::TcpListener;
+use switchyard_runtime::reactor::IoHandle;
 use switchyard_runtime::sync::mpsc;
 use switchyard_runtime::time::sleep_until;
-use switchyard_scheduler::local::{EventLoop, spawn_local, yield_now};
+use switchyard_scheduler::local::{EventLoop, SpawnError, spawn_local, yield_now};
 
-use super::{Kind, Model, Outcome, Parked, Placement, Probe, Skip};
+use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Skip, Turns};
+use crate::experiments::fairness::{self, Race};
 use crate::experiments::speedup::chunk;
+use crate::experiments::{blocking, echo};
 use crate::machine;
 use crate::stats;
 
@@ -214,6 +221,83 @@ impl Model for Loop {
             }
             stop.set(true);
             Ok(hist)
+        })?
+    }
+
+    fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
+        let mut lp = event_loop(load.others + 1)?;
+        in_task(&mut lp, async move {
+            let spawn_failed = |e: SpawnError| Skip(format!("spawn failed: {e}"));
+            let t0 = Instant::now();
+            let mut reporters = Vec::with_capacity(load.others as usize);
+            for i in 0..load.others {
+                let reporter = blocking::reporter(load, i, t0, sleep_until);
+                reporters.push(spawn_local(reporter).map_err(spawn_failed)?);
+            }
+            let calls =
+                spawn_local(blocking::blocker(load, t0, sleep_until)).map_err(spawn_failed)?;
+            let mut samples = Vec::with_capacity(reporters.len());
+            for reporter in reporters {
+                samples.push(
+                    reporter
+                        .await
+                        .map_err(|e| Skip(format!("a reporter failed: {e}")))?,
+                );
+            }
+            let calls = calls
+                .await
+                .map_err(|e| Skip(format!("the blocker failed: {e}")))?;
+            Ok(blocking::blocked(&samples, calls))
+        })?
+    }
+
+    fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
+        let mut lp = event_loop(units + 1)?;
+        in_task(&mut lp, async move {
+            let spawn_failed = |e: SpawnError| Skip(format!("spawn failed: {e}"));
+            let race = Arc::new(Race::new());
+            let mut handles = Vec::with_capacity(units as usize);
+            for _ in 0..units {
+                let unit = fairness::unit(Arc::clone(&race), yield_now);
+                handles.push(spawn_local(unit).map_err(spawn_failed)?);
+            }
+            let referee =
+                spawn_local(fairness::referee(race, run_for, yield_now)).map_err(spawn_failed)?;
+            let mut turns = Vec::with_capacity(handles.len());
+            for handle in handles {
+                turns.push(
+                    handle
+                        .await
+                        .map_err(|e| Skip(format!("a unit failed: {e}")))?,
+                );
+            }
+            referee
+                .await
+                .map_err(|e| Skip(format!("the referee failed: {e}")))?;
+            Ok(turns)
+        })?
+    }
+
+    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+        let mut lp = event_loop(connections + 1)?;
+        in_task(&mut lp, async move {
+            let failed = |e: std::io::Error| Skip(format!("echo failed: {e}"));
+            let io = IoHandle::current().map_err(failed)?;
+            let listener = TcpListener::from_std_with(&io, listener).map_err(failed)?;
+            let mut conns = Vec::with_capacity(connections as usize);
+            for _ in 0..connections {
+                let (stream, _) = listener.accept().await.map_err(failed)?;
+                stream.set_nodelay(true).map_err(failed)?;
+                let conn = spawn_local(echo::serve_connection(stream))
+                    .map_err(|e| Skip(format!("spawn failed: {e}")))?;
+                conns.push(conn);
+            }
+            for conn in conns {
+                conn.await
+                    .map_err(|e| Skip(format!("a connection task failed: {e}")))?
+                    .map_err(failed)?;
+            }
+            Ok(())
         })?
     }
 }

@@ -28,6 +28,8 @@ mod async_executor;
 #[cfg(feature = "peers")]
 mod rayon_pool;
 #[cfg(feature = "peers")]
+mod timer_thread;
+#[cfg(feature = "peers")]
 mod tokio_ct;
 #[cfg(feature = "peers")]
 mod tokio_mt;
@@ -91,21 +93,50 @@ pub struct Probe {
     pub background: u64,
 }
 
-/// The `blocking` experiment's workload: `units` units each sleep `period` and record how
-/// late they woke, until `run_for` has passed, while one more unit blocks its thread for
-/// `block` every `every`.
+/// The `blocking` workload: `others` units each sleep-and-report every `period` on the
+/// model's own timer (a fixed grid per unit, phases spread evenly over one period), while one
+/// more unit makes a blocking call of `call` (`std::thread::sleep` inside the unit) every
+/// `call_every`, all for `run_for` of wall time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Blocking {
-    /// Units sleeping and reporting.
-    pub units: u64,
-    /// Their sleep.
+    /// Units that sleep and report.
+    pub others: u64,
+    /// Their period.
     pub period: Duration,
-    /// The blocking call's length.
-    pub block: Duration,
-    /// How often it is made.
-    pub every: Duration,
-    /// How long the measurement runs.
+    /// Length of the blocking call.
+    pub call: Duration,
+    /// Time between the starts of two blocking calls.
+    pub call_every: Duration,
+    /// Wall time of the whole run.
     pub run_for: Duration,
+}
+
+/// What the `blocking` workload measured: the others' lateness and how many blocking calls
+/// were made meanwhile.
+#[derive(Debug, Clone)]
+pub struct Blocked {
+    /// Lateness (wake time - deadline) of every report of the others, in ns.
+    pub lateness: Histogram<u64>,
+    /// The same, counting only the deadlines a unit slept toward (see
+    /// [`crate::experiments::blocking::Reports`]).
+    pub slept: Histogram<u64>,
+    /// Blocking calls made.
+    pub calls: u64,
+    /// What the model did about them, when it can say (the pool's hand-off count).
+    pub detail: Option<String>,
+}
+
+/// Bytes an echo server reads (and writes back) at a time: a page, many 64-byte messages.
+pub const ECHO_BUFFER: usize = 4096;
+
+/// One unit of the `fairness` workload: how many turns it had and its longest wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Turns {
+    /// Iterations of its loop.
+    pub iterations: u64,
+    /// The longest gap between two consecutive iterations (or between the start signal and
+    /// the first, or the last and the one that saw the stop signal), in ns.
+    pub max_gap_ns: u64,
 }
 
 /// A concurrency model under measurement. See the [module docs](self).
@@ -185,15 +216,30 @@ pub trait Model: Sync {
         Err(Skip::unsupported(self.name()))
     }
 
-    /// Runs the `blocking` workload; the others' lateness in ns, one value per sleep.
-    fn blocking_lateness(&self, setup: Blocking) -> Outcome<Histogram<u64>> {
-        let _ = setup;
-        Err(Skip::unsupported(self.name()))
-    }
-
     /// Runs the latency probe; lateness (wake time - deadline) in ns, one value per sleep.
     fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
         let _ = probe;
+        Err(Skip::unsupported(self.name()))
+    }
+
+    /// Runs the [`Blocking`] workload; the others' lateness.
+    fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
+        let _ = load;
+        Err(Skip::unsupported(self.name()))
+    }
+
+    /// `units` units each loop on [`crate::experiments::fairness::Tally::turn`] plus a yield
+    /// for `run_for` of wall time; one [`Turns`] per unit.
+    fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
+        let _ = (units, run_for);
+        Err(Skip::unsupported(self.name()))
+    }
+
+    /// Serves TCP echo on `listener`: accepts exactly `connections` connections and echoes
+    /// each (every byte read is written back) until its peer closes it; returns when all are
+    /// closed. The client runs on threads of its own ([`crate::experiments::echo`]).
+    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+        let _ = (listener, connections);
         Err(Skip::unsupported(self.name()))
     }
 }

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use switchyard_scheduler::naive::{self, NaiveExecutor, yield_now};
 
-use super::{Kind, Model, Outcome, Parked, Placement, Probe, Skip, chan};
+use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Skip, Turns, chan};
+use crate::experiments::fairness::{self, Race};
 use crate::experiments::speedup::chunk;
 use crate::machine;
 use crate::stats;
@@ -190,5 +191,38 @@ impl Model for Naive {
             hist
         });
         Ok(hist)
+    }
+
+    fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
+        let exec = NaiveExecutor::new();
+        let spawner = exec.spawner();
+        Ok(in_task(&exec, async move {
+            let race = Arc::new(Race::new());
+            let handles: Vec<_> = (0..units)
+                .map(|_| spawner.spawn(fairness::unit(Arc::clone(&race), yield_now)))
+                .collect();
+            let referee = spawner.spawn(fairness::referee(race, run_for, yield_now));
+            let mut turns = Vec::with_capacity(handles.len());
+            for handle in handles {
+                // The lab's units do not panic; a default tally would only hide a bug.
+                turns.push(handle.await.expect("fairness unit panicked"));
+            }
+            let _ = referee.await;
+            turns
+        }))
+    }
+
+    fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
+        let _ = load;
+        Err(Skip::not_applicable(
+            "the naive timer starts a thread per sleep: 100 units sleeping every 1 ms would measure thread creation",
+        ))
+    }
+
+    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+        let _ = (listener, connections);
+        Err(Skip::not_applicable(
+            "the naive executor has no I/O reactor",
+        ))
     }
 }

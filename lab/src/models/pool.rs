@@ -7,7 +7,10 @@
 //! cross-core is two workers pinned to CPUs 0 and 1, where the pool places the tasks itself
 //! (its LIFO slot keeps a ping-pong pair on one worker; stealing may split it).
 //! The timer is the pool's own wheel (`switchyard_runtime::time::sleep_until`), fired by the
-//! worker about to sleep or every 61 ticks by busy workers.
+//! worker about to sleep or every 61 ticks by busy workers; `blocking` sleeps on it (and is
+//! skipped with the reason in a build whose pool has none); `fairness` yields with
+//! `coop::yield_now`; the echo server is `switchyard_runtime::net` on the pool's reactor, one
+//! spawned task per connection.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,11 +20,15 @@ use switchyard_runtime::coop::yield_now;
 use switchyard_scheduler::pool::{Pool, PoolHandle};
 
 use hdrhistogram::Histogram;
+use switchyard_runtime::net::TcpListener;
+use switchyard_runtime::reactor::IoHandle;
 use switchyard_runtime::sync::mpsc;
-use switchyard_runtime::time::sleep_until;
+use switchyard_runtime::time::{self, Timers, sleep_until};
 
-use super::{Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Skip};
+use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Skip, Turns};
+use crate::experiments::fairness::{self, Race};
 use crate::experiments::speedup::{chunk, place_worker};
+use crate::experiments::{blocking, echo};
 use crate::machine;
 use crate::stats;
 
@@ -149,6 +156,86 @@ impl Model for PoolModel {
         })
     }
 
+    fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
+        let pool = pool(default_workers())?;
+        in_task(&pool, move |handle| async move {
+            // The pool's timer wheel is entered on its threads once its driver fires timers;
+            // without one, there is nothing to sleep on.
+            if let Err(e) = Timers::current() {
+                return Err(Skip(format!("the pool has no timer in this build: {e}")));
+            }
+            let sleep = |deadline: Instant| time::sleep_until(deadline);
+            let t0 = Instant::now();
+            let reporters: Vec<_> = (0..load.others)
+                .map(|i| handle.spawn(blocking::reporter(load, i, t0, sleep)))
+                .collect();
+            let calls = handle.spawn(blocking::blocker(load, t0, sleep));
+            let mut samples = Vec::with_capacity(reporters.len());
+            for reporter in reporters {
+                samples.push(
+                    reporter
+                        .await
+                        .map_err(|e| Skip(format!("a reporter failed: {e}")))?,
+                );
+            }
+            let calls = calls
+                .await
+                .map_err(|e| Skip(format!("the blocker failed: {e}")))?;
+            Ok(blocking::blocked(&samples, calls))
+        })?
+        .map(|blocked| Blocked {
+            detail: Some(format!(
+                "{} workers; the stall monitor handed a seat off {} times",
+                pool.handle().workers(),
+                pool.metrics().hand_offs
+            )),
+            ..blocked
+        })
+    }
+
+    fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
+        let pool = pool(default_workers())?;
+        in_task(&pool, move |handle| async move {
+            let race = Arc::new(Race::new());
+            let units: Vec<_> = (0..units)
+                .map(|_| handle.spawn(fairness::unit(Arc::clone(&race), yield_now)))
+                .collect();
+            let referee = handle.spawn(fairness::referee(race, run_for, yield_now));
+            let mut turns = Vec::with_capacity(units.len());
+            for unit in units {
+                turns.push(
+                    unit.await
+                        .map_err(|e| Skip(format!("a unit failed: {e}")))?,
+                );
+            }
+            referee
+                .await
+                .map_err(|e| Skip(format!("the referee failed: {e}")))?;
+            Ok(turns)
+        })?
+    }
+
+    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+        let pool = pool(default_workers())?;
+        in_task(&pool, move |handle| async move {
+            let failed = |e: std::io::Error| Skip(format!("echo failed: {e}"));
+            let io = IoHandle::current().map_err(failed)?;
+            let listener = TcpListener::from_std_with(&io, listener).map_err(failed)?;
+            let mut conns = Vec::with_capacity(connections as usize);
+            for _ in 0..connections {
+                let (stream, _) = listener.accept().await.map_err(failed)?;
+                stream.set_nodelay(true).map_err(failed)?;
+                conns.push(handle.spawn(echo::serve_connection(stream)));
+            }
+            for conn in conns {
+                conn.await
+                    .map_err(|e| Skip(format!("a connection task failed: {e}")))?
+                    .map_err(failed)?;
+            }
+            Ok(())
+        })?
+    }
+
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
         let pool = pool(workers)?;
         let sum = AtomicU64::new(0);
@@ -222,42 +309,5 @@ impl Model for PoolModel {
         });
         stop.store(true, Ordering::Relaxed);
         hist
-    }
-
-    fn blocking_lateness(&self, setup: Blocking) -> Outcome<Histogram<u64>> {
-        let pool = pool(default_workers())?;
-        let handle = pool.handle();
-        let end = Instant::now() + setup.run_for;
-        // The blocker: a task that blocks its worker's thread, the stall the monitor hands off.
-        let blocker = pool.spawn(async move {
-            while Instant::now() < end {
-                std::thread::sleep(setup.block);
-                sleep_until(Instant::now() + setup.every - setup.block).await;
-            }
-        });
-        let sleepers: Vec<_> = (0..setup.units)
-            .map(|_| {
-                handle.spawn(async move {
-                    let mut hist = stats::new_histogram();
-                    while Instant::now() < end {
-                        let deadline = Instant::now() + setup.period;
-                        sleep_until(deadline).await;
-                        let late = Instant::now().saturating_duration_since(deadline);
-                        stats::record(&mut hist, late.as_nanos() as u64);
-                    }
-                    hist
-                })
-            })
-            .collect();
-        let mut all = stats::new_histogram();
-        for sleeper in sleepers {
-            let hist = pool
-                .block_on(sleeper)
-                .map_err(|e| Skip(format!("lab task failed: {e}")))?;
-            all.add(&hist)
-                .map_err(|e| Skip(format!("histogram merge failed: {e}")))?;
-        }
-        let _ = pool.block_on(blocker);
-        Ok(all)
     }
 }

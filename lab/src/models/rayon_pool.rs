@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{Kind, Model, Outcome, Skip};
+use super::{Blocked, Blocking, Kind, Model, Outcome, Skip, Turns};
 use crate::experiments::speedup::{chunk, place_worker};
 
 /// See the [module docs](self).
@@ -48,5 +48,24 @@ impl Model for Rayon {
         let elapsed = start.elapsed();
         std::hint::black_box(sum.load(Ordering::Relaxed));
         Ok(elapsed)
+    }
+
+    fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
+        let _ = load;
+        Err(Skip::not_applicable(
+            "rayon runs closures to completion: it has no timer to sleep on",
+        ))
+    }
+
+    fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
+        let _ = (units, run_for);
+        Err(Skip::not_applicable(
+            "rayon's yield_now runs other jobs nested on the caller's stack: 1,000 looping units would nest, not take turns",
+        ))
+    }
+
+    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+        let _ = (listener, connections);
+        Err(Skip::not_applicable("rayon has no I/O reactor"))
     }
 }

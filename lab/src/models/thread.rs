@@ -5,18 +5,28 @@
 //! and `join`; a parked thread blocks reading a pipe nobody writes; the timer is
 //! `std::thread::sleep`. For `ipc`, a message goes to an echo thread and back over a pipe
 //! pair, a socketpair, or two capacity-1 `std::sync::mpsc` channels (the buffer moves).
+//! In `blocking` every unit is a thread sleeping with `std::thread::sleep`; in `fairness`
+//! each unit is a thread looping on `yield_now`; the echo server is a thread per connection
+//! over `std::net`, connection thread i placed on CPU i (mod the cores), as the pool places
+//! its workers.
 
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::{Kind, Model, Outcome, Parked, Placement, Probe, Skip, spin_until};
+use super::{
+    Blocked, Blocking, ECHO_BUFFER, Kind, Model, Outcome, Parked, Placement, Probe, Skip, Turns,
+    spin_until,
+};
+use crate::experiments::blocking;
+use crate::experiments::fairness::{Race, Tally};
+use crate::experiments::speedup::place_worker;
 use crate::machine;
 use crate::stats;
 
@@ -177,7 +187,7 @@ impl Model for Thread {
     }
 
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
-        use crate::experiments::speedup::{chunk, place_worker};
+        use crate::experiments::speedup::chunk;
         use std::sync::atomic::{AtomicU64, Ordering};
         // Chunks handed out one at a time from a shared counter: the plain-threads way to
         // balance uneven work, and what the pool's stealing is measured against.
@@ -300,5 +310,138 @@ impl Model for Thread {
             let _ = handle.join();
         }
         Ok(hist)
+    }
+
+    fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
+        let t0 = Instant::now();
+        let mut reporters = Vec::with_capacity(load.others as usize);
+        for i in 0..load.others {
+            let spawned = std::thread::Builder::new().spawn(move || {
+                let mut out = blocking::Reports::for_reporter(&load, i);
+                let mut deadline = t0 + blocking::first_deadline(&load, i);
+                for _ in 0..blocking::reports(&load, i) {
+                    let ahead = deadline.saturating_duration_since(Instant::now());
+                    std::thread::sleep(ahead);
+                    out.record(deadline, !ahead.is_zero());
+                    deadline += load.period;
+                }
+                out
+            });
+            match spawned {
+                Ok(handle) => reporters.push(handle),
+                Err(e) => {
+                    return Err(Skip(format!(
+                        "the machine refused reporter thread {i}: {e}"
+                    )));
+                }
+            }
+        }
+        let mut calls = 0;
+        for start in blocking::calls(&load) {
+            std::thread::sleep((t0 + start).saturating_duration_since(Instant::now()));
+            // The blocking call: this thread, and only it, is held up.
+            std::thread::sleep(load.call);
+            calls += 1;
+        }
+        let mut samples = Vec::with_capacity(reporters.len());
+        for handle in reporters {
+            samples.push(
+                handle
+                    .join()
+                    .map_err(|_| Skip("a reporter thread panicked".to_owned()))?,
+            );
+        }
+        Ok(blocking::blocked(&samples, calls))
+    }
+
+    fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
+        let race = Arc::new(Race::new());
+        // The units block on the gate until every one exists, so creating them is not
+        // counted; a unit let through without a start signal (a later thread was refused)
+        // leaves at once.
+        let gate = Arc::new(RwLock::new(()));
+        let closed = gate.write().unwrap_or_else(PoisonError::into_inner);
+        let mut handles = Vec::with_capacity(units as usize);
+        let mut refused = None;
+        for i in 0..units {
+            let (race, gate) = (Arc::clone(&race), Arc::clone(&gate));
+            let spawned = std::thread::Builder::new().spawn(move || {
+                drop(gate.read().unwrap_or_else(PoisonError::into_inner));
+                let Some(go) = race.started() else {
+                    return Turns::default();
+                };
+                let mut tally = Tally::new(go);
+                while tally.turn(&race) {
+                    std::thread::yield_now();
+                }
+                tally.finish()
+            });
+            match spawned {
+                Ok(handle) => handles.push(handle),
+                Err(e) => {
+                    refused = Some(format!("the machine refused thread {i} of {units}: {e}"));
+                    break;
+                }
+            }
+        }
+        if refused.is_none() {
+            race.start();
+        }
+        drop(closed);
+        if refused.is_none() {
+            std::thread::sleep(run_for);
+            race.stop();
+        }
+        let turns: Vec<Turns> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| Skip("a unit thread panicked".to_owned()))
+            })
+            .collect::<Outcome<_>>()?;
+        match refused {
+            Some(why) => Err(Skip(why)),
+            None => Ok(turns),
+        }
+    }
+
+    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+        use std::io::{Read, Write};
+        let cores = machine::cores();
+        let mut handles = Vec::with_capacity(connections as usize);
+        for i in 0..connections {
+            let (mut stream, _) = listener
+                .accept()
+                .map_err(|e| Skip(format!("accept failed: {e}")))?;
+            let _ = stream.set_nodelay(true);
+            let spawned = std::thread::Builder::new().spawn(move || {
+                place_worker(i as usize, cores);
+                let mut buf = [0u8; ECHO_BUFFER];
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) => return Ok(()),
+                        Ok(n) => stream.write_all(&buf[..n])?,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            });
+            match spawned {
+                Ok(handle) => handles.push(handle),
+                Err(e) => {
+                    return Err(Skip(format!(
+                        "the machine refused connection thread {i}: {e}"
+                    )));
+                }
+            }
+        }
+        for handle in handles {
+            match handle.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(Skip(format!("echo failed: {e}"))),
+                Err(_) => return Err(Skip("a connection thread panicked".to_owned())),
+            }
+        }
+        Ok(())
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! Units are `tokio::spawn`ed tasks; yield is `tokio::task::yield_now`; ping-pong uses
 //! `tokio::sync::mpsc` with capacity 1; a parked task awaits `std::future::pending`
-//! (tokio's task list keeps it alive); the timer is `tokio::time::sleep_until`.
+//! (tokio's task list keeps it alive); the timer is `tokio::time::sleep_until`. The echo
+//! server ([`serve_echo`], shared with `tokio-mt`) is a `tokio::net::TcpListener` with one
+//! spawned task per connection.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,7 +14,11 @@ use hdrhistogram::Histogram;
 use tokio::runtime::{Builder, Runtime};
 use tokio::task::yield_now;
 
-use super::{Kind, Model, Outcome, Parked, Placement, Probe, Skip};
+use super::{
+    Blocked, Blocking, ECHO_BUFFER, Kind, Model, Outcome, Parked, Placement, Probe, Skip, Turns,
+};
+use crate::experiments::blocking;
+use crate::experiments::fairness::{self, Race};
 use crate::experiments::speedup::chunk;
 use crate::machine;
 use crate::stats;
@@ -188,4 +194,94 @@ impl Model for TokioCt {
             hist
         })
     }
+
+    fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
+        in_task(&runtime()?, blocking_run(load))?
+    }
+
+    fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
+        in_task(&runtime()?, fairness_run(units, run_for))?
+    }
+
+    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+        let rt = Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .map_err(|e| Skip(format!("tokio runtime failed to start: {e}")))?;
+        in_task(&rt, serve_echo(listener, connections))?
+    }
+}
+
+/// The `blocking` workload on the current tokio runtime (both tokio models).
+pub(super) async fn blocking_run(load: Blocking) -> Outcome<Blocked> {
+    let sleep = |deadline: Instant| tokio::time::sleep_until(deadline.into());
+    let t0 = Instant::now();
+    let reporters: Vec<_> = (0..load.others)
+        .map(|i| tokio::spawn(blocking::reporter(load, i, t0, sleep)))
+        .collect();
+    let calls = tokio::spawn(blocking::blocker(load, t0, sleep));
+    let mut samples = Vec::with_capacity(reporters.len());
+    for reporter in reporters {
+        samples.push(
+            reporter
+                .await
+                .map_err(|e| Skip(format!("a reporter failed: {e}")))?,
+        );
+    }
+    let calls = calls
+        .await
+        .map_err(|e| Skip(format!("the blocker failed: {e}")))?;
+    Ok(blocking::blocked(&samples, calls))
+}
+
+/// The `fairness` workload on the current tokio runtime (both tokio models).
+pub(super) async fn fairness_run(units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
+    let race = Arc::new(Race::new());
+    let handles: Vec<_> = (0..units)
+        .map(|_| tokio::spawn(fairness::unit(Arc::clone(&race), yield_now)))
+        .collect();
+    let referee = tokio::spawn(fairness::referee(race, run_for, yield_now));
+    let mut turns = Vec::with_capacity(handles.len());
+    for handle in handles {
+        turns.push(
+            handle
+                .await
+                .map_err(|e| Skip(format!("a unit failed: {e}")))?,
+        );
+    }
+    referee
+        .await
+        .map_err(|e| Skip(format!("the referee failed: {e}")))?;
+    Ok(turns)
+}
+
+/// Serves echo on the current tokio runtime (both tokio models): accepts `connections`
+/// connections, a spawned task each, and returns when all have closed.
+pub(super) async fn serve_echo(listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let failed = |e: std::io::Error| Skip(format!("echo failed: {e}"));
+    listener.set_nonblocking(true).map_err(failed)?;
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(failed)?;
+    let mut handles = Vec::with_capacity(connections as usize);
+    for _ in 0..connections {
+        let (mut stream, _) = listener.accept().await.map_err(failed)?;
+        stream.set_nodelay(true).map_err(failed)?;
+        handles.push(tokio::spawn(async move {
+            let mut buf = [0u8; ECHO_BUFFER];
+            loop {
+                let n = stream.read(&mut buf).await?;
+                if n == 0 {
+                    return Ok::<(), std::io::Error>(());
+                }
+                stream.write_all(&buf[..n]).await?;
+            }
+        }));
+    }
+    for handle in handles {
+        handle
+            .await
+            .map_err(|e| Skip(format!("a connection task failed: {e}")))?
+            .map_err(failed)?;
+    }
+    Ok(())
 }

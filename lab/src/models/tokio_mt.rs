@@ -4,7 +4,8 @@
 //! `pool` model), worker thread i placed on CPU i by `on_thread_start` (tokio numbers its
 //! workers only in their names, so a counter hands out the indices); yield is
 //! `tokio::task::yield_now`; ping-pong uses `tokio::sync::mpsc` with capacity 1; the timer is
-//! `tokio::time::sleep_until`; for `speedup` each chunk is one task.
+//! `tokio::time::sleep_until`; for `speedup` each chunk is one task. `blocking`, `fairness`
+//! and `echo` run the same task code as `tokio-ct` ([`super::tokio_ct`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -14,7 +15,7 @@ use hdrhistogram::Histogram;
 use tokio::runtime::Runtime;
 use tokio::task::yield_now;
 
-use super::{Blocking, Kind, Model, Outcome, Placement, Probe, Skip};
+use super::{Blocked, Blocking, Kind, Model, Outcome, Placement, Probe, Skip, Turns, tokio_ct};
 use crate::experiments::speedup::{chunk, place_worker};
 use crate::{machine, stats};
 
@@ -22,7 +23,7 @@ fn runtime(workers: usize) -> Outcome<Runtime> {
     let next = Arc::new(AtomicUsize::new(0));
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
-        .enable_time()
+        .enable_all()
         .on_thread_start(move || place_worker(next.fetch_add(1, Ordering::Relaxed), workers))
         .build()
         .map_err(|e| Skip(format!("tokio runtime failed to start: {e}")))
@@ -173,38 +174,21 @@ impl Model for TokioMt {
         Ok(elapsed)
     }
 
-    fn blocking_lateness(&self, setup: Blocking) -> Outcome<Histogram<u64>> {
-        let rt = runtime(default_workers())?;
-        let end = Instant::now() + setup.run_for;
-        let blocker = rt.spawn(async move {
-            while Instant::now() < end {
-                std::thread::sleep(setup.block);
-                tokio::time::sleep(setup.every - setup.block).await;
-            }
-        });
-        let sleepers: Vec<_> = (0..setup.units)
-            .map(|_| {
-                rt.spawn(async move {
-                    let mut hist = stats::new_histogram();
-                    while Instant::now() < end {
-                        let deadline = Instant::now() + setup.period;
-                        tokio::time::sleep_until(deadline.into()).await;
-                        let late = Instant::now().saturating_duration_since(deadline);
-                        stats::record(&mut hist, late.as_nanos() as u64);
-                    }
-                    hist
-                })
-            })
-            .collect();
-        let mut all = stats::new_histogram();
-        for sleeper in sleepers {
-            let hist = rt
-                .block_on(sleeper)
-                .map_err(|e| Skip(format!("lab task failed: {e}")))?;
-            all.add(&hist)
-                .map_err(|e| Skip(format!("histogram merge failed: {e}")))?;
-        }
-        let _ = rt.block_on(blocker);
-        Ok(all)
+    fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
+        in_task(&runtime(default_workers())?, tokio_ct::blocking_run(load))?
+    }
+
+    fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
+        in_task(
+            &runtime(default_workers())?,
+            tokio_ct::fairness_run(units, run_for),
+        )?
+    }
+
+    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+        in_task(
+            &runtime(default_workers())?,
+            tokio_ct::serve_echo(listener, connections),
+        )?
     }
 }

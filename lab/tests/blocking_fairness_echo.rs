@@ -1,0 +1,182 @@
+//! The `blocking`, `fairness` and `echo` experiments, driven through the real binary: they are
+//! listed, and a tiny run of each writes rows with LAB.md's exact names and sane figures.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn lab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_switchyard-lab"))
+        .args(args)
+        .output()
+        .expect("the lab binary starts")
+}
+
+/// A fresh scratch folder per test (tests run in parallel).
+fn scratch(test: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("switchyard-lab-test-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `run --tiny --only EXP --models MODELS`; the result file.
+fn tiny_run(test: &str, only: &str, models: &str) -> Value {
+    let dir = scratch(test);
+    let json = dir.join("r.json");
+    let out = lab(&[
+        "run",
+        "--tiny",
+        "--only",
+        only,
+        "--models",
+        models,
+        "--out",
+        dir.join("out").to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "run failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    file
+}
+
+/// The rows of `file` for `experiment / model`, as (variant, metric, row).
+fn rows<'a>(file: &'a Value, experiment: &str, model: &str) -> Vec<(String, String, &'a Value)> {
+    file["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["experiment"] == experiment && r["model"] == model)
+        .map(|r| {
+            (
+                r["variant"].as_str().unwrap().to_owned(),
+                r["metric"].as_str().unwrap().to_owned(),
+                r,
+            )
+        })
+        .collect()
+}
+
+fn skipped(file: &Value) -> String {
+    file["skipped"].to_string()
+}
+
+#[test]
+fn list_names_blocking_fairness_and_echo_as_built() {
+    let out = lab(&["list"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for (name, words) in [
+        ("blocking", "others_p99"),
+        ("fairness", "jain_index"),
+        ("echo", "rate=<r>"),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no line for {name}: {text}"));
+        assert!(line.contains(words), "{line}");
+        assert!(!line.contains("not built yet"), "{line}");
+    }
+}
+
+#[test]
+fn a_tiny_blocking_run_fills_the_others_percentiles() {
+    let file = tiny_run("blocking", "blocking", "thread,loop,pool");
+    for model in ["thread", "loop", "pool"] {
+        let rows = rows(&file, "blocking", model);
+        assert_eq!(rows.len(), 1, "{model}: {}", skipped(&file));
+        check_blocking_row(&rows[0]);
+    }
+}
+
+fn check_blocking_row((variant, metric, row): &(String, String, &Value)) {
+    assert_eq!(
+        (variant.as_str(), metric.as_str()),
+        ("others_p99", "lateness")
+    );
+    assert_eq!(row["unit"], "ns");
+    let pct: Vec<f64> = ["p50", "p90", "p99", "p999", "max_latency"]
+        .iter()
+        .map(|p| {
+            row[*p]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{p} missing: {row}"))
+        })
+        .collect();
+    assert!(pct.windows(2).all(|w| w[0] <= w[1]), "{pct:?}");
+    // 10 reporters over 120 ms at 1 ms, the first deadlines 1.0, 1.1, .. 1.9 ms in: 120 + 9 *
+    // 119 reports, every one recorded; calls at 25 and 75 ms (one at 125 would end too late).
+    assert_eq!(row["n"].as_u64(), Some(1_191), "{row}");
+    assert!(
+        row["note"]
+            .as_str()
+            .unwrap()
+            .contains(", 2 blocking calls of 10 ms"),
+        "{row}"
+    );
+}
+
+#[test]
+fn a_tiny_fairness_run_writes_jain_index_and_max_starvation() {
+    let file = tiny_run("fairness", "fairness", "thread,naive,loop,pool");
+    for model in ["thread", "naive", "loop", "pool"] {
+        let rows = rows(&file, "fairness", model);
+        let metrics: Vec<&str> = rows.iter().map(|(_, m, _)| m.as_str()).collect();
+        assert_eq!(
+            metrics,
+            ["jain_index", "max_starvation"],
+            "{}",
+            skipped(&file)
+        );
+        for (variant, metric, row) in &rows {
+            assert_eq!(variant, "jain");
+            let value = row["value"].as_f64().unwrap();
+            match metric.as_str() {
+                "jain_index" => {
+                    // Between 1/n (one unit had every turn) and 1 (all equal).
+                    assert!((1.0 / 20.0..=1.0 + 1e-9).contains(&value), "{row}");
+                }
+                _ => {
+                    assert_eq!(row["unit"], "ns");
+                    assert!(value > 0.0, "{row}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_tiny_echo_run_writes_lateness_and_throughput_per_rate() {
+    let file = tiny_run("echo", "echo", "thread,loop,pool");
+    for model in ["thread", "loop", "pool"] {
+        let rows = rows(&file, "echo", model);
+        let keys: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|(v, m, _)| (v.as_str(), m.as_str()))
+            .collect();
+        assert_eq!(
+            keys,
+            [("rate=2000", "lateness"), ("rate=2000", "ops_per_sec")],
+            "{model}: {}",
+            skipped(&file)
+        );
+        let lateness = rows[0].2;
+        for p in ["p50", "p90", "p99", "p999", "max_latency"] {
+            assert!(lateness[p].as_f64().is_some(), "{p}: {lateness}");
+        }
+        // 2,000 requests/s for 100 ms, every one answered and checked.
+        assert_eq!(lateness["n"].as_u64(), Some(200), "{lateness}");
+        let ops = rows[1].2["value"].as_f64().unwrap();
+        assert!(ops > 0.0, "{}", rows[1].2);
+        assert_eq!(rows[1].2["unit"], "ops/s");
+    }
+}
