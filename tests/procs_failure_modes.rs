@@ -81,12 +81,17 @@ fn a_kill_fails_the_task_with_sigkill() {
 }
 
 fn a_worker_killed_from_outside_fails_its_task() {
-    let pool = ProcessPool::<u64, u64>::builder("sleep_ms")
+    let pool = ProcessPool::<u64, u64>::builder("busy_ms")
         .workers(1)
         .build()
         .unwrap();
     let pid = pool.worker_pids()[0];
     let pending = pool.apply_async(60_000);
+    // Kill it only once it runs the task (its name says so), not before it got it.
+    let comm = format!("/proc/{pid}/comm");
+    while std::fs::read_to_string(&comm).unwrap_or_default().trim() != BUSY_NAME {
+        std::thread::yield_now();
+    }
     // SAFETY: kill has no memory-safety preconditions; `pid` is our worker.
     unsafe { libc::kill(pid, libc::SIGTERM) };
     assert_eq!(
@@ -98,13 +103,21 @@ fn a_worker_killed_from_outside_fails_its_task() {
     );
 }
 
-fn sleep_ms(ms: u64) -> u64 {
+/// The name a worker takes while it runs `busy_ms` (visible in `/proc/<pid>/comm`).
+const BUSY_NAME: &str = "sy-busy";
+
+/// Renames its process to [`BUSY_NAME`], then sleeps `ms` milliseconds (the task a test
+/// kills from outside).
+fn busy_ms(ms: u64) -> u64 {
+    let name = std::ffi::CString::new(BUSY_NAME).unwrap();
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes, which `name` is.
+    unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
     std::thread::sleep(std::time::Duration::from_millis(ms));
     ms
 }
 
 fn main() {
-    process::init([procs::task("job", job), procs::task("sleep_ms", sleep_ms)]).expect("init");
+    process::init([procs::task("job", job), procs::task("busy_ms", busy_ms)]).expect("init");
     process_support::run(&[
         (
             "a_panic_comes_back_with_its_message_and_the_worker_survives",
