@@ -12,6 +12,9 @@
 //!    - the back of the deque ([`Placement::Back`]: new jobs, and tasks that woke themselves:
 //!      a yield must let the others run first).
 //!
+//!    A deque holds at most [`LOCAL_QUEUE_CAPACITY`] jobs: the push that goes past it moves
+//!    the older half to the injector, where every worker takes its turn at them.
+//!
 //!    Inside a poll the seat may be taken by the stall monitor at any moment, so the push is
 //!    bracketed by `lock_in_poll` / `unlock_in_poll` (seat.rs, steps 4 and 5); if the seat is
 //!    gone the job goes to the injector instead.
@@ -21,6 +24,12 @@
 //! by a notify (sleep.rs, N1-N3), so a sleeping worker wakes if nobody is searching. A push to
 //! the pusher's own seat uses `notify_local`, which skips the fence when no seat sleeps: that
 //! job has an awake owner, so the notify only shares work, it is not needed for liveness.
+
+/// The most jobs a seat's deque holds; past it, the older half moves to the injector. 256 is
+/// Go's `runq` and tokio's local queue. Unbounded, the jobs that yield on a busy seat keep
+/// cycling there while other seats' jobs wait: the lab's `fairness` experiment (1,000 yielding
+/// units on 2 workers) gave Jain's index 0.05-0.1 before this bound.
+pub(crate) const LOCAL_QUEUE_CAPACITY: usize = 256;
 
 use super::builder::Config;
 use super::driver::Driver;
@@ -187,10 +196,24 @@ impl Shared {
                 None => false,
             },
         };
+        // The deque is FIFO for its owner: `pop` takes the oldest jobs, which have waited
+        // longest and go to the shared queue first.
+        let overflowed = spilled && local.deque.len() > LOCAL_QUEUE_CAPACITY;
+        if overflowed {
+            for _ in 0..LOCAL_QUEUE_CAPACITY / 2 {
+                match local.deque.pop() {
+                    Some(oldest) => self.injector.push(oldest),
+                    None => break,
+                }
+            }
+        }
         if let Some(seq) = polling {
             slot.unlock_in_poll(seq);
         }
-        if spilled {
+        if overflowed {
+            // Jobs reached the shared queue: a sleeper must hear of them (N1-N3).
+            self.idle.notify_one();
+        } else if spilled {
             self.idle.notify_local();
         }
         None
