@@ -35,10 +35,10 @@ use crate::stats;
 /// See the [module docs](self).
 pub struct PoolModel;
 
-/// Workers for every primitive but same-core ping-pong: the machine's cores (counted before
-/// the lab pinned anything), at most 2, the figure the targets are stated for.
+/// Workers for every primitive but same-core ping-pong and `speedup` (which sets its own):
+/// the machine's cores, counted before the lab pinned anything, as the pool's own default.
 fn default_workers() -> usize {
-    machine::cores().min(2)
+    machine::cores()
 }
 
 /// A pool of `workers` threads, worker `i` on CPU `i`. The lab runs each measurement pinned to

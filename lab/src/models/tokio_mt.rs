@@ -1,7 +1,7 @@
 //! Model `tokio-mt` (peer): tokio's `multi_thread` runtime.
 //!
-//! Units are `tokio::spawn`ed tasks on a runtime of the machine's cores (at most 2, as the
-//! `pool` model), worker thread i placed on CPU i by `on_thread_start` (tokio numbers its
+//! Units are `tokio::spawn`ed tasks on a runtime of the machine's cores (as the `pool`
+//! model), worker thread i placed on CPU i by `on_thread_start` (tokio numbers its
 //! workers only in their names, so a counter hands out the indices); yield is
 //! `tokio::task::yield_now`; ping-pong uses `tokio::sync::mpsc` with capacity 1; the timer is
 //! `tokio::time::sleep_until`; for `speedup` each chunk is one task. `blocking`, `fairness`
@@ -38,8 +38,9 @@ fn in_task<T: Send + 'static>(
         .map_err(|e| Skip(format!("lab task failed: {e}")))
 }
 
+/// The machine's cores, as tokio's own default and the `pool` model's.
 fn default_workers() -> usize {
-    machine::cores().min(2)
+    machine::cores()
 }
 
 /// See the [module docs](self).
