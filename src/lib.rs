@@ -11,3 +11,8 @@
 
 pub use switchyard_runtime as runtime;
 pub use switchyard_scheduler as scheduler;
+
+/// The README's examples, compiled and run as doctests so that they cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
