@@ -88,7 +88,7 @@ where
 
     /// The waker vtable of this task type (its functions are in [`waker`]).
     pub(super) const WAKER_VTABLE: RawWakerVTable = RawWakerVTable::new(
-        waker::clone_waker::<F, S>,
+        waker::clone_waker,
         waker::wake::<F, S>,
         waker::wake_by_ref::<F, S>,
         waker::drop_waker,
@@ -153,9 +153,16 @@ where
     /// The caller owns a reference for the returned waker (or never drops it).
     #[inline(always)]
     pub(super) unsafe fn waker_unowned(ptr: NonNull<Header>) -> Waker {
-        let raw = RawWaker::new(ptr.as_ptr().cast_const().cast(), &Self::WAKER_VTABLE);
-        // SAFETY: the functions of `WAKER_VTABLE` uphold the `RawWakerVTable` contract for a
-        // data pointer to a live task header; the caller provides the reference.
+        // The vtable pointer stored in the header, not `&Self::WAKER_VTABLE`: each use of a
+        // reference to a `const` may get its own copy, and `Waker::will_wake` compares vtable
+        // addresses. With one pointer per task, the borrowed waker of a poll `will_wake` its
+        // own clones, so a resource that stored a clone need not replace it at every poll.
+        // SAFETY: the caller's reference keeps the header alive.
+        let vtable = unsafe { ptr.as_ref() }.vtable.waker;
+        let raw = RawWaker::new(ptr.as_ptr().cast_const().cast(), vtable);
+        // SAFETY: the functions of `WAKER_VTABLE` (which `vtable` points to) uphold the
+        // `RawWakerVTable` contract for a data pointer to a live task header; the caller
+        // provides the reference.
         unsafe { Waker::from_raw(raw) }
     }
 

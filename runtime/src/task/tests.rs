@@ -182,6 +182,52 @@ fn waking_an_idle_task_schedules_it_once() {
     queue.clear();
 }
 
+/// A future that keeps a clone of its first poll's waker and records, at each later poll,
+/// whether the kept clone `will_wake` the waker of that poll.
+struct KeepsWaker {
+    kept: Option<Waker>,
+    will_wake: Arc<Mutex<Vec<bool>>>,
+}
+
+impl Future for KeepsWaker {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match &self.kept {
+            None => self.kept = Some(cx.waker().clone()),
+            Some(kept) => {
+                let same = kept.will_wake(cx.waker());
+                self.will_wake.lock().unwrap().push(same);
+            }
+        }
+        cx.waker().wake_by_ref();
+        if self.will_wake.lock().unwrap().len() == 3 {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+#[test]
+fn a_clone_of_the_poll_waker_will_wake_the_next_polls_waker() {
+    // Resources (channels, timers) keep a clone and skip replacing it when `will_wake` says
+    // it is the same task's: that only works if the borrowed waker of each poll and the clones
+    // share one vtable address.
+    let queue = Queue::new();
+    let will_wake = Arc::new(Mutex::new(Vec::new()));
+    let (runnable, _join) = spawn(
+        KeepsWaker {
+            kept: None,
+            will_wake: will_wake.clone(),
+        },
+        queue.clone(),
+        TaskId::next(),
+    );
+    runnable.run();
+    queue.drain();
+    assert_eq!(*will_wake.lock().unwrap(), [true, true, true]);
+}
+
 #[test]
 fn a_task_woken_while_running_is_rescheduled_with_the_flag_set() {
     let queue = Queue::new();

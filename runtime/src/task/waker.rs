@@ -41,11 +41,14 @@ fn header(data: *const ()) -> NonNull<Header> {
 /// # Safety
 ///
 /// `data` is the header pointer of a live waker of a task of type `RawTask<F, S>`.
-pub(super) unsafe fn clone_waker<F: Future, S: Schedule>(data: *const ()) -> RawWaker {
+pub(super) unsafe fn clone_waker(data: *const ()) -> RawWaker {
     let ptr = header(data);
     // SAFETY: the waker being cloned owns a reference, so the task is alive.
-    unsafe { ptr.as_ref() }.state.ref_inc();
-    RawWaker::new(data, &RawTask::<F, S>::WAKER_VTABLE)
+    let header = unsafe { ptr.as_ref() };
+    header.state.ref_inc();
+    // The header's pointer, so that a clone `will_wake` the waker it came from (raw.rs,
+    // `waker_unowned`).
+    RawWaker::new(data, header.vtable.waker)
 }
 
 /// `RawWakerVTable::wake`: wakes, consuming the waker's reference.
