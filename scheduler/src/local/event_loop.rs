@@ -115,6 +115,7 @@ impl EventLoop {
             polls += 1;
         }
         Counters::add(&local.counters.polls, u64::from(polls));
+        local.shrink_idle_queue();
         // Step 4: due timers.
         let next_deadline = self.fire_timers();
         // Step 5: I/O, or park.

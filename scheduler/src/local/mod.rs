@@ -3,7 +3,7 @@
 //! This is the asyncio model. One thread runs every task; a task runs until it awaits
 //! something that is not ready, and nothing else runs meanwhile. There are no locks on the
 //! hot path because there is no second thread on it: the run queue is a `VecDeque` in a
-//! `RefCell`, the task table is a [`slab::Slab`], and a wake-up from the loop's own thread is
+//! `RefCell`, the task table a slab of 8-byte entries, and a wake-up from the loop's own thread is
 //! a push onto that queue.
 //!
 //! ## The parts
@@ -15,7 +15,7 @@
 //!   +-------------------------------------+         +----------------------------------+
 //!   | Local  (loop thread only)           |         | Shared  (Arc, any thread)        |
 //!   |   run_queue: VecDeque<Runnable>  <------drain----- remote_queue: Injector        |
-//!   |   tasks:     Slab<Task>             |         |   remote_tasks: Mutex<Slab<Task>>|
+//!   |   tasks:     TaskTable (a slab)     |         |   remote_tasks: Mutex<Slab<Task>>|
 //!   +-------------------------------------+         |   parked, main_woken: AtomicBool |
 //!                       |                           |   io: IoHandle (mio::Waker)      |
 //!                       v                           +----------------------------------+
@@ -34,6 +34,7 @@
 //!    during this step goes to the back of the queue and waits for a later tick if the budget
 //!    is spent. Each poll runs under the per-poll resource budget of
 //!    [`switchyard_runtime::coop`], so a task that always finds its channel ready still yields.
+//!    A queue left empty gives back the buffer of a past burst (it keeps 1,024 slots).
 //! 4. **Due timers** fire ([`Timers::process`](switchyard_runtime::time::Timers::process)),
 //!    which pushes the tasks waiting on them.
 //! 5. **I/O**: if anything is runnable, `mio` is polled with a zero timeout (skipped when no I/O
@@ -62,7 +63,8 @@
 //!
 //! ## Task identity and the task table
 //!
-//! The table holds a [`Task`] reference for every live task, so that dropping the loop can
+//! The table (`table.rs`: a slab with 8-byte entries, half of `slab::Slab<Task>`'s, which
+//! matters at a million parked tasks) holds a [`Task`] reference for every live task, so that dropping the loop can
 //! cancel tasks nobody else can reach (a task parked forever on `pending()` is held only by the
 //! table). When a task finishes, the task core calls [`Schedule::release`] with its [`TaskId`];
 //! to find the slot without a second map, the loop chooses the ids: the low 32 bits are the
@@ -98,6 +100,7 @@ mod event_loop;
 mod handle;
 mod metrics;
 mod scheduler;
+mod table;
 
 pub use builder::Builder;
 pub use error::SpawnError;

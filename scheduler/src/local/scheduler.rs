@@ -23,6 +23,11 @@ use switchyard_runtime::task::{self, JoinHandle, Runnable, Schedule, ScheduleInf
 use super::SpawnError;
 use super::context;
 use super::metrics::Counters;
+use super::table::TaskTable;
+
+/// Slots an empty run queue keeps (8 KiB): enough that steady traffic never reallocates,
+/// small next to a burst's buffer. Picked by hand; see `Local::shrink_idle_queue`.
+const RUN_QUEUE_KEEP: usize = 1024;
 
 /// Bit 63 of a loop task id: the task lives in the remote table.
 const REMOTE_BIT: u64 = 1 << 63;
@@ -60,19 +65,23 @@ impl Schedule for LoopScheduler {
         let raw = id.as_u64();
         let key = (raw & KEY_MASK) as usize;
         let shared: &Shared = &self.0;
-        // The id check guards against a slot emptied by shutdown and refilled since.
-        let take = |tasks: &mut Slab<Task>| match tasks.get(key) {
-            Some(task) if task.id() == id => tasks.try_remove(key),
-            _ => None,
-        };
+        // The id checks guard against a slot emptied by shutdown and refilled since.
         let removed = if raw & REMOTE_BIT != 0 {
-            take(&mut shared.remote_table().tasks)
+            let mut table = shared.remote_table();
+            match table.tasks.get(key) {
+                Some(task) if task.id() == id => table.tasks.try_remove(key),
+                _ => None,
+            }
         } else {
             // A loop task finishes on the loop thread: in a tick, or in the loop's drop, both
             // with the loop entered.
             context::with_current(|local| match local {
                 Some(local) if ptr::eq(local.shared(), shared) => {
-                    take(&mut local.tasks.borrow_mut())
+                    let mut tasks = local.tasks.borrow_mut();
+                    match tasks.get(key) {
+                        Some(task) if task.id() == id => tasks.try_remove(key),
+                        _ => None,
+                    }
                 }
                 _ => None,
             })
@@ -235,7 +244,7 @@ impl futures_task::ArcWake for Shared {
 pub(super) struct Local {
     shared: Arc<Shared>,
     run_queue: RefCell<VecDeque<Runnable>>,
-    tasks: RefCell<Slab<Task>>,
+    tasks: RefCell<TaskTable>,
     seq: Cell<u32>,
     pub(super) counters: Counters,
 }
@@ -245,7 +254,7 @@ impl Local {
         Local {
             shared,
             run_queue: RefCell::new(VecDeque::new()),
-            tasks: RefCell::new(Slab::new()),
+            tasks: RefCell::new(TaskTable::default()),
             seq: Cell::new(0),
             counters: Counters::default(),
         }
@@ -273,6 +282,17 @@ impl Local {
         !self.run_queue.borrow().is_empty()
     }
 
+    /// Gives back the run queue's buffer after a burst: an empty queue keeps at most
+    /// [`RUN_QUEUE_KEEP`] slots. Without this, a loop that once held a million runnables (a
+    /// burst of spawns) keeps 8 MB for a queue that is now empty; the lab's `scale` experiment
+    /// counts it at 8 bytes per parked task.
+    pub(super) fn shrink_idle_queue(&self) {
+        let mut queue = self.run_queue.borrow_mut();
+        if queue.is_empty() && queue.capacity() > RUN_QUEUE_KEEP {
+            queue.shrink_to(RUN_QUEUE_KEEP);
+        }
+    }
+
     /// Spawns on the loop thread, into the local table.
     pub(super) fn spawn_local<F>(&self, future: F) -> Result<JoinHandle<F::Output>, SpawnError>
     where
@@ -283,8 +303,8 @@ impl Local {
         let seq = next_seq(self.seq.get());
         self.seq.set(seq);
         let mut tasks = self.tasks.borrow_mut();
-        let entry = tasks.vacant_entry();
-        let id = task_id(false, seq, entry.key());
+        let key = tasks.next_key();
+        let id = task_id(false, seq, key);
         // SAFETY: `spawn_unchecked` asks that a `!Send` task be run, shut down and dropped only
         // on the spawning thread. (1) We are on the loop thread: `Local` is reachable only from
         // the `!Send` `EventLoop` that owns it, or through `context` on the thread that entered
@@ -295,7 +315,8 @@ impl Local {
         // steps 2 and 3). (4) The scheduler is `Send + Sync`, so wakers may travel.
         let (runnable, join) =
             unsafe { task::spawn_unchecked(future, LoopScheduler(self.shared.clone()), id) };
-        entry.insert(runnable.task());
+        let inserted = tasks.insert(runnable.task());
+        debug_assert_eq!(inserted, key);
         drop(tasks);
         Counters::add(&self.counters.spawned, 1);
         self.push(runnable);
@@ -329,9 +350,12 @@ impl Local {
                 drop(runnable);
                 progressed = true;
             }
-            let local = std::mem::take(&mut *self.tasks.borrow_mut());
+            let local: Vec<Task> = self.tasks.borrow_mut().drain().collect();
             let remote = std::mem::take(&mut self.shared.remote_table().tasks);
-            for (_, task) in local.into_iter().chain(remote) {
+            for task in local
+                .into_iter()
+                .chain(remote.into_iter().map(|(_, task)| task))
+            {
                 task.shutdown();
                 in_flight.push(task);
                 progressed = true;
