@@ -15,3 +15,5 @@ pub mod local;
 pub mod naive;
 pub mod pool;
 pub mod procs;
+
+mod task_slab;

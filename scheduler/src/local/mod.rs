@@ -15,7 +15,7 @@
 //!   +-------------------------------------+         +----------------------------------+
 //!   | Local  (loop thread only)           |         | Shared  (Arc, any thread)        |
 //!   |   run_queue: VecDeque<Runnable>  <------drain----- remote_queue: Injector        |
-//!   |   tasks:     TaskTable (a slab)     |         |   remote_tasks: Mutex<Slab<Task>>|
+//!   |   tasks:     TaskSlab               |         |   remote_tasks: Mutex<Slab<Task>>|
 //!   +-------------------------------------+         |   parked, main_woken: AtomicBool |
 //!                       |                           |   io: IoHandle (mio::Waker)      |
 //!                       v                           +----------------------------------+
@@ -63,8 +63,8 @@
 //!
 //! ## Task identity and the task table
 //!
-//! The table (`table.rs`: a slab with 8-byte entries, half of `slab::Slab<Task>`'s, which
-//! matters at a million parked tasks) holds a [`Task`] reference for every live task, so that dropping the loop can
+//! The table (`TaskSlab`, in `task_slab.rs`: a slab with 8-byte entries, half of
+//! `slab::Slab<Task>`'s, which matters at a million parked tasks) holds a [`Task`] reference for every live task, so that dropping the loop can
 //! cancel tasks nobody else can reach (a task parked forever on `pending()` is held only by the
 //! table). When a task finishes, the task core calls [`Schedule::release`] with its [`TaskId`];
 //! to find the slot without a second map, the loop chooses the ids: the low 32 bits are the
@@ -100,7 +100,6 @@ mod event_loop;
 mod handle;
 mod metrics;
 mod scheduler;
-mod table;
 
 pub use builder::Builder;
 pub use error::SpawnError;

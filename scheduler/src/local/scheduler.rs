@@ -23,7 +23,7 @@ use switchyard_runtime::task::{self, JoinHandle, Runnable, Schedule, ScheduleInf
 use super::SpawnError;
 use super::context;
 use super::metrics::Counters;
-use super::table::TaskTable;
+use crate::task_slab::TaskSlab;
 
 /// Slots an empty run queue keeps (8 KiB): enough that steady traffic never reallocates,
 /// small next to a burst's buffer. Picked by hand; see `Local::shrink_idle_queue`.
@@ -244,7 +244,7 @@ impl futures_task::ArcWake for Shared {
 pub(super) struct Local {
     shared: Arc<Shared>,
     run_queue: RefCell<VecDeque<Runnable>>,
-    tasks: RefCell<TaskTable>,
+    tasks: RefCell<TaskSlab>,
     seq: Cell<u32>,
     pub(super) counters: Counters,
 }
@@ -254,7 +254,7 @@ impl Local {
         Local {
             shared,
             run_queue: RefCell::new(VecDeque::new()),
-            tasks: RefCell::new(TaskTable::default()),
+            tasks: RefCell::new(TaskSlab::default()),
             seq: Cell::new(0),
             counters: Counters::default(),
         }

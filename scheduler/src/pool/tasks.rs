@@ -10,8 +10,9 @@
 //!
 //! [`TaskTable`] holds a [`Task`] handle for every live task, so that shutdown can cancel the
 //! tasks that are idle (waiting on a waker that may never fire, or that a cycle keeps alive):
-//! shutdown step 6. It is sharded ([`SHARDS_PER_WORKER`] `Slab`s per worker, each behind a
-//! mutex; a worker spawns into the shards of its own seat, so the lock is rarely contended),
+//! shutdown step 6. It is sharded ([`SHARDS_PER_WORKER`] slabs per worker, `TaskSlab`s with
+//! 8-byte entries, each behind a mutex; a worker spawns into the shards of its own seat, so
+//! the lock is rarely contended),
 //! and a task's [`TaskId`] says where it lives, as the loop's ids do:
 //!
 //! ```text
@@ -27,7 +28,7 @@
 
 use super::job::Job;
 use super::shared::{Placement, Shared};
-use slab::Slab;
+use crate::task_slab::TaskSlab;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -66,7 +67,7 @@ const SHARD_BITS: u32 = 8;
 const SEQ_MASK: u64 = (1 << (64 - SLOT_BITS - SHARD_BITS)) - 1;
 
 struct Shard {
-    slab: Slab<Task>,
+    slab: TaskSlab,
     /// The sequence part of the next id; never 0.
     seq: u64,
 }
@@ -91,7 +92,7 @@ impl TaskTable {
             shards: (0..n)
                 .map(|_| {
                     Mutex::new(Shard {
-                        slab: Slab::new(),
+                        slab: TaskSlab::default(),
                         seq: 1,
                     })
                 })
@@ -114,7 +115,7 @@ impl TaskTable {
         let mut shard = self.shards[shard_index]
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let slot = shard.slab.vacant_key();
+        let slot = shard.slab.next_key();
         assert!(
             (slot as u64) < 1 << SLOT_BITS,
             "more than 2^32 live tasks in one shard of the pool's task table"
@@ -139,7 +140,7 @@ impl TaskTable {
             };
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
             match shard.slab.get(slot) {
-                Some(task) if task.id() == id => Some(shard.slab.remove(slot)),
+                Some(task) if task.id() == id => shard.slab.try_remove(slot),
                 _ => None,
             }
         };

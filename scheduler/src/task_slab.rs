@@ -1,26 +1,27 @@
-//! The loop's table of live tasks: a slab whose entries are one pointer wide.
+//! A slab of live tasks whose entries are one pointer wide: the loop's task table, and each
+//! shard of the pool's.
 //!
 //! `slab::Slab<Task>` stores each entry as an enum of "vacant, next free key" or "occupied,
-//! task": 16 bytes for an 8-byte `Task`. With a million parked tasks that is 16 MB of the loop's
-//! memory, a sixth of the whole cost of a parked task. This table keeps the occupied entries as
+//! task": 16 bytes for an 8-byte `Task`. With a million parked tasks that is 16 MB, a sixth of
+//! the whole cost of a parked task. This table keeps the occupied entries as
 //! `Option<Task>` (8 bytes: `Task` is a non-null pointer, so `None` is free) and the free keys
 //! in a side list that only grows with the number of *vacant* slots. The interface is the part
-//! of `Slab`'s that the loop uses: learn the next key before inserting (the loop builds the
+//! of `Slab`'s that the schedulers use: learn the next key before inserting (they build the
 //! task's id from it), insert there, look up, remove, take everything.
 
 use switchyard_runtime::task::Task;
 
 /// A slab of `Task`s with 8-byte entries. Keys are reused last-freed first.
 #[derive(Default)]
-pub(super) struct TaskTable {
+pub(crate) struct TaskSlab {
     slots: Vec<Option<Task>>,
     /// Keys of the `None` slots.
     free: Vec<u32>,
 }
 
-impl TaskTable {
+impl TaskSlab {
     /// The key the next [`insert`](Self::insert) will use.
-    pub(super) fn next_key(&self) -> usize {
+    pub(crate) fn next_key(&self) -> usize {
         match self.free.last() {
             Some(&key) => key as usize,
             None => self.slots.len(),
@@ -28,7 +29,7 @@ impl TaskTable {
     }
 
     /// Inserts `task` at [`next_key`](Self::next_key) and returns that key.
-    pub(super) fn insert(&mut self, task: Task) -> usize {
+    pub(crate) fn insert(&mut self, task: Task) -> usize {
         match self.free.pop() {
             Some(key) => {
                 let key = key as usize;
@@ -44,21 +45,21 @@ impl TaskTable {
     }
 
     /// The task at `key`, if any.
-    pub(super) fn get(&self, key: usize) -> Option<&Task> {
+    pub(crate) fn get(&self, key: usize) -> Option<&Task> {
         self.slots.get(key).and_then(Option::as_ref)
     }
 
     /// Removes and returns the task at `key`, if any.
-    pub(super) fn try_remove(&mut self, key: usize) -> Option<Task> {
+    pub(crate) fn try_remove(&mut self, key: usize) -> Option<Task> {
         let task = self.slots.get_mut(key)?.take()?;
-        // Keys fit in u32: the loop's capacity is at most u32::MAX (see the builder).
+        // Keys fit in u32: both schedulers put the key in the low 32 bits of a task id, and
+        // check the bound before inserting.
         self.free.push(key as u32);
         Some(task)
     }
 
-    /// How many tasks the table holds (the loop counts live tasks itself).
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    /// How many tasks the slab holds.
+    pub(crate) fn len(&self) -> usize {
         self.slots.len() - self.free.len()
     }
 
@@ -68,7 +69,7 @@ impl TaskTable {
     }
 
     /// Every task, emptying the table.
-    pub(super) fn drain(&mut self) -> impl Iterator<Item = Task> + use<> {
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = Task> + use<> {
         let slots = std::mem::take(&mut self.slots);
         self.free.clear();
         slots.into_iter().flatten()
@@ -104,7 +105,7 @@ mod tests {
 
     #[test]
     fn next_key_predicts_insert_and_freed_keys_are_reused_last_first() {
-        let mut table = TaskTable::default();
+        let mut table = TaskSlab::default();
         for expected in 0..4 {
             assert_eq!(table.next_key(), expected);
             assert_eq!(table.insert(task()), expected);
@@ -122,7 +123,7 @@ mod tests {
 
     #[test]
     fn removing_an_empty_or_unknown_key_is_none_and_changes_nothing() {
-        let mut table = TaskTable::default();
+        let mut table = TaskSlab::default();
         table.insert(task());
         assert!(table.try_remove(0).is_some());
         assert!(table.try_remove(0).is_none(), "already removed");
@@ -133,7 +134,7 @@ mod tests {
 
     #[test]
     fn drain_yields_every_task_and_leaves_an_empty_table() {
-        let mut table = TaskTable::default();
+        let mut table = TaskSlab::default();
         for _ in 0..5 {
             table.insert(task());
         }
