@@ -64,13 +64,7 @@ impl Model for TokioCt {
     }
 
     fn yield_many(&self, n: u64) -> Outcome<Duration> {
-        in_task(&runtime()?, async move {
-            let start = Instant::now();
-            for _ in 0..n {
-                yield_now().await;
-            }
-            start.elapsed()
-        })
+        in_task(&runtime()?, yield_run(n))
     }
 
     fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
@@ -79,39 +73,11 @@ impl Model for TokioCt {
                 "a current_thread runtime runs both tasks on one core",
             ));
         }
-        let rt = runtime()?;
-        let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
-        let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
-        in_task(&rt, async move {
-            tokio::spawn(async move {
-                while let Some(v) = ping_rx.recv().await {
-                    if pong_tx.send(v).await.is_err() {
-                        break;
-                    }
-                }
-            });
-            let start = Instant::now();
-            for i in 0..round_trips {
-                if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
-                    break;
-                }
-            }
-            start.elapsed()
-        })
+        in_task(&runtime()?, pingpong_run(round_trips))
     }
 
     fn spawn_join(&self, n: u64) -> Outcome<Duration> {
-        in_task(&runtime()?, async move {
-            let mut handles = Vec::with_capacity(n as usize);
-            let start = Instant::now();
-            for _ in 0..n {
-                handles.push(tokio::spawn(async {}));
-            }
-            for handle in handles.drain(..) {
-                let _ = handle.await;
-            }
-            start.elapsed()
-        })
+        in_task(&runtime()?, spawn_join_run(n))
     }
 
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
@@ -210,6 +176,48 @@ impl Model for TokioCt {
             .map_err(|e| Skip(format!("tokio runtime failed to start: {e}")))?;
         in_task(&rt, serve_echo(listener, connections))?
     }
+}
+
+/// `yield_many`'s unit, shared with `tokio-mt` (the runtime is the only difference).
+pub(super) async fn yield_run(n: u64) -> Duration {
+    let start = Instant::now();
+    for _ in 0..n {
+        yield_now().await;
+    }
+    start.elapsed()
+}
+
+/// `pingpong`'s two units over `tokio::sync::mpsc` (capacity 1), shared with `tokio-mt`.
+pub(super) async fn pingpong_run(round_trips: u64) -> Duration {
+    let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
+    let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
+    tokio::spawn(async move {
+        while let Some(v) = ping_rx.recv().await {
+            if pong_tx.send(v).await.is_err() {
+                break;
+            }
+        }
+    });
+    let start = Instant::now();
+    for i in 0..round_trips {
+        if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
+            break;
+        }
+    }
+    start.elapsed()
+}
+
+/// `spawn_join`'s unit, shared with `tokio-mt`.
+pub(super) async fn spawn_join_run(n: u64) -> Duration {
+    let mut handles = Vec::with_capacity(n as usize);
+    let start = Instant::now();
+    for _ in 0..n {
+        handles.push(tokio::spawn(async {}));
+    }
+    for handle in handles.drain(..) {
+        let _ = handle.await;
+    }
+    start.elapsed()
 }
 
 /// The `blocking` workload on the current tokio runtime (both tokio models).

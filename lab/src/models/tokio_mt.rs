@@ -68,13 +68,7 @@ impl Model for TokioMt {
     }
 
     fn yield_many(&self, n: u64) -> Outcome<Duration> {
-        in_task(&runtime(default_workers())?, async move {
-            let start = Instant::now();
-            for _ in 0..n {
-                yield_now().await;
-            }
-            start.elapsed()
-        })
+        in_task(&runtime(default_workers())?, tokio_ct::yield_run(n))
     }
 
     fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
@@ -85,39 +79,11 @@ impl Model for TokioMt {
             }
             Placement::CrossCore => 2,
         };
-        let rt = runtime(workers)?;
-        let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
-        let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
-        in_task(&rt, async move {
-            tokio::spawn(async move {
-                while let Some(v) = ping_rx.recv().await {
-                    if pong_tx.send(v).await.is_err() {
-                        break;
-                    }
-                }
-            });
-            let start = Instant::now();
-            for i in 0..round_trips {
-                if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
-                    break;
-                }
-            }
-            start.elapsed()
-        })
+        in_task(&runtime(workers)?, tokio_ct::pingpong_run(round_trips))
     }
 
     fn spawn_join(&self, n: u64) -> Outcome<Duration> {
-        in_task(&runtime(default_workers())?, async move {
-            let mut handles = Vec::with_capacity(n as usize);
-            let start = Instant::now();
-            for _ in 0..n {
-                handles.push(tokio::spawn(async {}));
-            }
-            for handle in handles.drain(..) {
-                let _ = handle.await;
-            }
-            start.elapsed()
-        })
+        in_task(&runtime(default_workers())?, tokio_ct::spawn_join_run(n))
     }
 
     fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
