@@ -22,10 +22,14 @@ pub(crate) fn not_connected_is_ok(result: io::Result<()>) -> io::Result<()> {
 }
 
 /// Implements futures-io's traits for a stream type and for a shared reference to it,
-/// by forwarding to its `poll_*_priv` methods.
+/// by forwarding to its `poll_*_priv` methods (which take `&self`).
 macro_rules! impl_async_io {
     ($stream:ty) => {
-        impl futures_io::AsyncRead for $stream {
+        $crate::net::async_io::impl_async_io!(@for $stream);
+        $crate::net::async_io::impl_async_io!(@for &$stream);
+    };
+    (@for $ty:ty) => {
+        impl futures_io::AsyncRead for $ty {
             fn poll_read(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
@@ -35,17 +39,7 @@ macro_rules! impl_async_io {
             }
         }
 
-        impl futures_io::AsyncRead for &$stream {
-            fn poll_read(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut [u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.poll_read_priv(cx, buf)
-            }
-        }
-
-        impl futures_io::AsyncWrite for $stream {
+        impl futures_io::AsyncWrite for $ty {
             fn poll_write(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
@@ -71,38 +65,6 @@ macro_rules! impl_async_io {
             }
 
             /// Shuts down the write half: the peer reads end-of-stream.
-            fn poll_close(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                self.poll_close_priv()
-            }
-        }
-
-        impl futures_io::AsyncWrite for &$stream {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.poll_write_priv(cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                bufs: &[std::io::IoSlice<'_>],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.poll_write_vectored_priv(cx, bufs)
-            }
-
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(()))
-            }
-
             fn poll_close(
                 self: std::pin::Pin<&mut Self>,
                 _cx: &mut std::task::Context<'_>,
