@@ -63,7 +63,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("address: {e}")))?;
     let pool = Pool::new()?;
     let listener = TcpListener::bind_with(&pool.handle().io_handle()?, addr)?;
-    println!("hello_hyper: listening on http://{}", listener.local_addr()?);
+    println!(
+        "hello_hyper: listening on http://{}",
+        listener.local_addr()?
+    );
     pool.block_on(pool.spawn(serve(listener)))??;
     Ok(())
 }

@@ -39,7 +39,7 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let pool = Pool::builder().workers(2).build()?;
-//! let listener = TcpListener::bind_with(&pool.handle().io_handle()?, "127.0.0.1:0".parse()?)?;
+//! let listener = TcpListener::bind_with(&pool.handle().io_handle()?, "127.0.0.1:0")?;
 //! let addr = listener.local_addr()?;
 //! pool.spawn(async move {
 //!     loop {
