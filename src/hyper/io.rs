@@ -210,3 +210,90 @@ impl<S: Stream> rt::Write for HyperIo<S> {
         Pin::new(&mut self.get_mut().stream).poll_close(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+    use std::mem::MaybeUninit;
+
+    use futures_util::AsyncWriteExt;
+    use switchyard_scheduler::local::EventLoop;
+
+    use super::*;
+
+    /// One `poll_read` (awaited until ready) into a fresh uninitialised buffer of `capacity`.
+    async fn read_once(io: &mut HyperIo<UnixStream>, capacity: usize) -> io::Result<Vec<u8>> {
+        let mut storage = vec![MaybeUninit::<u8>::uninit(); capacity];
+        let mut buf = rt::ReadBuf::uninit(&mut storage);
+        poll_fn(|cx| rt::Read::poll_read(Pin::new(&mut *io), cx, buf.unfilled())).await?;
+        Ok(buf.filled().to_vec())
+    }
+
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 13 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn one_read_takes_a_bounce_then_the_rest_directly() {
+        let mut el = EventLoop::new().unwrap();
+        el.block_on(async {
+            let (a, mut b) = UnixStream::pair().unwrap();
+            let mut io = HyperIo::new(a);
+            let sent = pattern(3 * BOUNCE);
+            b.write_all(&sent).await.unwrap();
+            // A bounce alone would return BOUNCE bytes; the direct read brings the rest.
+            let got = read_once(&mut io, 4 * BOUNCE).await.unwrap();
+            assert_eq!(got, sent);
+            assert!(io.drained, "a short direct read leaves the socket drained");
+        });
+    }
+
+    #[test]
+    fn a_full_read_makes_the_next_one_direct() {
+        let mut el = EventLoop::new().unwrap();
+        el.block_on(async {
+            let (a, mut b) = UnixStream::pair().unwrap();
+            let mut io = HyperIo::new(a);
+            let sent = pattern(3 * BOUNCE);
+            b.write_all(&sent).await.unwrap();
+            let first = read_once(&mut io, 2 * BOUNCE).await.unwrap();
+            assert_eq!(first, sent[..2 * BOUNCE]);
+            assert!(!io.drained, "the cursor was filled: more may wait");
+            let second = read_once(&mut io, 4 * BOUNCE).await.unwrap();
+            assert_eq!(second, sent[2 * BOUNCE..]);
+            assert!(io.drained);
+        });
+    }
+
+    #[test]
+    fn a_small_message_is_one_bounce() {
+        let mut el = EventLoop::new().unwrap();
+        el.block_on(async {
+            let (a, mut b) = UnixStream::pair().unwrap();
+            let mut io = HyperIo::new(a);
+            b.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+            let got = read_once(&mut io, 8 * BOUNCE).await.unwrap();
+            assert_eq!(got, b"GET / HTTP/1.1\r\n\r\n");
+            assert!(io.drained);
+        });
+    }
+
+    #[test]
+    fn end_of_stream_reads_nothing_on_either_path() {
+        let mut el = EventLoop::new().unwrap();
+        el.block_on(async {
+            let (a, mut b) = UnixStream::pair().unwrap();
+            let mut io = HyperIo::new(a);
+            let sent = pattern(2 * BOUNCE);
+            b.write_all(&sent).await.unwrap();
+            drop(b);
+            // Fills the cursor exactly: the next read goes direct and meets the end.
+            assert_eq!(read_once(&mut io, 2 * BOUNCE).await.unwrap(), sent);
+            assert!(!io.drained);
+            assert_eq!(read_once(&mut io, BOUNCE).await.unwrap(), b"");
+            assert!(io.drained);
+            // Through the stream, the end reads the same.
+            assert_eq!(read_once(&mut io, BOUNCE).await.unwrap(), b"");
+        });
+    }
+}
