@@ -29,7 +29,9 @@ use switchyard_scheduler::local::spawn_local;
 use switchyard_scheduler::pool::{NotInPool, PoolHandle};
 
 /// hyper's [`rt::Executor`] on a pool: each future becomes a detached pool task. `Send`
-/// futures only (a pool task may move between workers).
+/// futures only (a pool task may move between workers). A pool spawn never fails while the pool
+/// runs; once it has begun shutting down, the future is dropped unrun, as every spawn on it is
+/// (the stream or connection it served is closed).
 #[derive(Clone, Debug)]
 pub struct PoolExecutor {
     handle: PoolHandle,
@@ -71,8 +73,17 @@ where
 /// detached [`spawn_local`] task, so `!Send` futures (and `!Send` services) work.
 ///
 /// # Panics
-/// When `spawn_local` refuses the future: the loop's task table is full, or this thread runs
-/// no loop. The [module doc](self) says why, and how to stay below the capacity.
+/// When `spawn_local` refuses the future: the loop's task table is full
+/// ([`Builder::task_capacity`](switchyard_scheduler::local::Builder::task_capacity)), or this
+/// thread runs no loop. hyper's `execute` cannot be told of a refusal, and the loop's
+/// `SpawnError` does not give the future back, so the choice is between dropping it (an
+/// HTTP/2 stream lost without a trace) and a panic; this is the panic, with the loop's message.
+/// It is contained: hyper calls `execute` from inside the connection future, so when that
+/// future runs as a loop task, the loop catches the panic and only that connection ends (its
+/// `JoinHandle` says `panicked`). To keep serving under load, size the table for the
+/// connections times their concurrent streams, or refuse connections at accept while
+/// [`LoopHandle::live_tasks`](switchyard_scheduler::local::LoopHandle::live_tasks) nears the
+/// capacity.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LoopExecutor;
 

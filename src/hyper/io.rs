@@ -64,8 +64,13 @@ pub trait Stream: sealed::Sealed + AsyncRead + AsyncWrite + AsFd + Unpin {}
 impl Stream for TcpStream {}
 impl Stream for UnixStream {}
 
-/// A Switchyard stream as hyper's [`rt::Read`] + [`rt::Write`]. See the [module doc](self)
-/// for how reads avoid zeroing hyper's buffers.
+/// A Switchyard stream as hyper's [`rt::Read`] + [`rt::Write`].
+///
+/// Reads never zero hyper's uninitialised buffer (the design is told in `src/hyper/io.rs`).
+/// While the socket may be empty, a read waits through the stream's own futures-io read, into a
+/// [`BOUNCE`]-byte stack buffer whose bytes are then copied; when data is known to wait, it is
+/// read with `read(2)` straight into hyper's buffer. A request that fits in the bounce buffer
+/// costs one syscall; a large body is read zero-copy after its first [`BOUNCE`] bytes.
 #[derive(Debug)]
 pub struct HyperIo<S> {
     stream: S,
