@@ -24,6 +24,13 @@
 //! `drained` flag): either way is correct whatever the kernel holds, since (1) falls back to
 //! (2) on `WouldBlock` and (2) waits for readiness.
 //!
+//! What it saves, measured by `examples/hyper_read_cost.rs` (1,000 Unix socket pairs on one
+//! loop, each with a fresh 8 KiB buffer as hyper's first, 100 reads of 500 bytes each; 2
+//! shared cores, five runs): after one read per connection the resident set grew by 472 KiB
+//! with `HyperIo` and by 4,024 KiB with a zeroing futures-io adapter, and the 100,000 reads
+//! took 0.04-0.07 s of user CPU against 0.10-0.14 s (system time, mostly the syscalls, was
+//! the same: 0.21-0.27 s against 0.22-0.29 s).
+//!
 //! The direct path needs only what the runtime makes public (the stream's fd and its
 //! futures-io impl). A runtime method that reads into an uninitialised buffer through the
 //! registration (`TcpStream::poll_read_uninit(&self, cx, &mut [MaybeUninit<u8>])`, the
