@@ -66,10 +66,10 @@ mod sealed {
 /// [`HyperIo`] may read that fd directly. Sealed: implemented for [`TcpStream`] and
 /// [`UnixStream`] only, since for a stream that transforms its bytes (TLS, say) a direct read
 /// of the fd would bypass it.
-pub trait Stream: sealed::Sealed + AsyncRead + AsyncWrite + AsFd + Unpin {}
+pub trait StreamSocket: sealed::Sealed + AsyncRead + AsyncWrite + AsFd + Unpin {}
 
-impl Stream for TcpStream {}
-impl Stream for UnixStream {}
+impl StreamSocket for TcpStream {}
+impl StreamSocket for UnixStream {}
 
 /// A Switchyard stream as hyper's [`rt::Read`] + [`rt::Write`].
 ///
@@ -89,7 +89,7 @@ pub struct HyperIo<S> {
     pending_error: Option<io::Error>,
 }
 
-impl<S: Stream> HyperIo<S> {
+impl<S: StreamSocket> HyperIo<S> {
     /// Wraps `stream`.
     pub fn new(stream: S) -> HyperIo<S> {
         HyperIo {
@@ -147,7 +147,7 @@ impl<S: Stream> HyperIo<S> {
     }
 }
 
-impl<S: Stream> rt::Read for HyperIo<S> {
+impl<S: StreamSocket> rt::Read for HyperIo<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -192,7 +192,7 @@ impl<S: Stream> rt::Read for HyperIo<S> {
     }
 }
 
-impl<S: Stream> rt::Write for HyperIo<S> {
+impl<S: StreamSocket> rt::Write for HyperIo<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -1,4 +1,4 @@
-//! # The current pool, and the pool's runtime handles
+//! # The current pool, and the pool's reactor for code outside it
 //!
 //! Code running on a pool thread (a task, a closure, a scope body) can reach its own pool
 //! without being handed a [`PoolHandle`]: [`PoolHandle::current`] and the free function
@@ -21,7 +21,6 @@ use std::sync::Arc;
 
 use switchyard_runtime::reactor::IoHandle;
 use switchyard_runtime::task::JoinHandle;
-use switchyard_runtime::time::Timers;
 
 use super::PoolHandle;
 use super::shared::Shared;
@@ -97,14 +96,6 @@ impl PoolHandle {
                 "this pool has no reactor: it was built with Builder::io(false)",
             )),
         }
-    }
-
-    /// The pool's timer wheel, processed by its workers (`driver.rs`, step 4). Timers must be
-    /// registered from the pool's own threads, as [`Timers::current`] does in pool tasks: a
-    /// worker sleeping until the next deadline is not told about an earlier one registered from
-    /// outside.
-    pub fn timers(&self) -> &Timers {
-        &self.shared.timers
     }
 }
 
