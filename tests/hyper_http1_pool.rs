@@ -1,8 +1,9 @@
 //! hyper's HTTP/1.1 on the pool, through `switchyard::hyper`: the `hello_hyper` example
 //! answers a raw socket and a hyper client (ten requests on one kept-alive connection); an
 //! echo service returns bodies of every size around the read paths' boundaries byte for byte
-//! (`HyperIo`'s bounce and direct reads, module doc of `src/hyper/io.rs`); and hyper's header
-//! timeout, on `HyperTimer`, closes a connection that never finishes its request.
+//! (`HyperIo`'s bounce and direct reads, module doc of `src/hyper/io.rs`), on one connection
+//! and on 64 at once; and hyper's header timeout, on `HyperTimer`, closes a connection that
+//! never finishes its request.
 
 #[path = "../examples/hello_hyper.rs"]
 mod hello_hyper;
@@ -174,4 +175,53 @@ fn header_read_timeout_on_hyper_timer_closes_a_silent_connection() {
         rest.is_empty() || rest.starts_with("HTTP/1.1 408"),
         "{rest}"
     );
+}
+
+#[test]
+fn many_concurrent_connections_each_get_their_own_bodies_back() {
+    const CONNECTIONS: usize = 64;
+    const REQUESTS: usize = 4;
+    let (pool, listener, addr) = pool_and_listener();
+    drop(pool.spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            pool::spawn(
+                http1::Builder::new()
+                    .timer(HyperTimer)
+                    .serve_connection(HyperIo::new(stream), service_fn(echo)),
+            )
+            .expect("a pool task");
+        }
+    }));
+    let handle = pool.handle();
+    let clients: Vec<_> = (0..CONNECTIONS)
+        .map(|c| {
+            handle.spawn(async move {
+                let stream = TcpStream::connect(addr).await?;
+                let (mut sender, connection) =
+                    client_http1::handshake(HyperIo::new(stream)).await?;
+                drop(pool::spawn(connection).expect("a pool task"));
+                let mut wrong = 0usize;
+                for r in 0..REQUESTS {
+                    // Sizes on both sides of BOUNCE, different per connection and request.
+                    let sent = pattern((c * 977 + r * 3001) % (4 * BOUNCE) + c);
+                    let request = Request::post("/")
+                        .header("host", "test")
+                        .body(Full::new(sent.clone()))?;
+                    let response = sender.send_request(request).await?;
+                    if response.into_body().collect().await?.to_bytes() != sent {
+                        wrong += 1;
+                    }
+                }
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(wrong)
+            })
+        })
+        .collect();
+    let mut wrong = 0;
+    for client in clients {
+        wrong += pool.block_on(client).expect("client task").expect("http");
+    }
+    assert_eq!(wrong, 0, "responses that did not echo their request");
 }
