@@ -2,6 +2,7 @@
 
 mod block_on;
 mod builder;
+mod current;
 mod driver;
 mod job;
 mod metrics;
@@ -19,6 +20,7 @@ pub use builder::{
     BuildError, Builder, DEFAULT_GLOBAL_QUEUE_INTERVAL, DEFAULT_LIFO_POLL_BOUND,
     DEFAULT_STACK_SIZE, DEFAULT_STALL_TIME_SLICE, TaskHook, ThreadHook,
 };
+pub use current::{NotInPool, spawn};
 pub use metrics::{HAND_OFF_LOG, HandOff, LATENCY_SAMPLE_EVERY, Metrics, WorkerMetrics};
 pub use scope::{SCOPE_CANCELLED, Scope};
 pub use tasks::SHARDS_PER_WORKER;

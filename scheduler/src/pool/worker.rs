@@ -100,6 +100,8 @@ fn thread_main(shared: Arc<Shared>, start: Start) {
         polling: std::cell::Cell::new(None),
     };
     let _entered = enter(&cx);
+    // current.rs: `PoolHandle::current()` and `pool::spawn` work on this thread.
+    let _current = super::current::enter(&shared);
     // driver.rs: `IoHandle::current()` works in pool tasks.
     let _io = shared.driver.as_ref().map(|d| d.io.enter());
     let _timers = shared.timers.enter();
