@@ -4,7 +4,7 @@
 //! *tick* takes one job and runs it:
 //!
 //! 1. **Shutdown?** If the pool is shutting down, drop everything left on the seat (tasks are
-//!    cancelled) and leave (shutdown.rs, step 3).
+//!    cancelled) and leave (shutdown.rs, step 4).
 //! 2. **Injector, every N ticks.** Every `global_queue_interval` ticks (61) take one job from
 //!    the injector first, so jobs injected from outside are not starved by a worker whose
 //!    deque never empties; at the same tick, poll the reactor without blocking (if no other
@@ -29,6 +29,7 @@
 //! worker `i` at once (it must not touch the seat again) and goes to the spare room
 //! (monitor.rs) to wait for a seat of its own, or retires.
 
+use super::driver::Driver;
 use super::job::{Job, Ran};
 use super::metrics::bump;
 use super::monitor;
@@ -101,7 +102,9 @@ fn thread_main(shared: Arc<Shared>, start: Start) {
     };
     let _entered = enter(&cx);
     // driver.rs: `IoHandle::current()` works in pool tasks.
-    let _io = shared.driver.as_ref().map(|d| d.io.enter());
+    // The thread's own reference to the reactor, dropped when it exits (shutdown.rs, step 8).
+    let driver = shared.driver();
+    let _io = driver.as_ref().map(|d| d.io.enter());
     let _timers = shared.timers.enter();
     let mut next = Some(start);
     while let Some(start) = next.take() {
@@ -120,6 +123,7 @@ fn thread_main(shared: Arc<Shared>, start: Start) {
             shared: &shared,
             seat,
             slot: &shared.seats[seat],
+            driver: driver.as_deref(),
             cx: &cx,
             parker: &parker,
             unparker: &unparker,
@@ -163,6 +167,7 @@ struct WorkerLoop<'a> {
     shared: &'a Shared,
     seat: usize,
     slot: &'a SeatSlot,
+    driver: Option<&'a Driver>,
     cx: &'a WorkerCx,
     parker: &'a Parker,
     unparker: &'a Unparker,
@@ -216,7 +221,7 @@ impl<'a> WorkerLoop<'a> {
         let shared = self.shared;
         // 2. (and driver.rs step 3: ready I/O and due timers, without blocking)
         if self.tick % shared.config.global_queue_interval == 0 {
-            if let Some(driver) = &shared.driver {
+            if let Some(driver) = self.driver {
                 driver.poll_now();
             }
             shared.timers.process(Instant::now());
@@ -349,9 +354,9 @@ impl<'a> WorkerLoop<'a> {
             self.searching = false;
             let _ = idle.transition_from_searching();
         }
-        let mut driving = shared.driver.as_ref().and_then(|d| d.try_drive());
+        let mut driving = self.driver.and_then(|d| d.try_drive());
         // S2.
-        let wake_by = match (&driving, &shared.driver) {
+        let wake_by = match (&driving, self.driver) {
             (Some(_), Some(driver)) => WakeBy::Reactor(driver.io.clone()),
             _ => WakeBy::Parker(self.unparker.clone()),
         };
@@ -452,7 +457,7 @@ impl<'a> WorkerLoop<'a> {
         end
     }
 
-    /// Shutdown step 3: drop what is left on the seat (tasks cancelled).
+    /// Shutdown step 4: drop what is left on the seat (tasks cancelled).
     fn empty_seat(&mut self) {
         if self.searching {
             self.searching = false;
