@@ -168,6 +168,12 @@ fn a_wake_racing_the_drop_is_cancelled_not_lost() {
         .await
     });
     stored_rx.recv_timeout(GUARD).unwrap();
+    // The wake must find the task idle, not still inside the poll that stored the waker (a
+    // wake during the poll is handled by the worker, not by the racer): wait until the
+    // worker has counted that poll as done (it is the pool's only job).
+    while pool.metrics().workers.iter().map(|w| w.polls).sum::<u64>() < 1 {
+        std::thread::yield_now();
+    }
     let waker = parked.0.lock().unwrap().take().expect("waker stored");
     race(pool, &events, events_tx, release, move || waker.wake());
     assert_cancelled(join);
