@@ -173,7 +173,9 @@ impl Shared {
             Ok(None) => {}
             // 2.
             Ok(Some(job)) => self.inject(job),
-            Err(job) => drop(job),
+            Err(job) => {
+                let _ = job.discard();
+            }
         }
     }
 
@@ -182,7 +184,7 @@ impl Shared {
     pub(crate) fn inject(&self, job: Job) {
         // G1.
         let Some(admitted) = self.gate.enter() else {
-            drop(job);
+            let _ = job.discard();
             return;
         };
         if let Some(hook) = &self.config.hooks.test_hook {

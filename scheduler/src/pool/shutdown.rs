@@ -15,6 +15,9 @@
 //! 5. **Join.** Join every pool thread, including threads started for hand-offs, until none
 //!    is left. (A thread stuck in a poll delays this until the poll returns.)
 //! 6. **Injector.** Drop every job left in the injector.
+//!
+//! Every job dropped unrun here, on a worker's way out, or refused by the gate goes through
+//! `Job::discard` (job.rs), which contains a panicking `Drop`: the steps always run to the end.
 //! 7. **Idle tasks.** Cancel every task still in the task table (tasks.rs): tasks that were
 //!    not queued but waiting for a wake-up. Their futures are dropped here, on the dropping
 //!    thread, and their `JoinHandle`s report cancelled.
@@ -213,7 +216,9 @@ pub(crate) fn shutdown(
     // 6.
     loop {
         match shared.injector.steal() {
-            Steal::Success(job) => drop(job),
+            Steal::Success(job) => {
+                let _ = job.discard();
+            }
             Steal::Empty => break,
             Steal::Retry => std::hint::spin_loop(),
         }

@@ -388,9 +388,11 @@ impl<'a> WorkerLoop<'a> {
             let _ = self.shared.idle.transition_from_searching();
         }
         let local = self.local();
-        drop(local.lifo.take());
+        if let Some(job) = local.lifo.take() {
+            let _ = job.discard();
+        }
         while let Some(job) = local.deque.pop() {
-            drop(job);
+            let _ = job.discard();
         }
         bump(
             &self.slot.metrics.busy_ns,
