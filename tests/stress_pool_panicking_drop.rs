@@ -78,7 +78,7 @@ fn panicking_drops_during_shutdown_do_not_stop_it() {
                     let (p, c) = (PanicOnDrop, Counted(d.clone()));
                     handle.execute(move || drop((p, c)));
                     let (p, c) = (PanicOnDrop, Counted(d.clone()));
-                    let _ = handle.spawn(async move { drop((p, c)) });
+                    drop(handle.spawn(async move { drop((p, c)) }));
                 }
                 blocked_tx.send(()).unwrap();
                 // Until shutdown's step 1: then the worker finds the flag and discards its
