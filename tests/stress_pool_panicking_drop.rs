@@ -25,6 +25,20 @@ fn threads() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
 }
 
+/// Waits (up to a guard) for the thread count to come back to `expected`: a joined thread
+/// leaves `/proc/self/task` a moment after `join` returns (the kernel clears the thread id
+/// that `join` waits on before it removes the thread). A leaked thread never leaves.
+fn threads_settle_to(expected: usize) -> usize {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let now = threads();
+        if now == expected || std::time::Instant::now() > deadline {
+            return now;
+        }
+        std::thread::yield_now();
+    }
+}
+
 /// Panics when dropped (unless the thread is already panicking: that would abort).
 struct PanicOnDrop;
 impl Drop for PanicOnDrop {
@@ -116,6 +130,10 @@ fn panicking_drops_during_shutdown_do_not_stop_it() {
         drop(handle);
     }
     let _ = std::panic::take_hook();
-    assert_eq!(threads(), threads_before, "threads left behind");
+    assert_eq!(
+        threads_settle_to(threads_before),
+        threads_before,
+        "threads left behind"
+    );
     assert_eq!(open_fds(), fds, "fds left open");
 }
