@@ -87,15 +87,23 @@ impl PoolHandle {
     /// constructors (`bind`, `connect`), which find it through [`IoHandle::current`].
     ///
     /// # Errors
-    /// `Unsupported` if the pool was built with [`Builder::io(false)`](super::Builder::io).
+    /// `Unsupported` if the pool was built with [`Builder::io(false)`](super::Builder::io);
+    /// `NotConnected` once the pool has shut down (its reactor is closed with it).
     pub fn io_handle(&self) -> io::Result<IoHandle> {
-        match &self.shared.driver {
-            Some(driver) => Ok(driver.io.clone()),
-            None => Err(io::Error::new(
+        if let Some(driver) = self.shared.driver() {
+            return Ok(driver.io.clone());
+        }
+        Err(if self.shared.config.io_capacity.is_none() {
+            io::Error::new(
                 io::ErrorKind::Unsupported,
                 "this pool has no reactor: it was built with Builder::io(false)",
-            )),
-        }
+            )
+        } else {
+            io::Error::new(
+                io::ErrorKind::NotConnected,
+                "this pool has shut down, and its reactor with it",
+            )
+        })
     }
 }
 
