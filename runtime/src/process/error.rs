@@ -46,9 +46,33 @@ pub enum FrameError {
     /// A value could not be encoded.
     #[error("could not encode the value: {0}")]
     Encode(postcard::Error),
-    /// A frame that should have carried a file descriptor arrived without one.
+    /// A frame that should have carried a file descriptor arrived without one (the frame was
+    /// dropped; the channel stays usable).
     #[error("the frame carried no file descriptor where one was expected")]
     MissingFd,
+    /// A frame arrived with file descriptors the receiver did not ask for (or more than the
+    /// one it asked for). They were closed and the frame dropped; the channel stays usable.
+    #[error(
+        "a frame arrived with {count} file descriptor(s) where {expected} were expected; \
+         they were closed and the frame dropped (receive frames sent with send_with_fd \
+         with recv_with_fd)"
+    )]
+    UnexpectedFds {
+        /// Descriptors the frame carried.
+        count: usize,
+        /// Descriptors the receiving call asked for.
+        expected: usize,
+    },
+    /// More descriptors arrived ahead of their frames than the channel holds. They were all
+    /// closed; the channel is then unusable.
+    #[error(
+        "more than {max} file descriptors arrived ahead of their frames; all were closed and \
+         the channel is unusable (raise the cap with Channel::set_max_fds)"
+    )]
+    TooManyFds {
+        /// The channel's cap.
+        max: usize,
+    },
     /// The operating system refused a read or a write.
     #[error("channel I/O failed: {0}")]
     Io(#[from] io::Error),
