@@ -41,7 +41,7 @@
 //!
 //! **What a peer may forge.** The other end is another process, buggy or hostile, and it can
 //! write every word of the region at any time. No value it writes is used before it is
-//! checked (the memory-level argument is in [`shm`](super::shm), "Why nothing a peer writes is
+//! checked (the memory-level argument is in [`shm`], "Why nothing a peer writes is
 //! undefined behaviour here"):
 //!
 //! 1. `magic` and `capacity` are read once, by `Ring::open`: the capacity must be a power of
