@@ -430,4 +430,156 @@ mod tests {
             Err(FrameError::Malformed { len: 2, .. })
         ));
     }
+
+    /// What the kernel holds for the reader of an `AF_UNIX` stream: messages (one per
+    /// `sendmsg`), each with its bytes and the descriptors attached to it.
+    struct Socket {
+        queue: std::collections::VecDeque<(Vec<u8>, Vec<OwnedFd>)>,
+    }
+
+    impl Socket {
+        /// `recvmsg` as the kernel does it (module docs, invariant 5): bytes from as many
+        /// messages as fit, a message's descriptors handed over when its first byte is read,
+        /// and the read ended right after a message that carried any.
+        fn recv(&mut self, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<usize> {
+            let mut n = 0;
+            while n < buf.len() {
+                let Some((bytes, attached)) = self.queue.front_mut() else {
+                    break;
+                };
+                let took_fds = !attached.is_empty();
+                fds.append(attached);
+                let k = bytes.len().min(buf.len() - n);
+                buf[n..n + k].copy_from_slice(&bytes[..k]);
+                bytes.drain(..k);
+                n += k;
+                if bytes.is_empty() {
+                    self.queue.pop_front();
+                }
+                if took_fds {
+                    break;
+                }
+            }
+            if n == 0 && self.queue.is_empty() {
+                return Ok(0);
+            }
+            Ok(n)
+        }
+    }
+
+    /// SplitMix64, seeded: a failing case replays.
+    fn next(state: &mut u64) -> u64 {
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn an_fd() -> OwnedFd {
+        std::fs::File::open("/dev/null").unwrap().into()
+    }
+
+    /// Honest senders (`send` and `send_with_fd` as the channel makes them) in random
+    /// mixes, against a reader that receives each frame the way it was sent: every frame
+    /// arrives, with its descriptor when it has one, whatever the read sizes.
+    #[test]
+    fn descriptors_of_honest_frames_reach_their_frames() {
+        let mut seed = 0x4644_5331;
+        for _ in 0..300 {
+            let mut socket = Socket {
+                queue: Default::default(),
+            };
+            let mut with_fd = Vec::new();
+            for i in 0..(next(&mut seed) % 20) as u32 {
+                let body = vec![i as u8; (next(&mut seed) % 40) as usize];
+                let frame = encode_bytes(&body, DEFAULT_MAX_FRAME).unwrap();
+                let fd = next(&mut seed) % 3 == 0;
+                with_fd.push((body, fd));
+                // A large frame may leave sendmsg short: the rest follows in plain sends.
+                let split = (next(&mut seed) as usize % (frame.len() + 1)).max(1);
+                let attached = if fd { vec![an_fd()] } else { Vec::new() };
+                socket.queue.push_back((frame[..split].to_vec(), attached));
+                if split < frame.len() {
+                    socket
+                        .queue
+                        .push_back((frame[split..].to_vec(), Vec::new()));
+                }
+            }
+            let mut reader = FrameReader::new(DEFAULT_MAX_FRAME);
+            for (body, fd) in with_fd {
+                let chunk = 1 + (next(&mut seed) % 64) as usize;
+                let mut read = |buf: &mut [u8], fds: &mut Vec<OwnedFd>| {
+                    let end = buf.len().min(chunk);
+                    socket.recv(&mut buf[..end], fds)
+                };
+                if fd {
+                    let (got, _fd) = reader
+                        .read_frame_with_fd(&mut read, <[u8]>::to_vec)
+                        .unwrap();
+                    assert_eq!(got, body);
+                } else {
+                    assert_eq!(reader.read_frame(&mut read).unwrap(), body);
+                }
+                assert!(reader.pending_fds() <= 2, "{}", reader.pending_fds());
+            }
+            assert_eq!(reader.pending_fds(), 0);
+        }
+    }
+
+    /// A hostile sender attaches descriptors to arbitrary pieces of the stream, and the
+    /// reader asks for one or none at random: the reader never holds more than its cap, and
+    /// every outcome is a frame or a typed error.
+    #[test]
+    fn descriptors_anywhere_are_refused_or_capped() {
+        let mut seed = 0x484F_5354;
+        let mut outcomes = [0usize; 4];
+        for _ in 0..300 {
+            let mut socket = Socket {
+                queue: Default::default(),
+            };
+            let mut stream = Vec::new();
+            for i in 0..(next(&mut seed) % 20) as u8 {
+                let body = vec![i; (next(&mut seed) % 30) as usize];
+                stream.extend(encode_bytes(&body, DEFAULT_MAX_FRAME).unwrap());
+            }
+            while !stream.is_empty() {
+                let k = (1 + next(&mut seed) as usize % 16).min(stream.len());
+                let fds = (0..next(&mut seed) % 3).map(|_| an_fd()).collect();
+                socket.queue.push_back((stream.drain(..k).collect(), fds));
+            }
+            let mut reader = FrameReader::new(DEFAULT_MAX_FRAME);
+            reader.set_max_fds((next(&mut seed) % 6) as usize);
+            loop {
+                let chunk = 1 + (next(&mut seed) % 32) as usize;
+                let mut read = |buf: &mut [u8], fds: &mut Vec<OwnedFd>| {
+                    let end = buf.len().min(chunk);
+                    socket.recv(&mut buf[..end], fds)
+                };
+                let result = if next(&mut seed) % 2 == 0 {
+                    reader.read_frame_with_fd(&mut read, |_| ()).map(drop)
+                } else {
+                    reader.read_frame(&mut read).map(drop)
+                };
+                assert!(reader.pending_fds() <= reader.max_fds());
+                match result {
+                    Ok(()) => outcomes[0] += 1,
+                    Err(FrameError::UnexpectedFds { count, expected }) => {
+                        assert!(count > expected);
+                        outcomes[1] += 1;
+                    }
+                    Err(FrameError::MissingFd) => outcomes[2] += 1,
+                    Err(FrameError::TooManyFds { .. }) => {
+                        outcomes[3] += 1;
+                        assert_eq!(reader.pending_fds(), 0);
+                        break;
+                    }
+                    Err(FrameError::PeerClosed) => break,
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+            assert_eq!(reader.pending_fds(), 0, "nothing held at the end");
+        }
+        assert!(outcomes.iter().all(|&n| n > 0), "{outcomes:?}");
+    }
 }
