@@ -68,8 +68,9 @@ use std::time::{Duration, Instant};
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+pub use super::error::{Corruption, RingError};
 use super::frame::{DEFAULT_MAX_FRAME, GROW_STEP};
-use super::shm::{self, SharedBytes, SharedRegion, ShmError};
+use super::shm::{self, SharedBytes, SharedRegion};
 use super::sys;
 
 // The layout of the module docs: the format two processes agree on, so public (a peer written
@@ -118,67 +119,6 @@ pub const SPIN_BEFORE_SLEEP: u32 = 1 << 10;
 /// that the doorbell's atomics are noise, small enough to overlap most of a 1 MiB message.
 /// Picked by reasoning, to be tuned with the lab's `ipc` experiment.
 pub const PUBLISH_CHUNK: usize = 64 << 10;
-
-/// Why a ring operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum RingError {
-    /// The other side dropped its end (for the consumer: after every message was read).
-    #[error("the other end of the ring was dropped")]
-    Closed,
-    /// The wait timed out (the peer may be dead; check its channel or child handle).
-    #[error("timed out waiting on the ring")]
-    TimedOut,
-    /// The region does not hold a ring (wrong magic or a capacity that does not fit).
-    #[error("the shared region does not hold an initialised ring")]
-    NotARing,
-    /// A message is longer than this end accepts. On receive nothing was consumed or
-    /// allocated: the message is still at the front of the ring.
-    #[error(
-        "a ring message of {len} bytes exceeds the limit of {max} bytes (raise it with \
-         set_max_message_size; recv_with also needs the message and its 4-byte prefix to fit \
-         in the ring: use recv for larger ones)"
-    )]
-    TooLong {
-        /// The message's length.
-        len: usize,
-        /// The limit it broke.
-        max: usize,
-    },
-    /// The peer wrote a position no correct peer writes; the ring is unusable.
-    #[error("the peer corrupted the ring ({0}); drop the ring and distrust the peer")]
-    Corrupt(#[from] Corruption),
-    /// Making or mapping the region failed.
-    #[error(transparent)]
-    Shm(#[from] ShmError),
-}
-
-/// Which shared position was forged, and its value (module docs, "What a peer may forge",
-/// point 3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum Corruption {
-    /// Seen by the consumer: the producer's `tail` is not within `capacity` bytes ahead of
-    /// the consumer's `head`.
-    #[error("tail {tail} is not within {capacity} bytes ahead of head {head}")]
-    Tail {
-        /// The consumer's own position.
-        head: u64,
-        /// The position the producer stored.
-        tail: u64,
-        /// The ring's capacity.
-        capacity: usize,
-    },
-    /// Seen by the producer: the consumer's `head` is not within `capacity` bytes behind the
-    /// producer's `tail`.
-    #[error("head {head} is not within {capacity} bytes behind tail {tail}")]
-    Head {
-        /// The position the consumer stored.
-        head: u64,
-        /// The producer's own position.
-        tail: u64,
-        /// The ring's capacity.
-        capacity: usize,
-    },
-}
 
 /// Bytes between `head` and `tail`, if at most `capacity` (point 3 of the module docs).
 fn distance(head: u64, tail: u64, capacity: usize) -> Option<usize> {
@@ -786,96 +726,5 @@ impl RingConsumer {
 impl Drop for RingConsumer {
     fn drop(&mut self) {
         self.ring.close(CONSUMER_GONE);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::os::fd::AsFd;
-
-    use super::*;
-
-    fn pair(capacity: usize) -> (RingProducer, RingConsumer) {
-        let region = create(capacity).unwrap();
-        let other = SharedRegion::from_fd(region.as_fd().try_clone_to_owned().unwrap()).unwrap();
-        (
-            RingProducer::new(region).unwrap(),
-            RingConsumer::new(other).unwrap(),
-        )
-    }
-
-    #[test]
-    fn messages_larger_than_the_ring_stream_through() {
-        let (mut tx, mut rx) = pair(64);
-        let big: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
-        let expected = big.clone();
-        let sender = std::thread::spawn(move || {
-            for _ in 0..3 {
-                tx.send(&big).unwrap();
-            }
-            tx.send(b"end").unwrap();
-        });
-        let mut buf = Vec::new();
-        for _ in 0..3 {
-            rx.recv(&mut buf).unwrap();
-            assert_eq!(buf, expected);
-        }
-        rx.recv(&mut buf).unwrap();
-        assert_eq!(buf, b"end");
-        sender.join().unwrap();
-        assert!(matches!(rx.recv(&mut buf), Err(RingError::Closed)));
-    }
-
-    #[test]
-    fn a_message_is_read_in_place_even_when_it_wraps() {
-        let (mut tx, mut rx) = pair(64);
-        for round in 0..10u8 {
-            let message: Vec<u8> = (0..40).map(|i| i ^ round).collect();
-            tx.send(&message).unwrap();
-            let got = rx
-                .recv_with(|a, b| [a.to_vec(), b.to_vec()].concat())
-                .unwrap();
-            assert_eq!(got, message);
-        }
-    }
-
-    #[test]
-    fn reading_in_place_refuses_a_message_larger_than_the_ring() {
-        let (mut tx, mut rx) = pair(64);
-        let sender = std::thread::spawn(move || {
-            let _ = tx.send(&[7; 100]);
-        });
-        assert!(matches!(
-            rx.recv_with(|_, _| ()),
-            Err(RingError::TooLong { len: 100, max: 60 })
-        ));
-        drop(rx);
-        sender.join().unwrap();
-    }
-
-    #[test]
-    fn an_empty_ring_times_out() {
-        let (_tx, mut rx) = pair(64);
-        let mut buf = Vec::new();
-        assert!(matches!(
-            rx.recv_timeout(&mut buf, Duration::from_millis(1)),
-            Err(RingError::TimedOut)
-        ));
-    }
-
-    #[test]
-    fn a_region_without_a_ring_is_refused() {
-        let region = SharedRegion::new(8192).unwrap();
-        assert!(matches!(
-            RingConsumer::new(region),
-            Err(RingError::NotARing)
-        ));
-    }
-
-    #[test]
-    fn a_dropped_consumer_closes_the_producer() {
-        let (mut tx, rx) = pair(64);
-        drop(rx);
-        assert!(matches!(tx.send(&[0; 200]), Err(RingError::Closed)));
     }
 }
