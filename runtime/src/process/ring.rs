@@ -5,7 +5,7 @@
 //! `tail` do not invalidate the consumer's line holding `head`):
 //!
 //! ```text
-//!  0    magic, capacity          written once by Ring::create
+//!  0    magic, capacity          written once, by create
 //!  64   tail      u64            bytes ever written; written by the producer only
 //!  128  head      u64            bytes ever read;    written by the consumer only
 //!  192  data_bell u32, consumer_waiting u32    the consumer sleeps on data_bell
@@ -52,15 +52,20 @@
 //!    peer that overwrites it fools only itself.
 //! 3. The one position an end reads is the peer's, and it is checked before use: the distance
 //!    `tail - head` (wrapping, in `u64`) must be at most the capacity, else
-//!    [`RingError::Corrupt`] names the forged word ([`Corruption`]). This also catches a
-//!    position that moved backwards, which wraps to a huge distance. Every copy then covers
+//!    [`RingError::Corrupt`] names the forged word ([`Corruption`]). A tail behind the head
+//!    wraps to a huge distance and is caught the same way; a position that moves back but
+//!    stays in range only makes this end wait or read stale bytes. Every copy then covers
 //!    at most `capacity` bytes at `position % capacity`, split in two at the end of the data
 //!    area, so it stays inside the region. A corrupt ring stays corrupt: every later call
 //!    repeats the error.
-//! 4. A length prefix is compared with the maximum message size before anything is allocated
-//!    ([`RingError::TooLong`]), and the receive buffer grows with the bytes that actually
-//!    arrive ([`GROW_STEP`] at a time), never with what the prefix claims.
-//! 5. Bells, waiting flags and `closed` bits are hints: a forged value costs a spurious wake-up
+//! 4. A length prefix is read in place, without consuming it, and compared with the maximum
+//!    message size (for [`RingConsumer::recv_with`], also with the capacity less the prefix)
+//!    before anything is allocated ([`RingError::TooLong`]); the receive buffer then grows
+//!    with the bytes that actually arrive ([`GROW_STEP`] at a time), never with what the
+//!    prefix claims.
+//! 5. Message bytes are copied out as they are, with volatile reads (shm point 4), or handed
+//!    over as [`SharedBytes`] windows that are copied from, never borrowed.
+//! 6. Bells, waiting flags and `closed` bits are hints: a forged value costs a spurious wake-up
 //!    or an early [`RingError::Closed`], never memory safety. A peer that stops writing can
 //!    stall a wait, which is what the timeouts are for.
 
