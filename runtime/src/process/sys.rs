@@ -308,16 +308,6 @@ pub(crate) fn thread_count() -> io::Result<usize> {
         .ok_or_else(|| io::Error::other("no Threads: line in /proc/self/status"))
 }
 
-/// `memfd_create(name, MFD_CLOEXEC)`, then `fchmod(0600)` so the file is never world-readable.
-pub(crate) fn memfd(name: &CStr, len: u64) -> io::Result<OwnedFd> {
-    let fd = syscall!(memfd_create(name.as_ptr(), libc::MFD_CLOEXEC))?;
-    // SAFETY: memfd_create succeeded, so `fd` is open and owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    syscall!(fchmod(fd.as_raw_fd(), 0o600))?;
-    retry(|| syscall!(ftruncate(fd.as_raw_fd(), len as libc::off_t)))?;
-    Ok(fd)
-}
-
 /// The size and mode of the file behind `fd`.
 pub(crate) fn fstat(fd: BorrowedFd<'_>) -> io::Result<(u64, u32)> {
     // SAFETY: stat is plain data; all-zero is valid and fstat overwrites it.
@@ -453,4 +443,49 @@ pub(crate) fn posix_spawn(
         ))?;
     }
     Ok(pid)
+}
+
+/// Seals a region made by [`memfd_sealed`] carries: it can neither shrink (a peer's
+/// `ftruncate` would turn our next access into `SIGBUS`) nor grow, and no seal can be added
+/// or removed later.
+pub(crate) const REGION_SEALS: u32 =
+    (libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL) as u32;
+
+/// `memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING)`, `fchmod(0600)` so the file is never
+/// world-readable, `ftruncate(len)`, then [`REGION_SEALS`]: from here on nobody, in any
+/// process, can change the file's size.
+pub(crate) fn memfd_sealed(name: &CStr, len: u64) -> io::Result<OwnedFd> {
+    let fd = syscall!(memfd_create(
+        name.as_ptr(),
+        libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING
+    ))?;
+    // SAFETY: memfd_create succeeded, so `fd` is open and owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    syscall!(fchmod(fd.as_raw_fd(), 0o600))?;
+    use std::os::fd::AsFd;
+    let len =
+        libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    retry(|| syscall!(ftruncate(fd.as_raw_fd(), len)))?;
+    add_seals(fd.as_fd(), REGION_SEALS)?;
+    Ok(fd)
+}
+
+/// `fcntl(F_ADD_SEALS)`.
+pub(crate) fn add_seals(fd: BorrowedFd<'_>, seals: u32) -> io::Result<()> {
+    syscall!(fcntl(
+        fd.as_raw_fd(),
+        libc::F_ADD_SEALS,
+        seals as libc::c_int
+    ))?;
+    Ok(())
+}
+
+/// `fcntl(F_GET_SEALS)`: the file's seals, or `None` for a file that cannot be sealed at all
+/// (not a memfd or shmem file: the kernel answers `EINVAL`).
+pub(crate) fn seals(fd: BorrowedFd<'_>) -> io::Result<Option<u32>> {
+    match syscall!(fcntl(fd.as_raw_fd(), libc::F_GET_SEALS)) {
+        Ok(seals) => Ok(Some(seals as u32)),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
