@@ -137,7 +137,7 @@ def main():
     a = lc.parse_args(EXP)
     m = a.model
     others = a.pick(20, 20, 5)
-    run_ms = a.pick(1_000, 500, 120)
+    run_ms = a.pick(600, 250, 120)
     run_for = run_ms * 1_000_000
     if m == "py-asyncio":
         late, calls = asyncio.run(_aio_run(others, run_for))

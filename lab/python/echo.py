@@ -220,7 +220,7 @@ def main():
     a = lc.parse_args(EXP)
     m = a.model
     rate = a.pick(10_000, 10_000, 1_000)
-    run_ms = a.pick(1_000, 500, 200)
+    run_ms = a.pick(600, 250, 200)
     connections = a.pick(100, 100, 10)
     server = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve", m],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

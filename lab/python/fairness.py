@@ -114,7 +114,7 @@ def _proc_run(units, run_for):
 def main():
     a = lc.parse_args(EXP)
     m = a.model
-    run_ms = a.pick(1_000, 200, 30)
+    run_ms = a.pick(500, 100, 30)
     run_for = run_ms * 1_000_000
     if m == "py-asyncio":
         units = a.pick(1_000, 1_000, 20)

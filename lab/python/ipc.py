@@ -22,8 +22,8 @@ import labcommon as lc
 
 EXP = "ipc"
 # (size, name, rounds full, quick, tiny); the lab's: 20,000, 10,000, 2,000, 200.
-SIZES = [(8, "8B", 1_000, 200, 10, 20_000), (4 << 10, "4KiB", 500, 100, 5, 10_000),
-         (64 << 10, "64KiB", 200, 40, 3, 2_000), (1 << 20, "1MiB", 20, 5, 2, 200)]
+SIZES = [(8, "8B", 500, 100, 10, 20_000), (4 << 10, "4KiB", 250, 50, 5, 10_000),
+         (64 << 10, "64KiB", 100, 20, 3, 2_000), (1 << 20, "1MiB", 10, 3, 2, 200)]
 MECHANISMS = {
     "py-asyncio": ["channel"],
     "py-threading": ["channel", "pipe"],

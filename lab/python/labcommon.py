@@ -3,7 +3,7 @@
 The lab (docs/lab.md, "Coming from Python") runs one script per experiment as a child process,
 once per model (py-asyncio, py-threading, py-multiprocessing):
 
-    python3 EXPERIMENT.py --model MODEL --size full|quick|tiny [--nproc K]
+    python3 EXPERIMENT.py --model MODEL --size full|quick|tiny [--cpus 0,1,..] [--nproc K]
 
 and reads its standard output: one JSON object per line, each either a row of the result
 file (exactly its field names: experiment, model, variant, metric, value, unit, n, samples,
@@ -48,11 +48,21 @@ def parse_args(experiment, argv=None):
     p = argparse.ArgumentParser(prog=experiment + ".py")
     p.add_argument("--model", required=True, choices=MODELS)
     p.add_argument("--size", default="full", choices=SIZES)
-    p.add_argument("--nproc", type=int, default=len(cpus()))
+    p.add_argument("--nproc", type=int, default=None)
+    p.add_argument("--cpus", default=None,
+                   help="the CPUs to run on, e.g. 0,1 (the lab passes its own process's mask, "
+                        "so a script started from a pinned lab thread still sees every CPU)")
     a = p.parse_args(argv)
-    if a.nproc < 1:
+    if a.cpus is not None:
+        try:
+            mask = {int(c) for c in a.cpus.split(",") if c}
+            os.sched_setaffinity(0, mask)
+        except (ValueError, OSError) as e:
+            p.error("--cpus %s: %s" % (a.cpus, e))
+    nproc = len(cpus()) if a.nproc is None else a.nproc
+    if nproc < 1:
         p.error("--nproc must be at least 1")
-    return Args(a.model, a.size, a.nproc)
+    return Args(a.model, a.size, nproc)
 
 
 def mp_context():

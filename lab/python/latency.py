@@ -112,7 +112,7 @@ def _proc_run(ctx, count, background):
 def main():
     a = lc.parse_args(EXP)
     m = a.model
-    idle = a.pick(500, 100, 10)
+    idle = a.pick(500, 50, 10)
     probes = a.pick(100, 30, 5)
     background = {
         "py-asyncio": a.pick(1_000, 200, 20),

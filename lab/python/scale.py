@@ -129,8 +129,8 @@ def main():
     m = a.model
     largest, lab_largest = {
         "py-asyncio": (a.pick(100_000, 10_000, 100), 1_000_000),
-        "py-threading": (a.pick(10_000, 1_000, 100), 10_000),
-        "py-multiprocessing": (a.pick(100, 100, 10), 1_000),
+        "py-threading": (a.pick(10_000, 100, 100), 10_000),
+        "py-multiprocessing": (a.pick(100, 10, 10), 1_000),
     }[m]
     caps = []
     if largest < lab_largest:

@@ -148,10 +148,10 @@ def main():
     m = a.model
     unit_counts = a.pick([1, 2, 4, 16], [1, 2, 4, 16], [1, 2])
     if m == "py-multiprocessing":
-        total = {"lock": a.pick(10_000, 2_000, 64), "message": a.pick(4_000, 800, 64)}
+        total = {"lock": a.pick(5_000, 1_000, 64), "message": a.pick(2_000, 400, 64)}
         kinds = ["lock", "message"]
     else:
-        total = dict.fromkeys(["lock", "atomic", "message"], a.pick(50_000, 10_000, 64))
+        total = dict.fromkeys(["lock", "atomic", "message"], a.pick(20_000, 4_000, 64))
         kinds = ["lock", "atomic", "message"]
     how = {
         ("py-asyncio", "lock"): "tasks, async with asyncio.Lock()",

@@ -47,6 +47,11 @@
 //!    `skipped` entry of that (experiment, model) cell, keeping the rows printed before a
 //!    crash, and the run goes on.
 //!
+//! 7. **Where the scripts run.** A child inherits the affinity mask of the thread that starts
+//!    it, and the lab pins its measuring thread; so each script is told the CPUs to use
+//!    (`--cpus`, the mask the lab had when it located the interpreter, see
+//!    [`Python::with_cpus`]) and sets its own mask from it before measuring.
+//!
 //! Python runs these workloads hundreds of times slower than Rust, so the scripts scale the
 //! lab's counts down; each row's `n` is the count used and its note says what the lab's is.
 
@@ -483,6 +488,7 @@ pub struct Python {
     path: PathBuf,
     interpreter: Interpreter,
     scripts: ScriptDir,
+    cpus: Vec<usize>,
 }
 
 impl Python {
@@ -499,7 +505,15 @@ impl Python {
             path,
             interpreter,
             scripts,
+            cpus: affinity(),
         })
+    }
+
+    /// Sets the CPUs the scripts run on (passed as `--cpus`; design point 7). By default, the
+    /// calling thread's affinity mask when [`Python::locate`] ran.
+    pub fn with_cpus(mut self, cpus: Vec<usize>) -> Python {
+        self.cpus = cpus;
+        self
     }
 
     /// The interpreter's path.
@@ -550,6 +564,10 @@ impl Python {
         let script = format!("{experiment}.py");
         let mut cmd = self.command(&script);
         cmd.args(["--model", model, "--size", size.as_arg()]);
+        if !self.cpus.is_empty() {
+            let list: Vec<String> = self.cpus.iter().map(usize::to_string).collect();
+            cmd.args(["--cpus", &list.join(",")]);
+        }
         let (parsed, failure) = run_script(&script, &mut cmd, limit, Some((experiment, model)));
         out.rows = parsed.rows;
         out.skips = parsed.skips;
@@ -636,6 +654,15 @@ impl Drop for EchoServer {
         let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
         let _ = self.child.wait();
     }
+}
+
+/// The CPUs in the calling thread's affinity mask (empty when it cannot be read).
+fn affinity() -> Vec<usize> {
+    use rustix::thread::{CpuSet, sched_getaffinity};
+    sched_getaffinity(None).map_or_else(
+        |_| Vec::new(),
+        |set| (0..CpuSet::MAX_CPU).filter(|&c| set.is_set(c)).collect(),
+    )
 }
 
 /// The first executable `name` in `PATH`.
@@ -1220,6 +1247,42 @@ mod tests {
     }
 
     #[test]
+    fn scripts_run_on_the_cpus_they_are_given() {
+        let Some(py) = python() else { return };
+        let cpus = affinity();
+        if cpus.len() < 2 {
+            return eprintln!("skipped: one CPU");
+        }
+        let one = py.with_cpus(vec![cpus[1]]);
+        let out = one.run_cell(
+            "switch",
+            "py-threading",
+            PySize::Tiny,
+            cell_limit(PySize::Tiny),
+        );
+        assert!(out.failure.is_none(), "{:?}", out.failure);
+        let cross = out
+            .skips
+            .iter()
+            .find(|s| s.variant.as_deref() == Some("pingpong_cross_core"));
+        assert!(
+            cross.is_some_and(|s| s.reason.contains("one CPU")),
+            "{:?}",
+            out.skips
+        );
+        let same = out
+            .rows
+            .iter()
+            .find(|r| r.variant == "pingpong_same_core")
+            .unwrap();
+        let note = same.note.as_deref().unwrap();
+        assert!(
+            note.contains(&format!("asked for CPUs {0}, {0}", cpus[1])),
+            "{note}"
+        );
+    }
+
+    #[test]
     fn an_unknown_cell_is_refused_without_running_anything() {
         let Some(py) = python() else { return };
         let out = py.run_cell("nosuch", "py-asyncio", PySize::Tiny, Duration::from_secs(1));
@@ -1298,6 +1361,48 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A whole Python run at one size, the way the lab will run it (every experiment, every
+    /// model, one after the other), with its wall time and rows printed: how issue 13's "full
+    /// run under 4 minutes" was measured. `SWITCHYARD_PY_SIZE=quick` for the quick size.
+    #[test]
+    #[ignore = "a measurement, run by hand: cargo test -p switchyard-lab --release --bin switchyard-lab python::tests::whole_python_run -- --ignored --nocapture"]
+    fn whole_python_run() {
+        let Some(py) = python() else { return };
+        let size = match std::env::var("SWITCHYARD_PY_SIZE").as_deref() {
+            Ok("quick") => PySize::Quick,
+            Ok("tiny") => PySize::Tiny,
+            _ => PySize::Full,
+        };
+        println!("{}", py.describe());
+        let start = Instant::now();
+        for experiment in EXPERIMENTS {
+            for model in MODELS {
+                let cell_start = Instant::now();
+                let out = py.run_cell(experiment, model, size, cell_limit(size));
+                assert!(
+                    out.failure.is_none(),
+                    "{experiment} / {model}: {:?}",
+                    out.failure
+                );
+                println!(
+                    "{experiment} / {model}: {:.1} s",
+                    cell_start.elapsed().as_secs_f64()
+                );
+                let (rows, skipped) = out.into_results();
+                for r in rows {
+                    println!("  {} / {}: {:.4} {}", r.variant, r.metric, r.value, r.unit);
+                }
+                for s in skipped {
+                    println!("  {} skipped: {}", s.variant.unwrap_or_default(), s.reason);
+                }
+            }
+        }
+        println!(
+            "whole run at {size:?}: {:.1} s",
+            start.elapsed().as_secs_f64()
+        );
     }
 
     #[test]
