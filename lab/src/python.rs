@@ -501,6 +501,10 @@ impl Python {
         };
         let interpreter = probe(&path, PROBE_LIMIT)?;
         let scripts = ScriptDir::write()?;
+        // The interpreter itself, not a launcher in front of it (pyenv's shims are shell
+        // scripts that cost tens of ms per start): what `sys.executable` names, when it exists.
+        let real = PathBuf::from(&interpreter.executable);
+        let path = if is_executable(&real) { real } else { path };
         Ok(Python {
             path,
             interpreter,
@@ -516,7 +520,7 @@ impl Python {
         self
     }
 
-    /// The interpreter's path.
+    /// The interpreter's path (its `sys.executable` where that exists).
     pub fn path(&self) -> &Path {
         &self.path
     }
