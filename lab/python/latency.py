@@ -100,7 +100,8 @@ def _proc_run(ctx, count, background):
     try:
         out = r.recv()
     except EOFError:
-        raise RuntimeError("the probe process died (exit code %s)" % probe.join() or probe.exitcode)
+        probe.join()
+        raise RuntimeError("the probe process died (exit code %s)" % probe.exitcode)
     finally:
         stop.set()
         for p in others:

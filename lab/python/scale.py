@@ -2,8 +2,8 @@
 interpreter; `bytes_per_unit` (resident growth / N) and `ns_per_unit` (creation time / N).
 
 py-asyncio: N tasks each awaiting a future of its own that never completes; py-threading: N
-threads blocked in os.read on a pipe; py-multiprocessing: N processes blocked in os.read on a
-pipe, memory = the parent's growth + the children's Pss (as the lab's process model).
+threads blocked in os.read on a pipe; py-multiprocessing: N processes blocked reading a
+multiprocessing.Pipe, memory = the parent's growth + the children's Pss (as the lab's process model).
 The child reports after it has seen every unit parked, then exits without cleaning up.
 """
 
@@ -59,12 +59,13 @@ def _park_threads(n):
 
 def _parked_process(r, ready):
     ready.release()
-    os.read(r, 1)
+    r.recv_bytes()
 
 
 def _park_processes(n):
     ctx = lc.mp_context()
-    r, _w = os.pipe()
+    # A Connection, not a raw fd: it reaches the children under every start method.
+    r, _w = ctx.Pipe(duplex=False)
     ready = ctx.Semaphore(0)
     before = lc.rss_bytes()
     t0 = lc.now()
@@ -146,7 +147,7 @@ def main():
             caps.append("capped at %d units by %s / 2" % (limit, why))
     how = {"py-asyncio": "tasks awaiting a future that never completes",
            "py-threading": "threads blocked in os.read on a pipe",
-           "py-multiprocessing": "processes blocked in os.read on a pipe; memory = parent "
+           "py-multiprocessing": "processes blocked reading a multiprocessing.Pipe; memory = parent "
                                  "growth + children's Pss"}[m]
     n = 10
     while n <= largest:
