@@ -222,13 +222,13 @@ pub enum ScriptError {
         source: std::io::Error,
     },
     /// The script ran past its limit (or printed more than [`STDOUT_CAP`]) and was killed.
-    #[error("{script}: killed after {limit:?} ({why}); last stderr line: {last_line}")]
+    #[error("{script}: killed by the lab: {why}; last stderr line: {last_line}")]
     Killed {
         /// The script.
         script: String,
         /// Its limit.
         limit: Duration,
-        /// The time limit or the output cap.
+        /// The time limit or the output cap, in words.
         why: String,
         /// The last non-empty line of its stderr.
         last_line: String,
@@ -704,7 +704,7 @@ fn probe(path: &Path, limit: Duration) -> Result<Interpreter, PythonError> {
         source,
     })?;
     if let Some(why) = &done.killed {
-        return Err(not3(format!("it was killed after {why}")));
+        return Err(not3(format!("it was killed: {why}")));
     }
     if !done.status.is_some_and(|s| s.success()) {
         return Err(not3(format!(
@@ -890,12 +890,12 @@ fn run_limited(cmd: &mut Command, limit: Duration) -> std::io::Result<Finished> 
                 break;
             }
             Ok(Event::Overflow) if killed.is_none() => {
-                killed = Some(format!("printing more than {STDOUT_CAP} bytes"));
+                killed = Some(format!("it printed more than {STDOUT_CAP} bytes"));
                 let _ = rustix::process::kill_process_group(pid, Signal::KILL);
             }
             Ok(Event::Overflow) => {}
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                killed = Some(format!("its time limit of {limit:?}"));
+                killed = Some(format!("its time limit of {limit:?} passed"));
                 let _ = rustix::process::kill_process_group(pid, Signal::KILL);
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -1097,8 +1097,8 @@ mod tests {
         let cases: [(&Path, &str); 5] = [
             (Path::new("/bin/true"), "no interpreter record"),
             (Path::new("/bin/false"), "exited with exit status: 1"),
-            (&chatty, "killed after printing more than"),
-            (&silent, "killed after its time limit"),
+            (&chatty, "it was killed: it printed more than"),
+            (&silent, "it was killed: its time limit of 3s passed"),
             (&python2, "it is CPython 2.7.18"),
         ];
         for (path, detail) in cases {
@@ -1301,6 +1301,9 @@ mod tests {
         for model in MODELS {
             let server = py.serve_echo(model).unwrap();
             let mut conn = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+            // A server that does not answer fails the test instead of hanging it.
+            conn.set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
             let msg: Vec<u8> = (0..64u8).collect();
             conn.write_all(&msg).unwrap();
             let mut back = vec![0u8; 64];
