@@ -133,10 +133,10 @@ def main():
         loaded_late = _proc_run(ctx, probes, background)
         what, bg = "time.sleep(0.001) in a child process", "processes looping on os.sched_yield()"
     lc.hist_row(EXP, m, "idle", "lateness", idle_late, idle,
-                "%s; %s" % (what, lc.scaled(1_000, idle)))
+                "%s; %s probes" % (what, lc.scaled(1_000, idle)))
     lc.hist_row(EXP, m, "loaded", "lateness", loaded_late, probes,
-                "%s, with %d %s; %s; %s" % (what, background, bg, lc.scaled(500, probes),
-                                           lc.scaled(10_000, background) + " background units"))
+                "%s, with %d %s; %s probes; %s background units" % (
+                    what, background, bg, lc.scaled(500, probes), lc.scaled(10_000, background)))
 
 
 if __name__ == "__main__":
