@@ -4,7 +4,7 @@ the model in a process of its own, driven by an open-loop client in this process
 Servers (`echo.py --serve MODEL` prints {"port": P} and serves until its stdin closes):
 * py-asyncio: asyncio.start_server, one coroutine per connection (read, write, drain);
 * py-threading: one thread per connection (recv, sendall), accepted by the main thread;
-* py-multiprocessing: pre-forked: one worker process per CPU, all accepting on the shared
+* py-multiprocessing: pre-forked: one worker process per CPU of --cpus, all accepting on the shared
   listening socket (as gunicorn does), each serving its connections with a selectors loop.
 
 Client: 100 connections (tiny: 10), 64-byte messages, request k on connection k mod C at its
@@ -61,7 +61,7 @@ def _announce(port):
     print(json.dumps({"port": port}), flush=True)
 
 
-def serve_asyncio():
+def serve_asyncio(_workers):
     async def handle(reader, writer):
         writer.transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         while data := await reader.read(4096):
@@ -79,7 +79,7 @@ def serve_asyncio():
     asyncio.run(main())
 
 
-def serve_threads():
+def serve_threads(_workers):
     sock = _listener()
 
     def handle(conn):
@@ -127,11 +127,11 @@ def _prefork_worker(sock):
                 conn.setblocking(False)
 
 
-def serve_processes():
+def serve_processes(workers):
     ctx = lc.mp_context()
     sock = _listener()
     workers = [ctx.Process(target=_prefork_worker, args=(sock,), daemon=True)
-               for _ in range(len(lc.cpus()))]
+               for _ in range(workers)]
     for p in workers:
         p.start()
     _announce(sock.getsockname()[1])
@@ -214,16 +214,25 @@ def drive(port, connections, rate, run_ns):
 
 
 def main():
-    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
-        SERVERS[sys.argv[2]]()
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "--serve":
+        workers = int(sys.argv[3]) if len(sys.argv) == 4 else len(lc.cpus())
+        SERVERS[sys.argv[2]](workers)
         return
     a = lc.parse_args(EXP)
     m = a.model
     rate = a.pick(10_000, 10_000, 1_000)
     run_ms = a.pick(600, 250, 200)
     connections = a.pick(100, 100, 10)
-    server = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve", m],
+    cpus = lc.cpus()
+    # The server inherits this script's mask (pinned with --pin); the client then moves to
+    # the last CPU, as the lab's own client does, so it does not compete with the server.
+    server = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve", m,
+                               str(len(cpus))],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    client_cpu = None
+    if len(cpus) > 1:
+        client_cpu = cpus[-1]
+        lc.pin(client_cpu)
     try:
         line = server.stdout.readline()
         if not line:
@@ -242,10 +251,11 @@ def main():
            "py-multiprocessing": "%d pre-forked worker processes sharing the listening socket, "
                                  "a selectors loop each" % len(lc.cpus())}[m]
     lag.sort()
-    note = ("%s; %d connections, %d requests/s for %d ms, a Python open-loop client "
+    note = ("%s; %d connections, %d requests/s for %d ms, a Python open-loop client%s "
             "(its own lag p99 %.0f µs); %s" % (
-                how, connections, rate, run_ms, lc.percentile(lag, 0.99) / 1e3,
-                lc.scaled(2_000, run_ms) + " ms"))
+                how, connections, rate, run_ms,
+                "" if client_cpu is None else " on CPU %d" % client_cpu,
+                lc.percentile(lag, 0.99) / 1e3, lc.scaled(2_000, run_ms) + " ms"))
     variant = "rate=%d" % rate
     lc.hist_row(EXP, m, variant, "lateness", late, len(late), note)
     lc.row(EXP, m, variant, "ops_per_sec", ops, "ops/s", len(late), 1, note=note)

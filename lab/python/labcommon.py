@@ -3,7 +3,8 @@
 The lab (docs/lab.md, "Coming from Python") runs one script per experiment as a child process,
 once per model (py-asyncio, py-threading, py-multiprocessing):
 
-    python3 EXPERIMENT.py --model MODEL --size full|quick|tiny [--cpus 0,1,..] [--nproc K]
+    python3 EXPERIMENT.py --model MODEL --size full|quick|tiny [--cpus 0,1,..] [--pin CPU]
+                          [--nproc K]
 
 and reads its standard output: one JSON object per line, each either a row of the result
 file (exactly its field names: experiment, model, variant, metric, value, unit, n, samples,
@@ -49,6 +50,9 @@ def parse_args(experiment, argv=None):
     p.add_argument("--model", required=True, choices=MODELS)
     p.add_argument("--size", default="full", choices=SIZES)
     p.add_argument("--nproc", type=int, default=None)
+    p.add_argument("--pin", type=int, default=None,
+                   help="run on this CPU (and what the script starts inherits it), except units "
+                        "an experiment places explicitly; as the lab pins its own measurements")
     p.add_argument("--cpus", default=None,
                    help="the CPUs to run on, e.g. 0,1 (the lab passes its own process's mask, "
                         "so a script started from a pinned lab thread still sees every CPU)")
@@ -59,6 +63,13 @@ def parse_args(experiment, argv=None):
             os.sched_setaffinity(0, mask)
         except (ValueError, OSError) as e:
             p.error("--cpus %s: %s" % (a.cpus, e))
+    global _ALLOWED, PINNED
+    _ALLOWED = cpus()
+    if a.pin is not None:
+        if a.pin not in _ALLOWED:
+            p.error("--pin %d: not one of the CPUs %s" % (a.pin, _ALLOWED))
+        os.sched_setaffinity(0, {a.pin})
+        PINNED = a.pin
     nproc = len(cpus()) if a.nproc is None else a.nproc
     if nproc < 1:
         p.error("--nproc must be at least 1")
@@ -97,10 +108,18 @@ def row(experiment, model, variant, metric, value, unit, n, samples, lo=None, mi
         "median": float(value if mid is None else mid),
         "max": float(value if hi is None else hi),
         "p50": None, "p90": None, "p99": None, "p999": None, "max_latency": None,
-        "note": note,
+        "note": _placed(note),
     }
     r.update(extra)
     emit(r)
+
+
+def _placed(note):
+    """The note, saying where the script ran when it was pinned."""
+    if PINNED is None:
+        return note
+    where = "script pinned to CPU %d (units placed explicitly say where they ran)" % PINNED
+    return where if not note else note + "; " + where
 
 
 def median(xs):
@@ -135,7 +154,7 @@ def hist_row(experiment, model, variant, metric, values, n, note=None, unit="ns"
         "min": float(s[0]), "median": p50, "max": float(s[-1]),
         "p50": p50, "p90": percentile(s, 0.9), "p99": percentile(s, 0.99),
         "p999": percentile(s, 0.999), "max_latency": float(s[-1]),
-        "note": note, "raw": s,
+        "note": _placed(note), "raw": s,
     })
 
 
@@ -144,8 +163,16 @@ def skip(experiment, model, variant, reason):
                    "reason": reason}})
 
 
+# The CPUs the script may place units on (set by --cpus before --pin narrows the mask).
+_ALLOWED = None
+# --pin: the CPU the script and what it starts run on, unless a unit is placed explicitly.
+PINNED = None
+
+
 def cpus():
-    """The CPUs this process may run on, from its affinity mask."""
+    """The CPUs this script may place units on: --cpus, else the affinity mask."""
+    if _ALLOWED is not None:
+        return list(_ALLOWED)
     try:
         return sorted(os.sched_getaffinity(0))
     except (AttributeError, OSError):

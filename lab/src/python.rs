@@ -50,7 +50,10 @@
 //! 7. **Where the scripts run.** A child inherits the affinity mask of the thread that starts
 //!    it, and the lab pins its measuring thread; so each script is told the CPUs to use
 //!    (`--cpus`, the mask the lab had when it located the interpreter, see
-//!    [`Python::with_cpus`]) and sets its own mask from it before measuring.
+//!    [`Python::with_cpus`]) and sets its own mask from it before measuring. Where the lab pins
+//!    a Rust model's measurement to one CPU, it pins the Python counterpart the same way
+//!    ([`Python::with_pin`], `--pin`): the script and what it starts stay on that CPU except
+//!    the units an experiment places itself, and each row's note says so.
 //!
 //! Python runs these workloads hundreds of times slower than Rust, so the scripts scale the
 //! lab's counts down; each row's `n` is the count used and its note says what the lab's is.
@@ -489,6 +492,7 @@ pub struct Python {
     interpreter: Interpreter,
     scripts: ScriptDir,
     cpus: Vec<usize>,
+    pin: Option<usize>,
 }
 
 impl Python {
@@ -510,7 +514,16 @@ impl Python {
             interpreter,
             scripts,
             cpus: affinity(),
+            pin: None,
         })
+    }
+
+    /// Pins each script (and what it starts) to one CPU, passed as `--pin`, except the units
+    /// an experiment places itself (ping-pong placements, `speedup`'s workers, `echo`'s
+    /// client); each row's note then says so. `None` (the default) leaves scripts unpinned.
+    pub fn with_pin(mut self, pin: Option<usize>) -> Python {
+        self.pin = pin;
+        self
     }
 
     /// Sets the CPUs the scripts run on (passed as `--cpus`; design point 7). By default, the
@@ -571,6 +584,9 @@ impl Python {
         if !self.cpus.is_empty() {
             let list: Vec<String> = self.cpus.iter().map(usize::to_string).collect();
             cmd.args(["--cpus", &list.join(",")]);
+        }
+        if let Some(cpu) = self.pin {
+            cmd.args(["--pin", &cpu.to_string()]);
         }
         let (parsed, failure) = run_script(&script, &mut cmd, limit, Some((experiment, model)));
         out.rows = parsed.rows;
@@ -1284,6 +1300,19 @@ mod tests {
             note.contains(&format!("asked for CPUs {0}, {0}", cpus[1])),
             "{note}"
         );
+
+        let pinned = one.with_cpus(cpus.clone()).with_pin(Some(cpus[1]));
+        let out = pinned.run_cell(
+            "spawn",
+            "py-threading",
+            PySize::Tiny,
+            cell_limit(PySize::Tiny),
+        );
+        let note = out.rows[0].note.as_deref().unwrap();
+        assert!(
+            note.contains(&format!("script pinned to CPU {}", cpus[1])),
+            "{note}"
+        );
     }
 
     #[test]
@@ -1372,7 +1401,8 @@ mod tests {
 
     /// A whole Python run at one size, the way the lab will run it (every experiment, every
     /// model, one after the other), with its wall time and rows printed: how issue 13's "full
-    /// run under 4 minutes" was measured. `SWITCHYARD_PY_SIZE=quick` for the quick size.
+    /// run under 4 minutes" was measured. `SWITCHYARD_PY_SIZE=quick` for the quick size,
+    /// `SWITCHYARD_PY_PIN=0` to pin the scripts to CPU 0.
     #[test]
     #[ignore = "a measurement, run by hand: cargo test -p switchyard-lab --release --bin switchyard-lab python::tests::whole_python_run -- --ignored --nocapture"]
     fn whole_python_run() {
@@ -1382,7 +1412,12 @@ mod tests {
             Ok("tiny") => PySize::Tiny,
             _ => PySize::Full,
         };
-        println!("{}", py.describe());
+        // SWITCHYARD_PY_PIN=0 pins the scripts as the lab pins its thread and process models.
+        let pin = std::env::var("SWITCHYARD_PY_PIN")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        let py = py.with_pin(pin);
+        println!("{} (pinned to CPU {pin:?})", py.describe());
         let start = Instant::now();
         for experiment in EXPERIMENTS {
             for model in MODELS {
