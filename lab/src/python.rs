@@ -1434,7 +1434,14 @@ mod tests {
                 );
                 let (rows, skipped) = out.into_results();
                 for r in rows {
-                    println!("  {} / {}: {:.4} {}", r.variant, r.metric, r.value, r.unit);
+                    let p99 = r.p99.map(|p| format!(" (p99 {p:.0})")).unwrap_or_default();
+                    println!(
+                        "  {} / {}: {:.4} {}{p99}",
+                        r.variant, r.metric, r.value, r.unit
+                    );
+                    if experiment == "fairness" && r.metric == "jain_index" {
+                        println!("    {}", r.note.unwrap_or_default());
+                    }
                 }
                 for s in skipped {
                     println!("  {} skipped: {}", s.variant.unwrap_or_default(), s.reason);
