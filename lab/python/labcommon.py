@@ -1,7 +1,7 @@
 """What every Python peer script of the Switchyard lab shares (stdlib only).
 
-The lab (docs/lab.md, "Coming from Python") runs one script per experiment as a child process,
-once per model (py-asyncio, py-threading, py-multiprocessing):
+The lab (docs/coming-from-python.md; workloads and names from docs/lab.md) runs one script per
+experiment as a child process, once per model (py-asyncio, py-threading, py-multiprocessing):
 
     python3 EXPERIMENT.py --model MODEL --size full|quick|tiny [--cpus 0,1,..] [--pin CPU]
                           [--nproc K]

@@ -1,5 +1,6 @@
 //! Python's own three models as lab peers: `py-asyncio`, `py-threading`,
-//! `py-multiprocessing` (docs/lab.md, "Coming from Python").
+//! `py-multiprocessing` (docs/coming-from-python.md, to become docs/lab.md's section "Coming
+//! from Python"; workloads and names as docs/lab.md gives them).
 //!
 //! # Design
 //!
@@ -11,7 +12,8 @@
 //! helpers in `labcommon.py`) that this module runs as a child process:
 //!
 //! ```text
-//! python3 -E -s -B <dir>/<experiment>.py --model <model> --size full|quick|tiny
+//! python3 -E -s -B <dir>/<experiment>.py --model <model> --size full|quick|tiny \
+//!         --cpus <list> [--pin <cpu>]
 //! ```
 //!
 //! 1. **The scripts travel inside the binary.** They are `include_str!`-ed here and written to
@@ -24,7 +26,8 @@
 //!    else, or that is not Python 3 is a typed [`PythonError`] naming the path and what was
 //!    expected (the command line turns it into exit status 2). The probe's answer
 //!    ([`Interpreter`]: version, implementation, whether the GIL is enabled, the
-//!    multiprocessing start method) goes into the result file's machine record.
+//!    multiprocessing start method) is what the lab records in the result file's machine
+//!    record.
 //! 3. **What a script prints.** One JSON object per line: a row with exactly the result
 //!    file's fields (see [`PyRow`]; histogram rows add `raw`, the recorded values), or
 //!    `{"skip": {..}}` for a variant that has no counterpart, with the reason ([`PySkip`]).
@@ -46,7 +49,6 @@
 //!    script's stderr (Python's exception line); [`CellOutput::into_results`] turns it into a
 //!    `skipped` entry of that (experiment, model) cell, keeping the rows printed before a
 //!    crash, and the run goes on.
-//!
 //! 7. **Where the scripts run.** A child inherits the affinity mask of the thread that starts
 //!    it, and the lab pins its measuring thread; so each script is told the CPUs to use
 //!    (`--cpus`, the mask the lab had when it located the interpreter, see
