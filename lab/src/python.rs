@@ -1343,6 +1343,47 @@ mod tests {
         }
     }
 
+    /// Whether docs/lab.md's contract has this (experiment, variant, metric, unit).
+    fn in_contract(experiment: &str, variant: &str, metric: &str, unit: &str) -> bool {
+        let numbered = |prefix: &str| {
+            variant
+                .strip_prefix(prefix)
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        };
+        let variant_ok = match experiment {
+            "switch" => ["yield", "pingpong_same_core", "pingpong_cross_core"].contains(&variant),
+            "spawn" => variant == "spawn_join",
+            "scale" => numbered("N="),
+            "latency" => ["idle", "loaded"].contains(&variant),
+            "speedup" => numbered("n=") || variant == "amdahl",
+            "ipc" => variant.split_once('_').is_some_and(|(mechanism, size)| {
+                ["channel", "pipe", "unix", "shm"].contains(&mechanism)
+                    && ["8B", "4KiB", "64KiB", "1MiB"].contains(&size)
+            }),
+            "blocking" => variant == "others_p99",
+            "fairness" => variant == "jain",
+            "echo" => numbered("rate="),
+            "sharing" => variant.split_once(",units=").is_some_and(|(how, n)| {
+                ["lock", "atomic", "message"].contains(&how)
+                    && !n.is_empty()
+                    && n.bytes().all(|b| b.is_ascii_digit())
+            }),
+            _ => false,
+        };
+        let metrics: &[(&str, &str)] = match experiment {
+            "switch" | "spawn" | "sharing" => &[("ns_per_op", "ns")],
+            "scale" => &[("bytes_per_unit", "B"), ("ns_per_unit", "ns")],
+            "latency" | "blocking" => &[("lateness", "ns")],
+            "speedup" if variant == "amdahl" => &[("parallel_fraction", "fraction")],
+            "speedup" => &[("speedup", "x")],
+            "ipc" => &[("ns_per_op", "ns"), ("bytes_per_sec", "B/s")],
+            "fairness" => &[("jain_index", "index"), ("max_starvation", "ns")],
+            "echo" => &[("lateness", "ns"), ("ops_per_sec", "ops/s")],
+            _ => &[],
+        };
+        variant_ok && metrics.contains(&(metric, unit))
+    }
+
     /// Runs `experiment` at the tiny size for every model and checks that each expected
     /// (variant, metric) is a well-formed row or a skip with a reason.
     fn tiny(experiment: &str, expected: &[(&str, &str)]) {
@@ -1369,6 +1410,11 @@ mod tests {
             let skips = cell.skips.clone();
             let (rows, _) = cell.into_results();
             for row in &rows {
+                assert!(
+                    in_contract(experiment, &row.variant, &row.metric, &row.unit),
+                    "not a docs/lab.md name: {}",
+                    row.key()
+                );
                 assert_eq!(
                     (row.experiment.as_str(), row.model.as_str()),
                     (experiment, model.as_str())
