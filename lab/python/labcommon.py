@@ -76,11 +76,16 @@ def parse_args(experiment, argv=None):
     return Args(a.model, a.size, nproc)
 
 
-def mp_context():
-    """The interpreter's default multiprocessing context (fork on Linux before 3.14)."""
+def mp_context(method=None):
+    """A multiprocessing context: the interpreter's default (fork on Linux before 3.14,
+    forkserver from 3.14) or `method`. A fork server preloads the script, so that each child
+    does not import it again (as a server forking from an initialised process should)."""
     import multiprocessing
 
-    return multiprocessing.get_context()
+    ctx = multiprocessing.get_context(method)
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(["__main__"])
+    return ctx
 
 
 def start_method():

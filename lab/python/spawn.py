@@ -3,7 +3,8 @@ running one, then join them all; ns per unit (variant `spawn_join`).
 
 py-asyncio: loop.create_task of an empty coroutine, then await each; py-threading:
 threading.Thread(target=empty).start(), then join(); py-multiprocessing: Process.start() with
-the interpreter's default start method, then join().
+the interpreter's default start method, then join(); py-multiprocessing also `fork` and
+`forkserver`: the same with those start methods (the fork server started before the clock).
 """
 
 import asyncio
@@ -75,6 +76,22 @@ def main():
         runs = [_proc_spawn_join(ctx, n) for _ in range(a.samples)]
         how = "multiprocessing Process.start() (start method %s), then join()" % lc.start_method()
     lc.batch_row(EXP, m, "spawn_join", n, [t / n for t in runs], how + "; " + lc.scaled(lab_n, n))
+    if m != "py-multiprocessing":
+        return
+    import multiprocessing
+    for method in ("fork", "forkserver"):
+        if method not in multiprocessing.get_all_start_methods():
+            lc.skip(EXP, m, method, "start method %s is not available here" % method)
+            continue
+        ctx = lc.mp_context(method)
+        _proc_spawn_join(ctx, 1)  # starts the fork server, outside the timing
+        # A fork server start costs tens of ms in CPython (ten times a fork): fewer of them.
+        k = n if method == "fork" else a.pick(8, 4, 2)
+        runs = [_proc_spawn_join(ctx, k) for _ in range(a.samples)]
+        lc.batch_row(EXP, m, method, k, [t / k for t in runs],
+                     "multiprocessing Process.start() with start method %s%s, then join(); %s"
+                     % (method, " (the server preloads the script)" if method == "forkserver"
+                        else "", lc.scaled(lab_n, k)))
 
 
 if __name__ == "__main__":

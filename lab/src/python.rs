@@ -1352,7 +1352,7 @@ mod tests {
         };
         let variant_ok = match experiment {
             "switch" => ["yield", "pingpong_same_core", "pingpong_cross_core"].contains(&variant),
-            "spawn" => variant == "spawn_join",
+            "spawn" => ["spawn_join", "fork", "forkserver", "command_true"].contains(&variant),
             "scale" => numbered("N="),
             "latency" => ["idle", "loaded"].contains(&variant),
             "speedup" => numbered("n=") || variant == "amdahl",
