@@ -226,14 +226,15 @@ pub enum ScriptError {
         /// Why.
         source: std::io::Error,
     },
-    /// The script ran past its limit (or printed more than [`STDOUT_CAP`]) and was killed.
-    #[error("{script}: killed by the lab: {why}; last stderr line: {last_line}")]
-    Killed {
+    /// The script ran past its limit or printed more than [`STDOUT_CAP`] (and was killed), or
+    /// its output could not be read to the end.
+    #[error("{script}: stopped by the lab: {why}; last stderr line: {last_line}")]
+    Stopped {
         /// The script.
         script: String,
         /// Its limit.
         limit: Duration,
-        /// The time limit or the output cap, in words.
+        /// The time limit, the output cap or the pipe left open, in words.
         why: String,
         /// The last non-empty line of its stderr.
         last_line: String,
@@ -722,7 +723,7 @@ fn probe(path: &Path, limit: Duration) -> Result<Interpreter, PythonError> {
         source,
     })?;
     if let Some(why) = &done.killed {
-        return Err(not3(format!("it was killed: {why}")));
+        return Err(not3(format!("it was stopped: {why}")));
     }
     if !done.status.is_some_and(|s| s.success()) {
         return Err(not3(format!(
@@ -764,7 +765,7 @@ fn run_script(
         }
     };
     let failure = if let Some(why) = done.killed {
-        Some(ScriptError::Killed {
+        Some(ScriptError::Stopped {
             script: script.to_owned(),
             limit,
             why,
@@ -816,7 +817,7 @@ struct Finished {
     status: Option<ExitStatus>,
     stdout: String,
     stderr: String,
-    /// Why the lab killed it, if it did.
+    /// Why the lab stopped it (or could not read all its output), if it did.
     killed: Option<String>,
 }
 
@@ -919,14 +920,23 @@ fn run_limited(cmd: &mut Command, limit: Duration) -> std::io::Result<Finished> 
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
-    // The script has exited but is not reaped: whatever it left running in its group dies.
-    let _ = rustix::process::kill_process_group(pid, Signal::KILL);
-    if wait_error.is_some() {
-        // waitid failed (it should not: the script is our child): fall back to std's kill.
+    if wait_error.is_none() {
+        // The script has exited and is not reaped: whatever it left running in its group
+        // dies.
+        let _ = rustix::process::kill_process_group(pid, Signal::KILL);
+    } else {
+        // waitid failed (it cannot, for our own child): fall back to std's kill.
         let _ = child.kill();
     }
     let status = child.wait()?;
-    let stdout = out_rx.recv_timeout(PIPE_GRACE).unwrap_or_default();
+    let stdout = out_rx.recv_timeout(PIPE_GRACE).unwrap_or_else(|_| {
+        killed.get_or_insert_with(|| {
+            "its stdout stayed open after it exited (a process it started left its process \
+             group)"
+                .to_owned()
+        });
+        Vec::new()
+    });
     let stderr = err_rx.recv_timeout(PIPE_GRACE).unwrap_or_default();
     Ok(Finished {
         status: Some(status),
@@ -1115,8 +1125,8 @@ mod tests {
         let cases: [(&Path, &str); 5] = [
             (Path::new("/bin/true"), "no interpreter record"),
             (Path::new("/bin/false"), "exited with exit status: 1"),
-            (&chatty, "it was killed: it printed more than"),
-            (&silent, "it was killed: its time limit of 3s passed"),
+            (&chatty, "it was stopped: it printed more than"),
+            (&silent, "it was stopped: its time limit of 3s passed"),
             (&python2, "it is CPython 2.7.18"),
         ];
         for (path, detail) in cases {
@@ -1199,7 +1209,7 @@ mod tests {
         let mut cmd = sh("echo started; sleep 1000 & wait");
         let (_, failure) = run_script("slow.py", &mut cmd, Duration::from_millis(300), None);
         assert!(
-            matches!(failure, Some(ScriptError::Killed { .. })),
+            matches!(failure, Some(ScriptError::Stopped { .. })),
             "{failure:?}"
         );
         let done = run_limited(
@@ -1209,6 +1219,25 @@ mod tests {
         .unwrap();
         assert!(done.killed.is_some());
         assert_eq!(done.stdout, "started\n");
+    }
+
+    #[test]
+    fn output_held_open_by_a_process_that_left_the_group_is_a_failure_not_a_hang() {
+        // `setsid` takes the sleep out of the script's group, so the lab cannot kill it; it
+        // holds stdout (not stderr, where the script says its pid).
+        let done = run_limited(
+            &mut sh("setsid sleep 1000 2>/dev/null & echo $! >&2; echo lost"),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        if let Ok(pid) = done.stderr.trim().parse::<i32>() {
+            if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
+        let why = done.killed.expect("an unread output is reported");
+        assert!(why.contains("stdout stayed open"), "{why}");
+        assert_eq!(done.stdout, "");
     }
 
     #[test]
