@@ -43,7 +43,9 @@
 //!    reaping it* (`waitid(WNOWAIT)`), so its pid, which is also the group's id, cannot be
 //!    reused while the lab signals the group: on the limit (or on more output than
 //!    [`STDOUT_CAP`]) the whole group is killed, and after every exit the group is killed too,
-//!    so no worker process a script leaked outlives it. Then the script is reaped.
+//!    so no worker process a script leaked outlives it. Then the script is reaped. A process
+//!    that left the group (`setsid`) and holds the output open gets 5 s, then the script is
+//!    reported as stopped rather than read as having printed nothing.
 //! 6. **A failing script is a note, not a failed run.** A crash (non-zero exit), a timeout or
 //!    malformed output becomes a [`ScriptError`] whose text carries the last line of the
 //!    script's stderr (Python's exception line); [`CellOutput::into_results`] turns it into a
