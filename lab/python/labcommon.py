@@ -3,8 +3,8 @@
 The lab (docs/coming-from-python.md; workloads and names from docs/lab.md) runs one script per
 experiment as a child process, once per model (py-asyncio, py-threading, py-multiprocessing):
 
-    python3 EXPERIMENT.py --model MODEL --size full|quick|tiny [--cpus 0,1,..] [--pin CPU]
-                          [--nproc K]
+    python3 EXPERIMENT.py --model MODEL [--size full|quick|tiny | --quick] [--cpus 0,1,..]
+                          [--pin CPU] [--nproc K]
 
 and reads its standard output: one JSON object per line, each either a row of the result
 file (exactly its field names: experiment, model, variant, metric, value, unit, n, samples,
@@ -49,6 +49,8 @@ def parse_args(experiment, argv=None):
     p = argparse.ArgumentParser(prog=experiment + ".py")
     p.add_argument("--model", required=True, choices=MODELS)
     p.add_argument("--size", default="full", choices=SIZES)
+    p.add_argument("--quick", dest="size", action="store_const", const="quick",
+                   help="the same as --size quick")
     p.add_argument("--nproc", type=int, default=None)
     p.add_argument("--pin", type=int, default=None,
                    help="run on this CPU (and what the script starts inherits it), except units "
