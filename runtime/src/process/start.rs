@@ -194,6 +194,71 @@ impl ForkServer {
     }
 }
 
+/// A fork server of one's own, forked when [`Forker::new`] is called: what keeps
+/// [`StartMethod::Fork`] usable after the caller became multithreaded.
+///
+/// `fork` is refused in a multithreaded process (see the module docs), so a process pool that
+/// forks its workers could not fork replacements once its own thread runs. Instead it makes a
+/// `Forker` while it still has one thread: a copy of the process as it is now, which forks
+/// each child on request, with `clone(CLONE_PARENT)` as the fork server does (steps 2 to 5
+/// above), so the children are ours to reap. Every child starts from the memory of the moment
+/// `Forker::new` ran, not of the moment it is started.
+#[derive(Debug)]
+pub struct Forker {
+    server: ForkServer,
+}
+
+impl Forker {
+    /// Forks the server. Fails with [`ProcessError::ForkWithThreads`] if this process runs
+    /// more than one thread, and [`ProcessError::NotInitialized`] before `init()`.
+    pub fn new() -> Result<Forker, ProcessError> {
+        Registry::get()?;
+        let threads = sys::thread_count().map_err(ProcessError::Start)?;
+        if threads > 1 {
+            return Err(ProcessError::ForkWithThreads { threads });
+        }
+        let (parent_end, server_end) = Channel::pair().map_err(ProcessError::Start)?;
+        // SAFETY: we counted one thread just above, and only this thread can start one.
+        match unsafe { sys::fork() }.map_err(ProcessError::Start)? {
+            Forked::Child => {
+                drop(parent_end);
+                // The copy of the parent's memory holds the table `init()` stored.
+                match Registry::get() {
+                    Ok(registry) => become_child(server_end, |channel| serve(channel, registry)),
+                    Err(_) => sys::exit_now(1),
+                }
+            }
+            Forked::Parent(pid) => Ok(Forker {
+                server: ForkServer {
+                    channel: parent_end,
+                    pid,
+                },
+            }),
+        }
+    }
+
+    /// Starts a child running the registered entry point `name` (forked from the server).
+    pub fn start(&mut self, name: &str) -> Result<Child, ProcessError> {
+        Registry::get()?.main_entry(name)?;
+        let (parent_end, child_end) = Channel::pair().map_err(ProcessError::Start)?;
+        let pid = self.server.request(name, &child_end)?;
+        drop(child_end);
+        Ok(Child::new(pid, parent_end))
+    }
+
+    /// The server's pid.
+    pub fn pid(&self) -> i32 {
+        self.server.pid()
+    }
+}
+
+impl Drop for Forker {
+    fn drop(&mut self) {
+        // Step 5: the server reads end-of-stream, exits, and is reaped.
+        self.server.stop();
+    }
+}
+
 /// The fork server's loop (steps 3 to 5). Runs in the server process and never returns.
 fn serve(mut channel: Channel, registry: &Registry) -> ! {
     loop {
