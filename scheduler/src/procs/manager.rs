@@ -22,10 +22,11 @@
 //! 7. **Service**: per readable channel, read every whole frame: `Ready` marks the worker
 //!    ready; `Done` delivers its results (and a worker that reached `max_tasks_per_child` is
 //!    retired and replaced). A pidfd that became readable, or end-of-stream, means the worker
-//!    died: read what it sent before dying, publish the new pid list, reap it (`waitpid`
-//!    gives the signal), fail its chunk with [`TaskError::WorkerDied`], start a replacement.
-//! 8. **Expire deadlines**: a worker past its task deadline is killed, reaped and replaced;
-//!    its chunk fails with [`TaskError::TimedOut`]. A worker not ready by its start deadline
+//!    died: read what it sent before dying, reap it (`waitpid` gives the signal), start a
+//!    replacement and publish the new pid list, then fail its chunk with
+//!    [`TaskError::WorkerDied`].
+//! 8. **Expire deadlines**: a worker past its task deadline is killed, reaped and replaced
+//!    (the pid list published); then its chunk fails with [`TaskError::TimedOut`]. A worker not ready by its start deadline
 //!    counts as a failed start.
 //!
 //! Why the pool never hangs: a worker's death always wakes step 6 (its pidfd becomes readable
@@ -628,10 +629,10 @@ impl Manager {
             if let Some(f) = slot.in_flight.take() {
                 let timeout = f.timeout.unwrap_or_default();
                 let slot = self.take_slot(i).expect("checked above");
-                self.publish_pids();
                 reap(slot.child);
-                f.fail(&TaskError::TimedOut { pid, timeout });
+                // The replacement is listed before the error is out (see `died`).
                 self.replace(i);
+                f.fail(&TaskError::TimedOut { pid, timeout });
             } else {
                 self.last_start_error = format!(
                     "worker {pid} was not ready within {:?}",
@@ -651,31 +652,31 @@ impl Manager {
         self.replace(i);
     }
 
-    /// Worker `i` died (or is being killed): deliver what it sent before, publish the pid list
-    /// without it, reap it, fail its chunk naming it, replace it.
+    /// Worker `i` died (or is being killed): deliver what it sent before, reap it, replace it
+    /// and publish the pid list, then fail its chunk naming it.
     fn died(&mut self, i: usize) {
         // Results it sent before it died are results, not losses.
         let _ = self.read(i);
         let Some(mut slot) = self.take_slot(i) else {
             return;
         };
-        // `worker_pids` must not name it once its WorkerDied is out.
-        self.publish_pids();
         let pid = slot.child.pid();
         let in_flight = slot.in_flight.take();
         let was_ready = slot.ready;
         drop(slot.channel);
         let status = reap(slot.child);
-        if let Some(f) = in_flight {
-            f.fail(&TaskError::WorkerDied { pid, status });
-        }
         if !was_ready {
             self.startup_failures += 1;
             if self.last_start_error.is_empty() {
                 self.last_start_error = format!("worker {pid} {status} before it was ready");
             }
         }
+        // Replace first, publish, then deliver: whoever sees the WorkerDied sees a
+        // `worker_pids` without the dead worker and with its replacement.
         self.replace(i);
+        if let Some(f) = in_flight {
+            f.fail(&TaskError::WorkerDied { pid, status });
+        }
     }
 
     fn replace(&mut self, i: usize) {
