@@ -614,7 +614,8 @@ where
             count += 1;
             if error.is_none() {
                 if let Err(e) = postcard::to_io(&item, &mut bytes) {
-                    error = Some(e.to_string());
+                    // postcard keeps no message from a custom error: name the type at least.
+                    error = Some(format!("{e} (encoding {})", std::any::type_name::<I>()));
                 }
             }
         }
