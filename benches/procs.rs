@@ -20,10 +20,18 @@ use switchyard::scheduler::procs::{self, ProcessPool};
 const ITEMS: u64 = 2_000;
 /// Workers in every pool (the machine has 2 cores).
 const WORKERS: usize = 2;
+/// Workers in the start-up figures: enough that the spawn server's own start is amortised.
+const POOL_WORKERS: usize = 8;
+/// The item that makes `identity` kill its worker.
+const DIE: u64 = u64::MAX;
 /// Runs of the side-by-side comparison with Python (its script uses the same count).
 const RUNS: usize = 50;
 
 fn identity(x: u64) -> u64 {
+    if x == DIE {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    }
     x
 }
 
@@ -47,15 +55,34 @@ fn start(c: &mut Criterion) {
             })
         });
     }
-    g.bench_function("pool_1_worker_build_and_shutdown", |b| {
-        b.iter(|| {
-            let pool = ProcessPool::<u64, u64>::builder("identity")
-                .workers(1)
-                .build()
-                .expect("pool");
-            pool.shutdown();
-        })
-    });
+    for (name, server) in [
+        ("pool_8_workers_spawn_server", true),
+        ("pool_8_workers_spawn_each", false),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let pool = ProcessPool::<u64, u64>::builder("identity")
+                    .workers(POOL_WORKERS)
+                    .spawn_server(server)
+                    .build()
+                    .expect("pool");
+                pool.shutdown();
+            })
+        });
+    }
+    // A replacement's cost: a task kills its worker; the pool reaps it, starts another, and
+    // only then delivers the error (so the replacement's start is inside the figure).
+    for (name, server) in [
+        ("pool_replacement_spawn_server", true),
+        ("pool_replacement_spawn_each", false),
+    ] {
+        let pool = ProcessPool::<u64, u64>::builder("identity")
+            .workers(1)
+            .spawn_server(server)
+            .build()
+            .expect("pool");
+        g.bench_function(name, |b| b.iter(|| pool.apply(DIE).expect_err("died")));
+    }
     g.finish();
 }
 

@@ -1,7 +1,8 @@
 //! Nothing hangs and nothing is orphaned: a hung task times out and its worker is replaced;
 //! `terminate` from another thread ends a running `map`; workers die with their parent; a
 //! grandchild holding a worker's channel does not delay `WorkerDied`; `worker_pids` drops a
-//! dead worker before its error is delivered; `Fork` pools replace dead workers.
+//! dead worker before its error is delivered; `Fork` pools replace dead workers; a pool whose
+//! spawned fork server was killed goes on.
 //!
 //! Processes are synchronised with `/proc/<pid>/comm` (a task renames itself when it runs),
 //! pidfds and `waitpid`, never with sleeps. [`HANG_GUARD`] bounds waits that only a hang
@@ -257,12 +258,64 @@ fn workers_die_with_their_parent() {
             exited_within(fd, HANG_GUARD),
             "worker {pid} outlived its parent"
         );
+    }
+    // Reparented to us when the parent was reaped: its workers and its pool's spawned fork
+    // server. Each was killed by its parent-death signal.
+    let orphans = children();
+    assert!(pids.iter().all(|p| orphans.contains(p)), "{orphans:?}");
+    assert_eq!(orphans.len(), pids.len() + 1, "the workers and the server");
+    for pid in orphans {
+        assert!(
+            exited_within(&pidfd(pid), HANG_GUARD),
+            "{pid} outlived its parent"
+        );
         let mut status = 0;
         // SAFETY: waitpid writes the status into `status`; the orphan was reparented to us.
         let r = unsafe { libc::waitpid(pid, &mut status, 0) };
         assert_eq!(r, pid);
         assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL);
     }
+}
+
+/// This process's children, from `/proc/self/task/*/children`.
+fn children() -> Vec<i32> {
+    let mut pids = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let path = task.unwrap().path().join("children");
+        let list = std::fs::read_to_string(path).unwrap_or_default();
+        pids.extend(list.split_whitespace().map(|p| p.parse::<i32>().unwrap()));
+    }
+    pids
+}
+
+fn a_dead_spawn_server_is_replaced() {
+    let pool = pool(1);
+    let workers = pool.worker_pids();
+    let servers: Vec<i32> = children()
+        .into_iter()
+        .filter(|p| !workers.contains(p))
+        .collect();
+    assert_eq!(servers.len(), 1, "one spawned fork server: {servers:?}");
+    // SAFETY: kill has no memory-safety preconditions; the server is our child, and the pool
+    // reaps it (we do not).
+    unsafe { libc::kill(servers[0], libc::SIGKILL) };
+    for _ in 0..3 {
+        assert!(matches!(
+            pool.apply(job::KILL),
+            Err(TaskError::WorkerDied { .. })
+        ));
+        assert!(pool.apply(job::PID).is_ok(), "a replacement runs tasks");
+    }
+    drop(pool);
+    assert!(
+        process_support::is_reaped(servers[0]),
+        "the dead server was reaped"
+    );
+    assert!(
+        children().is_empty(),
+        "every worker and server reaped: {:?}",
+        children()
+    );
 }
 
 fn main() {
@@ -300,6 +353,10 @@ fn main() {
         (
             "workers_die_with_their_parent",
             workers_die_with_their_parent,
+        ),
+        (
+            "a_dead_spawn_server_is_replaced",
+            a_dead_spawn_server_is_replaced,
         ),
     ]);
 }

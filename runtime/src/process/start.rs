@@ -203,9 +203,16 @@ impl ForkServer {
 /// each child on request, with `clone(CLONE_PARENT)` as the fork server does (steps 2 to 5
 /// above), so the children are ours to reap. Every child starts from the memory of the moment
 /// `Forker::new` ran, not of the moment it is started.
+///
+/// [`Forker::from_child`] makes one from a child that was *spawned* and then asked to serve
+/// ([`serve_forks`]): every child then starts as a copy of a fresh execution that only ran
+/// `init()`, as with [`StartMethod::Spawn`], for the cost of a `fork` of a small process
+/// instead of an `exec` of this binary.
 #[derive(Debug)]
 pub struct Forker {
     server: ForkServer,
+    /// The server, when it was spawned (reaped through its `Child`).
+    spawned: Option<Child>,
 }
 
 impl Forker {
@@ -233,8 +240,22 @@ impl Forker {
                     channel: parent_end,
                     pid,
                 },
+                spawned: None,
             }),
         }
+    }
+
+    /// A `Forker` over a child that runs [`serve_forks`] on its channel (the caller asked it
+    /// to, in its own protocol). `None` if the child's channel was taken.
+    pub fn from_child(mut child: Child) -> Option<Forker> {
+        let channel = child.take_channel()?;
+        Some(Forker {
+            server: ForkServer {
+                channel,
+                pid: child.pid(),
+            },
+            spawned: Some(child),
+        })
     }
 
     /// Starts a child running the registered entry point `name` (forked from the server).
@@ -255,8 +276,32 @@ impl Forker {
 impl Drop for Forker {
     fn drop(&mut self) {
         // Step 5: the server reads end-of-stream, exits, and is reaped.
-        self.server.stop();
+        match self.spawned.take() {
+            None => self.server.stop(),
+            Some(mut child) => {
+                let _ = sys::shutdown(self.server.channel.as_fd());
+                // It exits at once; if it does not, dropping the Child kills and reaps it.
+                let _ = child.wait_timeout(SERVER_EXIT_GRACE);
+            }
+        }
     }
+}
+
+/// How long a spawned fork server may take to exit once its channel is shut down before it is
+/// killed. Picked out of thin air: it exits within microseconds.
+const SERVER_EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Runs the fork server's loop (steps 3 to 5 of the module docs) in this process, on
+/// `channel`: for a child whose parent wraps it with [`Forker::from_child`]. Returns only an
+/// error: before `init()`, or if this process has more than one thread (its children would
+/// inherit locks held by the others).
+pub fn serve_forks(channel: Channel) -> Result<std::convert::Infallible, ProcessError> {
+    let registry = Registry::get()?;
+    let threads = sys::thread_count().map_err(ProcessError::Start)?;
+    if threads > 1 {
+        return Err(ProcessError::ForkWithThreads { threads });
+    }
+    serve(channel, registry)
 }
 
 /// The fork server's loop (steps 3 to 5). Runs in the server process and never returns.

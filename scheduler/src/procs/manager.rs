@@ -218,20 +218,46 @@ pub(crate) struct WorkerSpec {
     pub(crate) start_timeout: Duration,
 }
 
-/// Starts worker processes with a start method, or from the pool's own [`Forker`] (what
-/// makes `StartMethod::Fork` replace dead workers: see `Builder::start_method`).
+/// Starts worker processes with a start method, or from the pool's own [`Forker`].
 pub(crate) enum Starter {
+    /// `process::start` with this method, for each worker.
     Method(StartMethod),
+    /// Forks of the process as it was when the pool was built (what makes
+    /// `StartMethod::Fork` replace dead workers: see `Builder::start_method`).
     Forker(Forker),
+    /// Forks of one spawned, fresh process of the worker entry, asked to serve forks
+    /// (`Builder::spawn_server`); made on first use, and again if it died. If it cannot be
+    /// made, workers are spawned one by one.
+    SpawnServer(Option<Forker>),
 }
 
 impl Starter {
-    fn start(&mut self, entry: &str) -> Result<Child, process::ProcessError> {
+    fn start(&mut self, entry: &str, parent: i32) -> Result<Child, process::ProcessError> {
         match self {
             Starter::Method(m) => process::start(entry, *m),
             Starter::Forker(f) => f.start(entry),
+            Starter::SpawnServer(server) => {
+                if server.is_none() {
+                    *server = spawn_server(entry, parent);
+                }
+                if let Some(f) = server.as_mut() {
+                    match f.start(entry) {
+                        Ok(child) => return Ok(child),
+                        // Gone (killed?): spawn this worker, and a new server next time.
+                        Err(_) => *server = None,
+                    }
+                }
+                process::start(entry, StartMethod::Spawn)
+            }
         }
     }
+}
+
+/// Spawns a fresh process of the worker entry and asks it to serve forks.
+fn spawn_server(entry: &str, parent: i32) -> Option<Forker> {
+    let mut child = process::start(entry, StartMethod::Spawn).ok()?;
+    child.channel()?.send(&ToWorker::Serve { parent }).ok()?;
+    Forker::from_child(child)
 }
 
 /// One worker process, as the manager sees it.
@@ -356,7 +382,7 @@ impl Manager {
 
     /// Starts a worker and sends it `Hello` (without waiting for `Ready`).
     fn start_worker(&mut self) -> Result<Slot, process::ProcessError> {
-        let mut child = self.starter.start(self.spec.entry)?;
+        let mut child = self.starter.start(self.spec.entry, self.parent)?;
         let mut channel = child.take_channel().expect("a new child has its channel");
         if let Some(max) = self.spec.max_frame_size {
             channel.set_max_frame_size(max);

@@ -52,6 +52,7 @@ pub struct Builder<I, O> {
     start_timeout: Duration,
     max_tasks_per_child: Option<usize>,
     method: StartMethod,
+    spawn_server: bool,
     max_frame_size: Option<usize>,
     _types: PhantomData<fn(I) -> O>,
 }
@@ -130,6 +131,16 @@ where
         self
     }
 
+    /// With [`StartMethod::Spawn`]: spawn one fresh process of the worker entry and fork
+    /// every worker from it (`true`, the default), or spawn each worker (`false`). Either way
+    /// a worker is a fresh execution of this binary that only ran `init()` (Python's
+    /// `forkserver`, with a server of the pool's own); forking it costs a fraction of an
+    /// `exec` of a large binary, which matters for replacements and large pools.
+    pub fn spawn_server(mut self, on: bool) -> Self {
+        self.spawn_server = on;
+        self
+    }
+
     /// The maximum frame size on the workers' channels.
     pub fn max_frame_size(mut self, max: usize) -> Self {
         self.max_frame_size = Some(max);
@@ -151,6 +162,7 @@ where
         let init = self.init.transpose().map_err(PoolError::InitArgs)?;
         let starter = match self.method {
             StartMethod::Fork => Starter::Forker(Forker::new()?),
+            StartMethod::Spawn if self.spawn_server => Starter::SpawnServer(None),
             m => Starter::Method(m),
         };
         let poll = mio::Poll::new()?;
@@ -272,6 +284,7 @@ where
             start_timeout: DEFAULT_START_TIMEOUT,
             max_tasks_per_child: None,
             method: StartMethod::Spawn,
+            spawn_server: true,
             max_frame_size: None,
             _types: PhantomData,
         }

@@ -6,6 +6,7 @@
 //!  ---------------------                       ------
 //!                                              1. ask to die with the parent (PR_SET_PDEATHSIG)
 //!  Hello { parent, hook, init } ─────────────> 2. parent still there? (getppid) else exit
+//!    (or Serve { parent }: become the pool's fork server, whose forks start at step 1)
 //!                                              3. call the hook / the initializer with its args
 //!                               <───────────── Ready, or Refused { message } (then exit)
 //!  Chunk { task, sig, count, items } ────────> 4. look the task up, check its types, run it on
@@ -45,6 +46,12 @@ pub(crate) enum ToWorker {
         hook: Option<String>,
         /// An initializer registered with [`Tasks::initializer`], and its encoded arguments.
         init: Option<(String, Bytes)>,
+    },
+    /// Instead of `Hello`: become the pool's fork server (`process::serve_forks`); each
+    /// worker is then a fork of this fresh process (see `Builder::spawn_server`).
+    Serve {
+        /// The pool's pid (step 2).
+        parent: i32,
     },
     /// `count` items of task `task`, encoded one after the other.
     Chunk {
@@ -355,11 +362,19 @@ fn push<O: Serialize>(out: &mut Vec<u8>, result: &ItemResult<O>) {
 fn worker_loop(mut channel: Channel, table: &Tasks) {
     // Step 1. Failure (no prctl) leaves the older guarantee: a dead parent closes the channel.
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
-    let Ok(ToWorker::Hello { parent, hook, init }) = channel.recv() else {
-        return;
+    let (parent, hook, init) = match channel.recv() {
+        Ok(ToWorker::Hello { parent, hook, init }) => (parent, hook, init),
+        Ok(ToWorker::Serve { parent }) => {
+            if parent_is(parent) {
+                // Returns only if this process cannot serve; the pool sees the channel close.
+                let _ = process::serve_forks(channel);
+            }
+            return;
+        }
+        _ => return,
     };
     // Step 2.
-    if rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get()) != parent {
+    if !parent_is(parent) {
         return;
     }
     // Step 3.
@@ -397,6 +412,11 @@ fn worker_loop(mut channel: Channel, table: &Tasks) {
             return;
         }
     }
+}
+
+/// Whether this process's parent is still `pid` (step 2).
+fn parent_is(pid: i32) -> bool {
+    rustix::process::getppid().is_some_and(|p| p.as_raw_nonzero().get() == pid)
 }
 
 fn initialize(
