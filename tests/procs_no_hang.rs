@@ -260,7 +260,8 @@ fn workers_die_with_their_parent() {
         );
     }
     // Reparented to us when the parent was reaped: its workers and its pool's spawned fork
-    // server. Each was killed by its parent-death signal.
+    // server. The workers, hung in a task, can only have ended by their parent-death signal;
+    // the server may also have read end-of-stream first and exited.
     let orphans = children();
     assert!(pids.iter().all(|p| orphans.contains(p)), "{orphans:?}");
     assert_eq!(orphans.len(), pids.len() + 1, "the workers and the server");
@@ -273,7 +274,9 @@ fn workers_die_with_their_parent() {
         // SAFETY: waitpid writes the status into `status`; the orphan was reparented to us.
         let r = unsafe { libc::waitpid(pid, &mut status, 0) };
         assert_eq!(r, pid);
-        assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL);
+        if pids.contains(&pid) {
+            assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL);
+        }
     }
 }
 

@@ -672,9 +672,9 @@ impl Manager {
     /// Worker `i` reached `max_tasks_per_child`: close, reap, replace.
     fn retire(&mut self, i: usize) {
         if let Some(slot) = self.take_slot(i) {
-            self.publish_pids();
             close_and_reap(slot);
         }
+        // Publishes: a pid gone from `worker_pids` is always reaped already.
         self.replace(i);
     }
 
