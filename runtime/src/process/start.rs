@@ -235,13 +235,16 @@ impl Forker {
                     Err(_) => sys::exit_now(1),
                 }
             }
-            Forked::Parent(pid) => Ok(Forker {
-                server: ForkServer {
-                    channel: parent_end,
-                    pid,
-                },
-                spawned: None,
-            }),
+            Forked::Parent(pid) => {
+                bound_waits(&parent_end);
+                Ok(Forker {
+                    server: ForkServer {
+                        channel: parent_end,
+                        pid,
+                    },
+                    spawned: None,
+                })
+            }
         }
     }
 
@@ -249,6 +252,7 @@ impl Forker {
     /// to, in its own protocol). `None` if the child's channel was taken.
     pub fn from_child(mut child: Child) -> Option<Forker> {
         let channel = child.take_channel()?;
+        bound_waits(&channel);
         Some(Forker {
             server: ForkServer {
                 channel,
@@ -284,6 +288,20 @@ impl Drop for Forker {
                 let _ = child.wait_timeout(SERVER_EXIT_GRACE);
             }
         }
+    }
+}
+
+/// The longest a [`Forker`]'s request may wait for the server (to take the request, or to
+/// reply): a server that stopped answering gives [`ProcessError::ForkServerGone`] instead of
+/// blocking its caller for ever. Picked out of thin air: a fork takes a millisecond.
+const SERVER_REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Sets [`SERVER_REPLY_TIMEOUT`] on both directions of a server's channel. Best effort: a
+/// socket that refuses keeps blocking waits (it cannot happen on a Unix socket).
+fn bound_waits(channel: &Channel) {
+    use rustix::net::sockopt::{Timeout, set_socket_timeout};
+    for direction in [Timeout::Send, Timeout::Recv] {
+        let _ = set_socket_timeout(channel, direction, Some(SERVER_REPLY_TIMEOUT));
     }
 }
 

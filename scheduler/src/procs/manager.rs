@@ -15,7 +15,8 @@
 //!    cancels pending work).
 //! 4. **Dispatch**: each ready worker without a chunk gets the next pending one (one chunk in
 //!    flight per worker, so a death fails exactly the chunk that worker held), with a
-//!    deadline if the call has a task timeout.
+//!    deadline if the call has a task timeout. A send that finds no room for
+//!    [`SEND_TIMEOUT`] kills the worker and fails the chunk.
 //! 5. **Graceful end** if asked and nothing is pending or in flight: close every channel (the
 //!    workers read end-of-stream and exit 0), reap them; stop.
 //! 6. **Wait** for a channel, a pidfd or the waker, until the nearest deadline.
@@ -65,6 +66,12 @@ pub const MAX_STARTUP_FAILURES: usize = 3;
 /// crashed exits within microseconds of its socket closing; one that closed its channel and
 /// runs on is useless. Picked out of thin air.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
+
+/// The longest one blocking send to a worker may wait for room in its socket (a worker that
+/// stopped reading: stopped, or stuck in the kernel). Past it the worker is killed and its
+/// chunk fails, so the manager thread cannot hang on one worker. Picked out of thin air: a
+/// live worker drains its socket in microseconds.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Events taken from the poller per wait; a pool has few workers.
 const EVENTS_CAPACITY: usize = 64;
@@ -387,6 +394,13 @@ impl Manager {
         if let Some(max) = self.spec.max_frame_size {
             channel.set_max_frame_size(max);
         }
+        // Without it a send to a worker that stopped reading blocks the manager for ever.
+        rustix::net::sockopt::set_socket_timeout(
+            &channel,
+            rustix::net::sockopt::Timeout::Send,
+            Some(SEND_TIMEOUT),
+        )
+        .map_err(|e| process::ProcessError::Start(e.into()))?;
         // A send failure means the worker is already dead; its pidfd will say so.
         let _ = channel.send(&ToWorker::Hello {
             parent: self.parent,
@@ -557,8 +571,11 @@ impl Manager {
                     // chunk fails then.
                     continue;
                 }
+                // Timed out (see SEND_TIMEOUT) or failed half-way: the stream may be torn, so
+                // the worker is of no further use. Its pidfd brings it to `died`.
                 let pid = slot.child.pid();
                 slot.deadline = None;
+                let _ = slot.child.kill();
                 if let Some(f) = slot.in_flight.take() {
                     f.fail(&TaskError::Ipc {
                         pid,
