@@ -1,5 +1,5 @@
 //! Nothing hangs and nothing is orphaned: a hung task times out and its worker is replaced;
-//! `terminate` from another thread ends a running `map`; workers die with their parent; a
+//! `terminate` from another thread ends a running `map`; a bounded shutdown ends a hung pool; workers die with their parent; a
 //! grandchild holding a worker's channel does not delay `WorkerDied`; `worker_pids` drops a
 //! dead worker before its error is delivered; `Fork` pools replace dead workers; a pool whose
 //! spawned fork server was killed goes on.
@@ -155,6 +155,25 @@ fn terminate_from_another_thread_ends_a_map() {
         .join()
         .unwrap();
     assert_eq!(pending.wait(), Err(TaskError::Terminated));
+}
+
+fn a_bounded_shutdown_terminates_a_hung_task() {
+    let pool = pool(1);
+    let pid = pool.worker_pids()[0];
+    let hung = pool.apply_async(job::HANG);
+    until_hung(pid);
+    assert!(!pool.shutdown_timeout(Duration::from_millis(50)));
+    assert_eq!(hung.wait(), Err(TaskError::Terminated));
+    assert!(process_support::is_reaped(pid));
+
+    let pool = self::pool(1);
+    let done = pool.apply_async(job::PID);
+    assert!(
+        pool.shutdown_timeout(HANG_GUARD),
+        "nothing hung: a graceful end"
+    );
+    assert!(done.wait().is_ok());
+    assert!(pool.join_timeout(Duration::ZERO), "already ended");
 }
 
 fn worker_pids_drop_the_dead_worker_before_its_error() {
@@ -344,6 +363,10 @@ fn main() {
         (
             "terminate_from_another_thread_ends_a_map",
             terminate_from_another_thread_ends_a_map,
+        ),
+        (
+            "a_bounded_shutdown_terminates_a_hung_task",
+            a_bounded_shutdown_terminates_a_hung_task,
         ),
         (
             "worker_pids_drop_the_dead_worker_before_its_error",

@@ -41,7 +41,7 @@
 
 use std::collections::VecDeque;
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
@@ -144,6 +144,9 @@ pub(crate) struct Shared {
     waker: mio::Waker,
     /// The live workers' pids, in slot order.
     pub(crate) pids: Mutex<Vec<i32>>,
+    /// Set when the manager has ended (every worker reaped), for waits with a timeout.
+    ended: Mutex<bool>,
+    ended_changed: Condvar,
 }
 
 /// Commands waiting for the manager.
@@ -167,7 +170,19 @@ impl Shared {
             }),
             waker,
             pids: Mutex::new(Vec::new()),
+            ended: Mutex::new(false),
+            ended_changed: Condvar::new(),
         }
+    }
+
+    /// Waits up to `timeout` for the manager to end; whether it did.
+    pub(crate) fn wait_ended(&self, timeout: Duration) -> bool {
+        let ended = self.ended.lock().unwrap_or_else(|p| p.into_inner());
+        let (ended, _) = self
+            .ended_changed
+            .wait_timeout_while(ended, timeout, |ended| !*ended)
+            .unwrap_or_else(|p| p.into_inner());
+        *ended
     }
 
     pub(crate) fn lock_commands(&self) -> MutexGuard<'_, Commands> {
@@ -803,5 +818,7 @@ impl Drop for Manager {
         for job in jobs {
             job.fail(&TaskError::Terminated);
         }
+        *self.shared.ended.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.shared.ended_changed.notify_all();
     }
 }

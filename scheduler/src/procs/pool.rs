@@ -393,11 +393,35 @@ impl<I, O> ProcessPool<I, O> {
         }
     }
 
+    /// `shutdown`, bounded: finishes the submitted tasks for up to `timeout`, then terminates
+    /// the pool (unfinished tasks fail with [`TaskError::Terminated`]). Whether it ended
+    /// without terminating. Either way every worker is reaped when it returns.
+    pub fn shutdown_timeout(&self, timeout: Duration) -> bool {
+        self.shared.request_end(End::Graceful {
+            cancel_pending: false,
+        });
+        let graceful = self.join_timeout(timeout);
+        if !graceful {
+            self.terminate();
+        }
+        graceful
+    }
+
     /// Kills the workers now and reaps them; unfinished tasks fail with
     /// [`TaskError::Terminated`]. Callable from any thread, also while `map` runs.
     pub fn terminate(&self) {
         self.shared.request_end(End::Terminate);
         self.join();
+    }
+
+    /// `join`, bounded: waits up to `timeout` for the pool to end (after `close`, a shutdown
+    /// or `terminate`); whether it did (then every worker is reaped).
+    pub fn join_timeout(&self, timeout: Duration) -> bool {
+        let ended = self.shared.wait_ended(timeout);
+        if ended {
+            self.join();
+        }
+        ended
     }
 
     /// Python's `join`: waits until the manager ended and reaped every worker (after
