@@ -365,7 +365,9 @@ impl<O> AsyncResult<O> {
 
     /// Calls `f` with the result when it arrives (on the pool's manager thread, so `f` must
     /// be quick, as Python's callbacks), or now on this thread if it is there already:
-    /// Python's `callback` and `error_callback` in one, and `add_done_callback`.
+    /// Python's `callback` and `error_callback` in one, and `add_done_callback`. `f` must not
+    /// wait on the pool (a `wait`, `map` or `terminate` there would wait for the very thread
+    /// that runs it); to end the pool from a callback, use a [`Terminator`](super::Terminator).
     pub fn then(self, f: impl FnOnce(Result<O, TaskError>) + Send + 'static) {
         self.collector.set_finisher(Box::new(move |all| {
             f(all
@@ -443,7 +445,7 @@ impl<O> MapResult<O> {
     }
 
     /// Calls `f` with every result, in input order, once the last arrives (on the manager
-    /// thread), or now if they are all there.
+    /// thread, with the rules of [`AsyncResult::then`]), or now if they are all there.
     pub fn then(self, f: impl FnOnce(Vec<Result<O, TaskError>>) + Send + 'static) {
         let len = self.len;
         self.collector
