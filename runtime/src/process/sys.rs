@@ -489,3 +489,31 @@ pub(crate) fn seals(fd: BorrowedFd<'_>) -> io::Result<Option<u32>> {
         Err(e) => Err(e),
     }
 }
+
+/// `pidfd_open(pid, 0)`: a descriptor that becomes readable when `pid` ends (Linux 5.3+),
+/// close-on-exec. Death is then seen from the process itself, not from a socket that another
+/// process (a grandchild) may still hold open.
+pub(crate) fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; it touches
+    // no memory of ours.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0u32) };
+    if fd == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the call succeeded, so `fd` is a new open descriptor owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `poll` of one descriptor for readability, up to `timeout`; whether it became readable.
+pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: std::time::Duration) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `pfd` is one valid pollfd for the duration of the call; poll only writes its
+    // `revents`.
+    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+    n > 0 && pfd.revents != 0
+}
