@@ -41,7 +41,10 @@ fn loop_workload_local_and_remote_spawns_wakes_and_timers() {
     let (remote_tx, remote_rx) = oneshot::channel();
     let other = std::thread::spawn(move || {
         let join = handle.spawn(async { 40 + 2 }).expect("the loop is alive");
-        assert!(remote_tx.send(join).is_ok(), "the loop waits for the handle");
+        assert!(
+            remote_tx.send(join).is_ok(),
+            "the loop waits for the handle"
+        );
         let mut el = EventLoop::new().unwrap();
         el.block_on(async move {
             for i in 0..MESSAGES {
