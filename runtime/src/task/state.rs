@@ -707,11 +707,11 @@ impl State {
 ///
 /// A fence is the cheaper way, as in `Arc::drop`. ThreadSanitizer does not model fences, and
 /// would report the free as racing with other holders' last accesses, so a build for TSan
-/// (`RUSTFLAGS="--cfg switchyard_tsan -Zsanitizer=thread"`; the command is at the top of
-/// `.ci/tsan-suppressions.txt`) uses an
-/// `Acquire` load of the same word instead, as std's `Arc` does under `cfg(sanitize =
-/// "thread")`: it reads the value our own decrement wrote (nobody else holds a reference to
-/// write another), which heads the release sequence of every earlier decrement.
+/// (`RUSTFLAGS="--cfg switchyard_tsan -Zsanitizer=thread"`; the whole command is at the top
+/// of `.ci/tsan-suppressions.txt`) uses an `Acquire` load of the same word instead, as std's
+/// `Arc` does under `cfg(sanitize = "thread")`: it reads the value our own decrement wrote
+/// (nobody else holds a reference to write another), which heads the release sequence of
+/// every earlier decrement.
 #[inline(always)]
 fn acquire_after_last_ref(word: &AtomicUsize) {
     #[cfg(not(switchyard_tsan))]
