@@ -16,7 +16,8 @@
 //!   | Local  (loop thread only)           |         | Shared  (Arc, any thread)        |
 //!   |   run_queue: VecDeque<Runnable>  <------drain----- remote_queue: Injector        |
 //!   |   tasks:     TaskSlab               |         |   remote_tasks: Mutex<Slab<Task>>|
-//!   +-------------------------------------+         |   parked, main_woken: AtomicBool |
+//!   +-------------------------------------+         |   park: ParkFlag (park.rs)       |
+//!                       |                           |   main_woken: AtomicBool         |
 //!                       |                           |   io: IoHandle (mio::Waker)      |
 //!                       v                           +----------------------------------+
 //!              EventLoop::block_on: the tick
