@@ -4,6 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use switchyard::runtime::coop;
@@ -174,4 +175,37 @@ fn the_polls_per_tick_budget_bounds_the_polls_between_main_future_polls() {
     // Between two polls of the main future, one tick runs at most 3 tasks.
     assert!(observed.iter().all(|&d| d <= 3), "{observed:?}");
     assert!(observed.contains(&3), "{observed:?}");
+}
+
+#[test]
+fn remote_work_joins_the_back_of_the_queue_before_the_tick_runs_it() {
+    // Step 2 moves what other threads pushed to the back of the run queue, before step 3
+    // runs it: a task spawned from another thread runs in the same tick as the local tasks
+    // already queued, after them, and before the main future's next poll (step 1 of the next
+    // tick).
+    let mut el = EventLoop::new().unwrap();
+    let handle = el.handle();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l = log.clone();
+    el.block_on(async move {
+        for name in ["a", "b"] {
+            let l = l.clone();
+            spawn_local(async move { l.lock().unwrap().push(name) }).unwrap();
+        }
+        let remote = std::thread::spawn({
+            let l = l.clone();
+            move || {
+                handle
+                    .spawn(async move { l.lock().unwrap().push("remote") })
+                    .unwrap()
+            }
+        })
+        .join()
+        .unwrap();
+        // The next poll of this future comes at step 1 of the next tick.
+        yield_now().await;
+        l.lock().unwrap().push("main");
+        remote.await.unwrap();
+    });
+    assert_eq!(*log.lock().unwrap(), ["a", "b", "remote", "main"]);
 }
