@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Hand-written mutation check of Switchyard's scheduling and synchronisation code.
 
-Each mutation below is a small deliberate bug: one exact piece of source replaced by another.
-For each, this script makes a scratch copy of the committed tree, applies that one mutation,
-runs the test command that should notice it, and records whether the suite killed the mutant
-(the command failed), or let it survive (the command passed). A mutant that does not compile
+Each mutation (listed in tools/mutations.py) is a small deliberate bug: exact pieces of one
+source file replaced by others. For each, this script applies that one mutation to a scratch
+copy of the committed tree, runs the test command that should notice it, puts the original
+back, and records whether the suite killed the mutant (the command failed) or let it survive
+(the command passed). A mutant that does not compile
 is "unviable" (a mutation list out of date with the code: fix the list). A mutant whose
 command runs past its limit is "hang": caught, but only by CI's timeout.
 
@@ -36,8 +37,7 @@ class Mutation:
     name: str
     what: str  # the rule the mutation breaks, as a reader would say it
     path: str
-    find: str  # must occur exactly once in `path`
-    replace: str
+    edits: list  # (find, replace, count): `find` must occur exactly `count` times
     command: list  # run from the scratch tree's root
     env: dict = field(default_factory=dict)
     limit_s: int = 600
@@ -58,8 +58,8 @@ def loom(package, filt, preemptions="3"):
 def mutations():
     m = []
 
-    def add(name, what, path, find, replace, command, env=None, limit_s=600):
-        m.append(Mutation(name, what, path, find, replace, command, env or {}, limit_s))
+    def add(name, what, path, edits, command, env=None, limit_s=600):
+        m.append(Mutation(name, what, path, edits, command, env or {}, limit_s))
 
     # The MUTATIONS list is kept in tools/mutations.py, beside this driver, so that updating
     # it after a refactor touches one file.
@@ -87,13 +87,15 @@ def run(cmd, env, cwd, limit_s, log):
 
 
 def fresh_tree():
-    """The committed tree (HEAD), copied into target/mutants/tree."""
+    """The committed tree (HEAD), copied into target/mutants/tree. Every file gets the current
+    time as its mtime: cargo decides what to rebuild by mtimes, and `git archive` would give
+    the commit's time, older than artifacts that a previous run built from mutated sources."""
     if os.path.isdir(SCRATCH):
         shutil.rmtree(SCRATCH)
     os.makedirs(SCRATCH)
     archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, check=True,
                              stdout=subprocess.PIPE).stdout
-    subprocess.run(["tar", "-x", "-C", SCRATCH], input=archive, check=True)
+    subprocess.run(["tar", "-x", "-m", "-C", SCRATCH], input=archive, check=True)
 
 
 def main():
@@ -120,18 +122,25 @@ def main():
 
     os.makedirs(os.path.dirname(SCRATCH), exist_ok=True)
     rows = []
+    fresh_tree()
     for mu in chosen:
-        fresh_tree()
         path = os.path.join(SCRATCH, mu.path)
         with open(path) as f:
-            text = f.read()
-        count = text.count(mu.find)
-        if count != 1:
-            rows.append((mu, f"not applied ({count} matches)", 0.0))
-            print(f"{mu.name}: NOT APPLIED: the text to mutate occurs {count} times in {mu.path}")
+            original = f.read()
+        text = original
+        problem = None
+        for find, replace, expected in mu.edits:
+            count = text.count(find)
+            if count != expected:
+                problem = f"the text to mutate occurs {count} times, not {expected}"
+                break
+            text = text.replace(find, replace)
+        if problem:
+            rows.append((mu, f"not applied: {problem}", 0.0))
+            print(f"{mu.name}: NOT APPLIED: {problem} in {mu.path}")
             continue
         with open(path, "w") as f:
-            f.write(text.replace(mu.find, mu.replace))
+            f.write(text)
         log = os.path.join(ROOT, "target", "mutants", f"{mu.name}.log")
         rc, took = run(mu.command, mu.env, SCRATCH, mu.limit_s, log)
         if rc is None:
@@ -142,6 +151,9 @@ def main():
             with open(log) as f:
                 out = f.read()
             verdict = "unviable (does not compile)" if "could not compile" in out else "killed"
+        # Put the original back, with a new mtime, so the next build sees the change.
+        with open(path, "w") as f:
+            f.write(original)
         rows.append((mu, verdict, took))
         print(f"{mu.name}: {verdict} in {took:.0f} s ({' '.join(mu.command)}; log {log})",
               flush=True)
