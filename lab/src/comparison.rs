@@ -136,6 +136,12 @@ pub fn claims(file: &ResultFile, model: &str) -> Vec<Claim> {
         );
     }
     if let Some((n, bytes)) = scale_reached(file, model) {
+        let most = models_of(file)
+            .iter()
+            .filter_map(|m| scale_reached(file, m))
+            .map(|(n, _)| n)
+            .max()
+            .unwrap_or(n);
         if n >= MANY_UNITS && bytes <= SMALL_UNIT_BYTES {
             claim(
                 true,
@@ -145,12 +151,12 @@ pub fn claims(file: &ResultFile, model: &str) -> Vec<Claim> {
                     human(bytes, "B")
                 ),
             );
-        } else if n < MANY_UNITS {
+        } else if n < most {
             claim(
                 false,
                 format!(
-                    "{} or more concurrent units (scale reached {} at {} each)",
-                    thousands(MANY_UNITS),
+                    "{} concurrent units (scale reached {} at {} each)",
+                    thousands(most),
                     thousands(n),
                     human(bytes, "B")
                 ),

@@ -138,17 +138,20 @@ pub fn render_compare(files: &[(String, ResultFile)]) -> String {
     for (i, (label, file)) in files.iter().enumerate() {
         let _ = write!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}: {}</td><td>{}</td><td>{}</td></tr>",
+            crate::compare::letter(i),
             escape(label),
             sections::style_name(i),
             escape(&machine_line(file))
         );
     }
     html.push_str("</table>");
+    let letters: Vec<String> = (0..files.len()).map(crate::compare::letter).collect();
     let runs: Vec<sections::Run> = files
         .iter()
-        .map(|(label, file)| sections::Run {
-            label: Some(label.as_str()),
+        .zip(&letters)
+        .map(|((_, file), letter)| sections::Run {
+            label: Some(letter.as_str()),
             file,
         })
         .collect();
