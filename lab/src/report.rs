@@ -42,7 +42,7 @@ const CHECK_SCRIPT: &str = "<script>(function(){var errs=[];function note(m){err
 var el=document.getElementById('page-errors');if(el){el.textContent=errs.join('\\n');}}\
 window.addEventListener('error',function(e){note('error: '+e.message);});\
 var ce=console.error;console.error=function(){note('console.error: '+Array.prototype.join.call(arguments,' '));ce.apply(console,arguments);};\
-window.addEventListener('load',function(){var figs=document.querySelectorAll('figure.chart');var drawn=0;\
+window.addEventListener('load',function(){var pe=document.getElementById('page-errors');if(pe){pe.textContent=errs.join('\\n');}var figs=document.querySelectorAll('figure.chart');var drawn=0;\
 figs.forEach(function(f){var n=0;f.querySelectorAll('svg polyline, svg path, svg rect, svg circle.pt').forEach(function(el){\
 var b=el.getBBox();if(b.width>0||b.height>0){n++;}});f.setAttribute('data-drawn',n);if(n>0&&f.querySelector('circle.pt')){drawn++;}});\
 document.body.setAttribute('data-charts',figs.length);document.body.setAttribute('data-charts-drawn',drawn);\

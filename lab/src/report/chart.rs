@@ -18,7 +18,8 @@ use crate::table::human;
 /// Width and height of a chart, in CSS pixels.
 pub const SIZE: (u32, u32) = (660, 330);
 
-/// Series colours (Okabe and Ito's colour-blind-safe palette, then darker extras).
+/// Series colours (Okabe and Ito's colour-blind-safe palette, then darker extras); entry 7
+/// is the grey of reference lines.
 pub const PALETTE: &[(u8, u8, u8)] = &[
     (0, 114, 178),
     (213, 94, 0),
@@ -27,7 +28,7 @@ pub const PALETTE: &[(u8, u8, u8)] = &[
     (230, 159, 0),
     (86, 180, 233),
     (0, 0, 0),
-    (153, 153, 51),
+    (150, 150, 150),
     (136, 34, 85),
     (68, 119, 170),
     (17, 119, 51),
@@ -91,6 +92,13 @@ impl Axis {
     }
 
     fn write(&self, v: f64) -> String {
+        // 10^log10(v) comes back a hair off; a tick is a round number.
+        let v = if v == 0.0 {
+            0.0
+        } else {
+            let scale = 10f64.powi(8 - v.abs().log10().floor() as i32);
+            (v * scale).round() / scale
+        };
         match &self.format {
             Format::Unit(unit) => tick_label(v, unit),
             Format::Percentile => percentile_label(v),
@@ -271,9 +279,13 @@ impl Chart {
         let ((x0, x1), (y0, y1)) = self.ranges();
         let xticks = match &self.x.format {
             Format::Categories(names) => (0..names.len()).map(|i| i as f64).collect(),
+            Format::Unit(u) if self.x.log && u.starts_with('B') => binary_ticks(x0, x1),
             _ => ticks(x0, x1, self.x.log),
         };
-        let yticks = ticks(y0, y1, self.y.log);
+        let yticks = match &self.y.format {
+            Format::Unit(u) if self.y.log && u.starts_with('B') => binary_ticks(y0, y1),
+            _ => ticks(y0, y1, self.y.log),
+        };
         let xlog = self.x.log;
         let ylog = self.y.log;
         let back = |log: bool, v: f64| if log { 10f64.powf(v) } else { v };
@@ -452,7 +464,14 @@ fn axis_desc(axis: &Axis) -> String {
 pub fn ticks(lo: f64, hi: f64, log: bool) -> Vec<f64> {
     if log {
         let mut all = Vec::new();
-        for steps in [&[1.0, 2.0, 5.0][..], &[1.0][..]] {
+        let fine: &[f64] = &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0];
+        // Less than a decade shown: every integer multiple; many decades: only the powers.
+        let sets: [&[f64]; 3] = if hi - lo < 0.7 {
+            [fine, &[1.0, 2.0, 5.0], &[1.0]]
+        } else {
+            [&[1.0, 2.0, 5.0], &[1.0], &[1.0]]
+        };
+        for steps in sets {
             all.clear();
             let mut decade = lo.floor() as i32;
             while f64::from(decade) <= hi.ceil() {
@@ -472,10 +491,18 @@ pub fn ticks(lo: f64, hi: f64, log: bool) -> Vec<f64> {
             let keep = all.len().div_ceil(10);
             all = all.into_iter().step_by(keep).collect();
         }
+        if all.len() < 3 {
+            // A narrow range: 1-2-5 steps of the values themselves.
+            all = ticks(10f64.powf(lo), 10f64.powf(hi), false)
+                .into_iter()
+                .filter(|v| *v > 0.0)
+                .map(f64::log10)
+                .collect();
+        }
         return all;
     }
     let span = hi - lo;
-    if !(span > 0.0) || !span.is_finite() {
+    if span.is_nan() || span <= 0.0 || !span.is_finite() {
         return vec![lo];
     }
     let raw = span / 6.0;
@@ -494,9 +521,30 @@ pub fn ticks(lo: f64, hi: f64, log: bool) -> Vec<f64> {
     out
 }
 
+/// Tick positions (log10 space) for a byte axis: powers of 4 (1, 4, 16, 64, 256 B, 1 KiB,
+/// ..), so message sizes of 8 B, 4 KiB, 64 KiB and 1 MiB read as the round numbers they are;
+/// powers of 16, then of 1024, when that would make more than 12.
+pub fn binary_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    for base in [4.0_f64, 16.0, 1024.0] {
+        let step = base.log10();
+        let first = (lo / step).ceil() as i32;
+        let last = (hi / step).floor() as i32;
+        if last - first < 12 {
+            return (first..=last).map(|k| f64::from(k) * step).collect();
+        }
+    }
+    ticks(lo, hi, true)
+}
+
 /// A tick label: the figure scaled to its unit, trailing zeros dropped (`2 ms`, `1.5 µs`).
 pub fn tick_label(v: f64, unit: &str) -> String {
-    let text = human(v, unit);
+    // `human` keeps bytes below 10 KiB in B (a figure reads better as 4,352 B); an axis
+    // reads better in KiB from 1 KiB up.
+    let text = if unit == "B" && (1_024.0..10_240.0).contains(&v.abs()) {
+        human(v / 1_024.0, "KiB")
+    } else {
+        human(v, unit)
+    };
     let (number, rest) = text.split_once(' ').unwrap_or((&text, ""));
     let number = if number.contains('.') {
         number.trim_end_matches('0').trim_end_matches('.')
@@ -542,6 +590,23 @@ mod tests {
     }
 
     #[test]
+    fn byte_ticks_fall_on_powers_of_four() {
+        let t = binary_ticks(8f64.log10(), 1_048_576f64.log10());
+        let v: Vec<u64> = t.iter().map(|v| 10f64.powf(*v).round() as u64).collect();
+        assert_eq!(
+            v,
+            [16, 64, 256, 1024, 4096, 16384, 65536, 262_144, 1_048_576]
+        );
+        assert_eq!(tick_label(4096.0, "B"), "4 KiB");
+        assert_eq!(tick_label(65536.0, "B"), "64 KiB");
+    }
+
+    #[test]
+    fn a_log_axis_within_one_decade_still_has_ticks() {
+        assert!(ticks(0.0, 0.3, true).len() >= 3);
+    }
+
+    #[test]
     fn linear_ticks_step_by_1_2_5() {
         assert_eq!(ticks(0.0, 2.1, false), [0.0, 0.5, 1.0, 1.5, 2.0]);
         assert_eq!(ticks(0.0, 10.0, false), [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
@@ -553,6 +618,7 @@ mod tests {
         assert_eq!(tick_label(1_500.0, "ns"), "1.5 µs");
         assert_eq!(tick_label(20.0, "ns"), "20 ns");
         assert_eq!(tick_label(1.5, "x"), "1.5");
+        assert_eq!(tick_label(1_000_000.0, ""), "1,000,000");
         assert_eq!(percentile_label(2.0), "p50");
         assert_eq!(percentile_label(1000.0), "p99.9");
         assert_eq!(percentile_label(100.0), "p99");

@@ -104,15 +104,16 @@ impl<'a> Ctx<'a> {
             .collect()
     }
 
-    /// (run, model) pairs in first-seen order.
-    fn sources(rows: &[(usize, &Row)]) -> Vec<(usize, String)> {
+    /// (run, model) pairs, by model and then file, so one model's figures from each file
+    /// stand side by side.
+    fn sources(&self, rows: &[(usize, &Row)]) -> Vec<(usize, String)> {
         let mut out: Vec<(usize, String)> = Vec::new();
         for (run, r) in rows {
             if !out.iter().any(|(i, m)| i == run && *m == r.model) {
                 out.push((*run, r.model.clone()));
             }
         }
-        out.sort_by_key(|(run, _)| *run);
+        out.sort_by_key(|(run, model)| (self.colour(model), *run));
         out
     }
 }
@@ -414,7 +415,8 @@ fn unit_of(rows: &[(usize, &Row)]) -> String {
 fn bars(ctx: &Ctx, experiment: &str, metric: &str, title: &str, log: bool) -> Chart {
     let rows = ctx.rows(experiment, |r| r.metric == metric);
     let names = variants(ctx, experiment, metric);
-    let series = Ctx::sources(&rows)
+    let series = ctx
+        .sources(&rows)
         .into_iter()
         .map(|(run, model)| {
             let name = ctx.name(run, &model);
@@ -655,7 +657,7 @@ fn speedup(ctx: &Ctx) -> Chart {
         .unwrap_or(1);
     let mut fits = Vec::new();
     let mut caption = Vec::new();
-    for (run, model) in Ctx::sources(&rows) {
+    for (run, model) in ctx.sources(&rows) {
         let file = ctx.runs[run].file;
         let points: Vec<(u32, f64)> = rows
             .iter()
@@ -777,7 +779,7 @@ fn knobs(file: &ResultFile) -> Option<String> {
                 "row (see the list below)",
                 (1..=keys.len()).map(|k| k.to_string()).collect(),
             ),
-            y: Axis::unit("ratio to the first value", "x", true),
+            y: Axis::unit("ratio to the first value", "x", false),
             series,
             bars: true,
             marks: vec![],
