@@ -138,6 +138,8 @@ pub struct Series {
     pub dash: Option<(u32, u32)>,
     /// Opacity, 0 to 1 (the compare page shades each file's bars differently).
     pub shade: f64,
+    /// Listed in the legend (fits are named in the caption instead).
+    pub in_legend: bool,
 }
 
 /// A chart: lines over two axes, or grouped bars over categories.
@@ -210,7 +212,7 @@ impl Chart {
             }
         }
         out.push_str("<div class=\"legend\">");
-        for s in &self.series {
+        for s in self.series.iter().filter(|s| s.in_legend) {
             let _ = write!(
                 out,
                 "<span><i style=\"background:{};opacity:{}{}\"></i>{}</span>",
@@ -647,6 +649,7 @@ mod tests {
                 ],
                 dash: None,
                 shade: 1.0,
+                in_legend: true,
             }],
             bars: false,
             marks: vec![],

@@ -85,6 +85,7 @@ impl<'a> Ctx<'a> {
             points,
             dash: RUN_DASH[run % RUN_DASH.len()],
             shade: RUN_SHADE[run % RUN_SHADE.len()],
+            in_legend: true,
         }
     }
 
@@ -680,6 +681,7 @@ fn speedup(ctx: &Ctx) -> Chart {
         let mut s = ctx.series(run, &model, vec![]);
         s.name = format!("{name} Amdahl fit");
         s.dash = Some((6, 4));
+        s.in_legend = false;
         s.points = (1..=max_n)
             .map(|n| {
                 let y = stats::amdahl(p, f64::from(n));
@@ -705,8 +707,12 @@ fn speedup(ctx: &Ctx) -> Chart {
             .collect(),
         dash: Some((3, 3)),
         shade: 0.8,
+        in_legend: true,
     });
-    chart.caption = format!("Amdahl's parallel fraction: {}.", caption.join(", "));
+    chart.caption = format!(
+        "Dashed, in each model's colour: its Amdahl fit. Parallel fraction p: {}.",
+        caption.join(", ")
+    );
     chart
 }
 
@@ -771,6 +777,7 @@ fn knobs(file: &ResultFile) -> Option<String> {
                     .collect(),
                 dash: None,
                 shade: 1.0,
+                in_legend: true,
             })
             .collect();
         let chart = Chart {
