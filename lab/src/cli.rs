@@ -356,7 +356,7 @@ fn table_command(json: Option<PathBuf>, tiny: bool) -> Result<(), LabError> {
         progress: true,
     };
     let file = run::measure(&plan);
-    print!("{}", comparison::build(&file).to_text());
+    print!("{}", crate::table::verdict_text(&file));
     if let Some(json) = json {
         std::fs::write(&json, file.to_json())
             .map_err(|e| LabError::Failed(format!("cannot write {}: {e}", json.display())))?;
