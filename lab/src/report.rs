@@ -36,15 +36,18 @@ figcaption{font-size:12px;color:#555;max-width:650px}.nodata{color:#a00}.agree{c
 ol.verdicts li{margin:.2em 0}nav a{margin-right:.8em}details{margin-top:1.5em}summary{cursor:pointer;font-weight:bold}\
 .styles span{margin-right:1.2em}";
 
-/// Records script errors and console errors into the page, then marks each chart with what
-/// the browser actually drew (`data-drawn`), so a headless `--dump-dom` can check both.
+/// Records script errors and console errors into the page, then marks each chart with how
+/// many of its data points the browser laid out inside the chart (`data-drawn`, to equal
+/// `data-points`), so a headless `--dump-dom` can check both.
 const CHECK_SCRIPT: &str = "<script>(function(){var errs=[];function note(m){errs.push(String(m));\
 var el=document.getElementById('page-errors');if(el){el.textContent=errs.join('\\n');}}\
 window.addEventListener('error',function(e){note('error: '+e.message);});\
 var ce=console.error;console.error=function(){note('console.error: '+Array.prototype.join.call(arguments,' '));ce.apply(console,arguments);};\
-window.addEventListener('load',function(){var pe=document.getElementById('page-errors');if(pe){pe.textContent=errs.join('\\n');}var figs=document.querySelectorAll('figure.chart');var drawn=0;\
-figs.forEach(function(f){var n=0;f.querySelectorAll('svg polyline, svg path, svg rect, svg circle.pt').forEach(function(el){\
-var b=el.getBBox();if(b.width>0||b.height>0){n++;}});f.setAttribute('data-drawn',n);if(n>0&&f.querySelector('circle.pt')){drawn++;}});\
+window.addEventListener('load',function(){var pe=document.getElementById('page-errors');if(pe){pe.textContent=errs.join('\\n');}\
+var figs=document.querySelectorAll('figure.chart');var drawn=0;figs.forEach(function(f){var svg=f.querySelector('svg');var n=0;\
+if(svg){var W=svg.width.baseVal.value,H=svg.height.baseVal.value;f.querySelectorAll('svg .pt').forEach(function(el){var b=el.getBBox();\
+var cx=b.x+b.width/2,cy=b.y+b.height/2;if((b.width>0||b.height>0)&&cx>=0&&cx<=W&&cy>=0&&cy<=H){n++;}});}\
+f.setAttribute('data-drawn',n);if(n>0&&n==Number(f.getAttribute('data-points'))){drawn++;}});\
 document.body.setAttribute('data-charts',figs.length);document.body.setAttribute('data-charts-drawn',drawn);\
 document.body.setAttribute('data-errors',errs.length);document.body.setAttribute('data-checked','yes');});})();</script>";
 

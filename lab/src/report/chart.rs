@@ -375,8 +375,17 @@ impl Chart {
                                 colour.filled(),
                             )))
                             .map_err(|e| e.to_string())?;
-                        let (px, py) = chart.backend_coord(&(left + width * 0.46, y));
-                        hit(&mut hits, px, py, 6, tip);
+                        // The whole bar shows its figure on hover.
+                        let (x0p, y0p) = chart.backend_coord(&(left, y));
+                        let (x1p, y1p) = chart.backend_coord(&(left + width * 0.92, bottom));
+                        let _ = write!(
+                            hits,
+                            "<rect class=\"pt\" x=\"{x0p}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#000\" fill-opacity=\"0\"><title>{}</title></rect>",
+                            y0p.min(y1p),
+                            (x1p - x0p).max(1),
+                            (y1p - y0p).abs().max(1),
+                            escape(tip)
+                        );
                     }
                     continue;
                 }
@@ -553,6 +562,9 @@ pub fn tick_label(v: f64, unit: &str) -> String {
     } else {
         number
     };
+    if unit.is_empty() && v >= 10_000.0 && v.fract() == 0.0 {
+        return crate::table::thousands(v as u64);
+    }
     let rest = if unit == "x" || unit.is_empty() {
         ""
     } else {
