@@ -217,7 +217,7 @@ impl Chart {
                 out,
                 "<span><i style=\"background:{};opacity:{}{}\"></i>{}</span>",
                 css_colour(s.colour),
-                s.shade,
+                if self.bars { s.shade } else { 1.0 },
                 if s.dash.is_some() { ";height:2px" } else { "" },
                 escape(&s.name)
             );
@@ -357,7 +357,13 @@ impl Chart {
             let groups = self.series.len().max(1) as f64;
             for (k, s) in self.series.iter().enumerate() {
                 let (r, g, b) = PALETTE[s.colour % PALETTE.len()];
-                let colour = RGBColor(r, g, b).mix(s.shade.clamp(0.1, 1.0));
+                // Shades tell bars apart; lines have their dashes.
+                let shade = if self.bars {
+                    s.shade.clamp(0.1, 1.0)
+                } else {
+                    1.0
+                };
+                let colour = RGBColor(r, g, b).mix(shade);
                 let points: Vec<(f64, f64, &str)> = s
                     .points
                     .iter()
