@@ -318,7 +318,7 @@ pub fn experiment_tables_text(file: &ResultFile) -> String {
     for experiment in experiments_of(file) {
         let _ = writeln!(
             out,
-            "\n== {experiment} (* best; ± half the spread over the samples)"
+            "\n== {experiment} (* best, by p99 where there are percentiles; ± half the spread over the samples)"
         );
         out.push_str(&experiment_grid(file, experiment).to_text_fit(TERMINAL_WIDTH));
     }
@@ -558,6 +558,22 @@ mod tests {
             ["n=2 speedup", "1.00 ns", "1.00 ns"],
             "a tie marks nothing"
         );
+    }
+
+    #[test]
+    fn a_full_peers_run_prints_nothing_wider_than_the_terminal() {
+        let file =
+            ResultFile::parse(include_str!("../../docs/results/2026-11-22-vm-2core.json")).unwrap();
+        let text = experiment_tables_text(&file) + &verdict_text(&file);
+        assert!(
+            text.lines().all(|l| l.chars().count() <= TERMINAL_WIDTH),
+            "{text}"
+        );
+        // Nine models do not fit one table: some experiments split, and every model stays.
+        for model in ["loop", "tokio-mt", "async-executor", "rayon"] {
+            assert!(text.contains(model), "{model}");
+        }
+        assert!(text.matches("variant metric").count() > experiments_of(&file).len());
     }
 
     #[test]
