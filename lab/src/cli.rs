@@ -48,6 +48,9 @@ enum Command {
         /// Two or more result files.
         #[arg(value_name = "RESULTS.json", num_args = 1..)]
         files: Vec<PathBuf>,
+        /// Also write the comparison as an HTML page (the report's charts, a series per file).
+        #[arg(long, value_name = "FILE.html")]
+        out: Option<PathBuf>,
     },
     /// Rebuild the HTML report from a result file.
     Report {
@@ -93,6 +96,9 @@ struct RunArgs {
     /// Also write the result file here.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Also write the tables as Markdown here.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
     /// Seed for workloads with random inputs (recorded in the result file).
     #[arg(long, value_name = "N", default_value_t = 1)]
     seed: u64,
@@ -185,7 +191,7 @@ fn dispatch(cli: Cli) -> Result<(), LabError> {
             Ok(())
         }
         Some(Command::Table { json, tiny }) => table_command(json, tiny),
-        Some(Command::Compare { files }) => compare_command(&files),
+        Some(Command::Compare { files, out }) => compare_command(&files, out.as_deref()),
         Some(Command::Report { file, out }) => report_command(&file, out),
         Some(Command::Park {
             model,
@@ -325,6 +331,11 @@ fn run_command(args: RunArgs) -> Result<(), LabError> {
     if let Some(json) = args.json {
         println!("wrote {}", json.display());
     }
+    if let Some(markdown) = args.markdown {
+        std::fs::write(&markdown, crate::table::markdown(&file))
+            .map_err(|e| LabError::Failed(format!("cannot write {}: {e}", markdown.display())))?;
+        println!("wrote {}", markdown.display());
+    }
     Ok(())
 }
 
@@ -345,7 +356,7 @@ fn table_command(json: Option<PathBuf>, tiny: bool) -> Result<(), LabError> {
         progress: true,
     };
     let file = run::measure(&plan);
-    print!("{}", comparison::build(&file).to_text());
+    print!("{}", crate::table::verdict_text(&file));
     if let Some(json) = json {
         std::fs::write(&json, file.to_json())
             .map_err(|e| LabError::Failed(format!("cannot write {}: {e}", json.display())))?;
@@ -358,7 +369,7 @@ fn load(path: &std::path::Path) -> Result<ResultFile, LabError> {
     ResultFile::load(path).map_err(|e| LabError::Usage(e.to_string()))
 }
 
-fn compare_command(files: &[PathBuf]) -> Result<(), LabError> {
+fn compare_command(files: &[PathBuf], out: Option<&std::path::Path>) -> Result<(), LabError> {
     if files.len() < 2 {
         return Err(LabError::Usage(format!(
             "compare needs at least two result files, got {} (accepted: compare A.json B.json ..)",
@@ -372,7 +383,12 @@ fn compare_command(files: &[PathBuf]) -> Result<(), LabError> {
             Ok((compare::label(&p.display().to_string(), &file), file))
         })
         .collect::<Result<Vec<_>, LabError>>()?;
-    print!("{}", compare::compare(&loaded).to_text());
+    print!("{}", compare::to_text(&loaded));
+    if let Some(out) = out {
+        std::fs::write(out, report::render_compare(&loaded))
+            .map_err(|e| LabError::Failed(format!("cannot write {}: {e}", out.display())))?;
+        println!("wrote {}", out.display());
+    }
     Ok(())
 }
 

@@ -112,9 +112,10 @@ pub fn write_outputs(file: &ResultFile, dir: &Path, json: Option<&Path>) -> std:
     Ok(())
 }
 
-/// The summary printed after a run: the table, what was skipped, the tool checks.
+/// The summary printed after a run: a table per experiment, what was skipped, the tool
+/// checks, then the verdicts and the comparison table; no line over 120 columns.
 pub fn summary(file: &ResultFile) -> String {
-    let mut out = table::pivot(file).to_text();
+    let mut out = table::experiment_tables_text(file);
     if !file.skipped.is_empty() {
         out.push_str("\nnot measured:\n");
         // Primitives a model does not implement yet: one line per experiment.
@@ -164,7 +165,8 @@ pub fn summary(file: &ResultFile) -> String {
             ));
         }
     }
-    out
+    out.push_str(&table::verdict_text(file));
+    table::fit_lines(&out, table::TERMINAL_WIDTH)
 }
 
 /// Whether a skip only says the model lacks the primitive (see `models::Skip`).

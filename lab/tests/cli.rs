@@ -272,7 +272,8 @@ fn report_rebuilds_a_self_contained_html_file() {
     assert!(status.status.success(), "{}", stderr(&status));
     let html = std::fs::read_to_string(out).unwrap();
     assert!(html.contains("<svg") && html.contains("spawn_join"));
-    assert!(!html.contains("<script"), "no script");
+    // One inline check script (docs/lab.md, "Report"); nothing loaded from elsewhere.
+    assert!(!html.contains("<script src"), "no external script");
     assert!(
         !html.contains("src=\"http") && !html.contains("href=\"http"),
         "no network"
@@ -300,7 +301,7 @@ fn compare_shows_two_files_side_by_side() {
     // The key, two figures and a ratio.
     let ratio: f64 = line.split_whitespace().last().unwrap().parse().unwrap();
     assert!(ratio > 0.0, "{line}");
-    assert!(text.lines().next().unwrap().contains("last/first"));
+    assert!(text.lines().any(|l| l.contains("B/A")), "{text}");
 }
 
 #[test]
