@@ -1226,9 +1226,13 @@ mod tests {
     #[test]
     fn output_held_open_by_a_process_that_left_the_group_is_a_failure_not_a_hang() {
         // `setsid` takes the sleep out of the script's group, so the lab cannot kill it; it
-        // holds stdout (not stderr, where the script says its pid).
+        // holds stdout (not stderr, where the script says its pid). The script exits only
+        // once the sleep leads its own session (field 6 of /proc/PID/stat): exiting earlier
+        // would let the group kill reach it before its setsid.
         let done = run_limited(
-            &mut sh("setsid sleep 1000 2>/dev/null & echo $! >&2; echo lost"),
+            &mut sh("setsid sleep 1000 2>/dev/null & pid=$!; \
+                     until [ \"$(cut -d' ' -f6 /proc/$pid/stat 2>/dev/null)\" = \"$pid\" ]; do :; done; \
+                     echo $pid >&2; echo lost"),
             Duration::from_secs(60),
         )
         .unwrap();
