@@ -45,5 +45,7 @@ fn main() -> std::process::ExitCode {
         eprintln!("switchyard-lab: {e}");
         return std::process::ExitCode::from(2);
     }
+    // Before anything pins a thread: the CPUs this process may use (docs/lab.md, "Placement").
+    machine::start_cpus();
     cli::main()
 }

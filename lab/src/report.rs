@@ -82,7 +82,8 @@ pub fn render(file: &ResultFile) -> String {
         for c in &file.checks {
             let _ = write!(
                 html,
-                "<li>{}: lab {} vs <code>{}</code> {}{}</li>",
+                "<li><b>{}</b> {}: lab {} vs <code>{}</code> {}{}</li>",
+                c.verdict(),
                 escape(&c.row),
                 c.lab
                     .map_or("-".to_owned(), |v| crate::table::human(v, &c.unit)),

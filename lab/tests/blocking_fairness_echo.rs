@@ -142,8 +142,15 @@ fn a_tiny_fairness_run_writes_jain_index_and_max_starvation() {
             let value = row["value"].as_f64().unwrap();
             match metric.as_str() {
                 "jain_index" => {
-                    // Between 1/n (one unit had every turn) and 1 (all equal).
-                    assert!((1.0 / 20.0..=1.0 + 1e-9).contains(&value), "{row}");
+                    // Jain's index lies in 1/n (one unit had every turn) ..= 1 (all equal).
+                    // The executors schedule their units themselves and promise fairness:
+                    // the loop's ticks and the naive queue are FIFO, and the pool's LIFO
+                    // bound and deque bound keep a unit from starving (a pool without the
+                    // deque bound read 0.05 here, 1/n). At 0.5 at least half the units'
+                    // share of turns is even. Threads are left to the OS scheduler, which
+                    // the lab does not vouch for: only the range is checked for them.
+                    let floor = if model == "thread" { 1.0 / 20.0 } else { 0.5 };
+                    assert!((floor..=1.0 + 1e-9).contains(&value), "{model}: {row}");
                 }
                 _ => {
                     assert_eq!(row["unit"], "ns");

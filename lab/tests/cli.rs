@@ -405,3 +405,55 @@ fn thread_ipc_measures_streams_and_channels_and_skips_shared_memory() {
         "shm at four sizes: {skipped:?}"
     );
 }
+
+#[test]
+fn ping_pong_rows_say_where_their_units_ran_and_checks_carry_a_verdict() {
+    let dir = scratch("placement");
+    let file = tiny_run(&dir, "switch", "thread,process,pool");
+    let rows = file["results"].as_array().unwrap();
+    let pingpongs: Vec<&serde_json::Value> = rows
+        .iter()
+        .filter(|r| r["variant"].as_str().unwrap().contains("pingpong"))
+        .collect();
+    assert!(!pingpongs.is_empty());
+    let two_cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
+    for row in pingpongs {
+        let note = row["note"].as_str().unwrap_or_default();
+        let variant = row["variant"].as_str().unwrap();
+        if variant.ends_with("cross_core") {
+            // Two different CPUs, named.
+            let (_, cpus) = note
+                .split_once("units ran on CPUs ")
+                .unwrap_or_else(|| panic!("{row}"));
+            let (a, b) = cpus.split_once(" and ").unwrap();
+            assert_ne!(a.trim(), b.trim(), "{row}");
+        } else {
+            assert!(note.contains("both units ran on CPU "), "{row}");
+        }
+    }
+    let cross = rows
+        .iter()
+        .filter(|r| r["variant"].as_str().unwrap().ends_with("cross_core"))
+        .count();
+    // Thread, process (pipes and channel) and pool each place a cross-core pair.
+    assert_eq!(cross, if two_cpus { 4 } else { 0 });
+    for check in file["checks"].as_array().unwrap() {
+        assert_eq!(check["tolerance"], 0.15, "{check}");
+        let agree = &check["agree"];
+        match (check["lab"].as_f64(), check["tool_value"].as_f64()) {
+            (Some(lab), Some(tool)) => {
+                assert_eq!(
+                    agree.as_bool(),
+                    Some((lab - tool).abs() / tool <= 0.15),
+                    "{check}"
+                );
+            }
+            _ => assert!(agree.is_null(), "{check}"),
+        }
+        assert!(
+            check["row"].as_str().unwrap().starts_with("switch/"),
+            "{check}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -13,6 +13,7 @@ use super::{Ctx, Experiment, Size, histogram_row};
 use crate::checks;
 use crate::machine;
 use crate::models::{Kind, Model, Probe};
+use crate::results::Check;
 
 /// See the [module docs](self).
 pub struct Latency;
@@ -87,8 +88,9 @@ impl Experiment for Latency {
                     };
                     let row = histogram_row((NAME, name, variant, "lateness"), &hist, probes, note);
                     if model.kind() == Kind::Thread && variant == "idle" {
+                        let id = Check::row_id(NAME, name, variant, "lateness");
                         ctx.checks
-                            .push(checks::cyclictest(row.key(), row.p50, probes, PERIOD));
+                            .push(checks::cyclictest(id, row.p50, probes, PERIOD));
                     }
                     ctx.rows.push(row);
                 }

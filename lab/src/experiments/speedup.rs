@@ -46,11 +46,11 @@ pub fn chunk(seed: u64) -> u64 {
     std::hint::black_box(x)
 }
 
-/// Places the calling thread on CPU `index % workers` (best effort).
+/// Places the calling thread on the `index % workers`-th CPU of the process's mask at start
+/// ([`machine::start_cpus`], wrapping round it), best effort.
 pub fn place_worker(index: usize, workers: usize) {
-    let mut set = rustix::thread::CpuSet::new();
-    set.set(index % workers.max(1));
-    let _ = rustix::thread::sched_setaffinity(None, &set);
+    let cpus = machine::start_cpus();
+    machine::pin_to_cpu(cpus[index % workers.max(1) % cpus.len()]);
 }
 
 /// Amdahl's `p` from `(n, S(n))` pairs (least squares; `None` without an `n > 1`).

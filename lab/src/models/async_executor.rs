@@ -18,7 +18,7 @@ use futures_lite::future::{block_on, yield_now};
 use hdrhistogram::Histogram;
 
 use super::timer_thread::TimerThread;
-use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Skip, Turns};
+use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns};
 use crate::experiments::blocking;
 use crate::experiments::fairness::{self, Race};
 use crate::experiments::speedup::chunk;
@@ -64,7 +64,12 @@ impl Model for AsyncExecutor {
         }))
     }
 
-    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
+    fn pingpong(
+        &self,
+        round_trips: u64,
+        placement: Placement,
+        seen: &Arc<Seen>,
+    ) -> Outcome<Duration> {
         if placement == Placement::CrossCore {
             return Err(Skip::not_applicable(
                 "a LocalExecutor runs both tasks on one core",
@@ -73,22 +78,28 @@ impl Model for AsyncExecutor {
         let ex = Rc::new(LocalExecutor::new());
         let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
         let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
+        let (echo_seen, ping_seen) = (Arc::clone(seen), Arc::clone(seen));
         ex.spawn(async move {
+            echo_seen.mark(1);
             while let Some(v) = ping_rx.recv().await {
                 if pong_tx.send(v).await.is_err() {
                     break;
                 }
             }
+            echo_seen.mark(1);
         })
         .detach();
         Ok(in_task(&ex, async move {
+            ping_seen.mark(0);
             let start = Instant::now();
             for i in 0..round_trips {
                 if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
                     break;
                 }
             }
-            start.elapsed()
+            let elapsed = start.elapsed();
+            ping_seen.mark(0);
+            elapsed
         }))
     }
 

@@ -21,7 +21,7 @@ use switchyard_runtime::sync::mpsc;
 use switchyard_runtime::time::sleep_until;
 use switchyard_scheduler::local::{EventLoop, SpawnError, spawn_local, yield_now};
 
-use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Skip, Turns};
+use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns};
 use crate::experiments::fairness::{self, Race};
 use crate::experiments::speedup::chunk;
 use crate::experiments::{blocking, echo};
@@ -82,7 +82,12 @@ impl Model for Loop {
         })
     }
 
-    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
+    fn pingpong(
+        &self,
+        round_trips: u64,
+        placement: Placement,
+        seen: &Arc<Seen>,
+    ) -> Outcome<Duration> {
         if placement == Placement::CrossCore {
             return Err(Skip::not_applicable(
                 "the loop is single-threaded: both tasks share one core",
@@ -91,24 +96,30 @@ impl Model for Loop {
         let mut lp = event_loop(2)?;
         let (ping_tx, mut ping_rx) = mpsc::channel::<u64>(1);
         let (pong_tx, mut pong_rx) = mpsc::channel::<u64>(1);
+        let (echo_seen, ping_seen) = (Arc::clone(seen), Arc::clone(seen));
         let echo = lp
             .spawn_local(async move {
+                echo_seen.mark(1);
                 while let Some(v) = ping_rx.recv().await {
                     if pong_tx.send(v).await.is_err() {
                         break;
                     }
                 }
+                echo_seen.mark(1);
             })
             .map_err(|e| Skip(format!("spawn failed: {e}")))?;
         drop(echo);
         in_task(&mut lp, async move {
+            ping_seen.mark(0);
             let start = Instant::now();
             for i in 0..round_trips {
                 if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
                     break;
                 }
             }
-            start.elapsed()
+            let elapsed = start.elapsed();
+            ping_seen.mark(0);
+            elapsed
         })
     }
 

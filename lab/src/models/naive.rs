@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use switchyard_scheduler::naive::{self, NaiveExecutor, yield_now};
 
-use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Skip, Turns, chan};
+use super::{
+    Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns, chan,
+};
 use crate::experiments::fairness::{self, Race};
 use crate::experiments::speedup::chunk;
 use crate::machine;
@@ -64,7 +66,12 @@ impl Model for Naive {
         }))
     }
 
-    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
+    fn pingpong(
+        &self,
+        round_trips: u64,
+        placement: Placement,
+        seen: &Arc<Seen>,
+    ) -> Outcome<Duration> {
         if placement == Placement::CrossCore {
             return Err(Skip::not_applicable(
                 "a single-threaded executor runs both tasks on one core",
@@ -73,19 +80,25 @@ impl Model for Naive {
         let exec = NaiveExecutor::new();
         let (ping_tx, ping_rx) = chan::channel::<u64>();
         let (pong_tx, pong_rx) = chan::channel::<u64>();
+        let (echo_seen, ping_seen) = (Arc::clone(seen), Arc::clone(seen));
         let _pong = exec.spawn(async move {
+            echo_seen.mark(1);
             for _ in 0..round_trips {
                 let v = ping_rx.recv().await;
                 pong_tx.send(v).await;
             }
+            echo_seen.mark(1);
         });
         Ok(in_task(&exec, async move {
+            ping_seen.mark(0);
             let start = Instant::now();
             for i in 0..round_trips {
                 ping_tx.send(i).await;
                 pong_rx.recv().await;
             }
-            start.elapsed()
+            let elapsed = start.elapsed();
+            ping_seen.mark(0);
+            elapsed
         }))
     }
 

@@ -3,9 +3,10 @@
 //! Units are tasks spawned on the pool (never the `block_on` future, which runs on the
 //! calling thread); yield is [`switchyard_runtime::coop::yield_now`]; ping-pong goes through
 //! the runtime's bounded `sync::mpsc` with capacity 1; a parked task awaits `std::future::pending` and is kept by
-//! the pool's task table. Same-core placement is a pool of one worker pinned to CPU 0;
-//! cross-core is two workers pinned to CPUs 0 and 1, where the pool places the tasks itself
-//! (its LIFO slot keeps a ping-pong pair on one worker; stealing may split it).
+//! the pool's task table. Same-core placement is a pool of one worker pinned to the first CPU
+//! of the process's mask; cross-core is two pools of one worker each, pinned to the first two
+//! CPUs, one task on each (one pool of two workers keeps a ping-pong pair on one worker: its
+//! LIFO slot), so every wake crosses from one worker to the other.
 //! The timer is the pool's own wheel (`switchyard_runtime::time::sleep_until`), fired by the
 //! worker about to sleep or every 61 ticks by busy workers; `blocking` sleeps on it (and is
 //! skipped with the reason in a build whose pool has none); `fairness` yields with
@@ -25,7 +26,7 @@ use switchyard_runtime::reactor::IoHandle;
 use switchyard_runtime::sync::mpsc;
 use switchyard_runtime::time::{self, Timers, sleep_until};
 
-use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Skip, Turns};
+use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns};
 use crate::experiments::fairness::{self, Race};
 use crate::experiments::speedup::{chunk, place_worker};
 use crate::experiments::{blocking, echo};
@@ -56,6 +57,17 @@ fn pool(workers: usize) -> Outcome<Pool> {
                 .and_then(|i| i.parse::<usize>().ok())
                 .unwrap_or(0);
             place_worker(index, workers);
+        })
+        .build()
+        .map_err(|e| Skip(format!("pool failed to start: {e}")))
+}
+
+/// A pool of one worker, pinned to CPU `cpu` (an id).
+fn pinned_pool(cpu: usize) -> Outcome<Pool> {
+    Pool::builder()
+        .workers(1)
+        .on_thread_start(move || {
+            machine::pin_to_cpu(cpu);
         })
         .build()
         .map_err(|e| Skip(format!("pool failed to start: {e}")))
@@ -107,27 +119,41 @@ impl Model for PoolModel {
         })
     }
 
-    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
-        let workers = match placement {
-            Placement::SameCore => 1,
-            Placement::CrossCore => {
-                if default_workers() < 2 {
-                    return Err(Skip::not_applicable("the machine has one core"));
-                }
-                2
-            }
+    fn pingpong(
+        &self,
+        round_trips: u64,
+        placement: Placement,
+        seen: &Arc<Seen>,
+    ) -> Outcome<Duration> {
+        let Some(cpus) = placement.cpus() else {
+            return Err(Skip::not_applicable(
+                "this process may use one CPU: no cross-core placement",
+            ));
         };
-        let pool = pool(workers)?;
+        // One pool of one worker per unit, each worker pinned to its unit's CPU: within one
+        // pool of two workers the scheduler keeps a ping-pong pair on one worker (the waker
+        // pushes the woken task to its own LIFO slot), so the pair would not cross cores.
+        // Same-core: both units on the one worker of the first pool.
+        let pools = [pinned_pool(cpus[0])?, pinned_pool(cpus[1])?];
+        let echo_pool = if placement == Placement::SameCore {
+            0
+        } else {
+            1
+        };
         let (ping_tx, mut ping_rx) = mpsc::channel::<u64>(1);
         let (pong_tx, mut pong_rx) = mpsc::channel::<u64>(1);
-        in_task(&pool, move |handle| async move {
-            let pong = handle.spawn(async move {
-                while let Some(v) = ping_rx.recv().await {
-                    if pong_tx.send(v).await.is_err() {
-                        break;
-                    }
+        let (echo_seen, ping_seen) = (Arc::clone(seen), Arc::clone(seen));
+        let pong = pools[echo_pool].spawn(async move {
+            echo_seen.mark(1);
+            while let Some(v) = ping_rx.recv().await {
+                if pong_tx.send(v).await.is_err() {
+                    break;
                 }
-            });
+            }
+            echo_seen.mark(1);
+        });
+        let elapsed = in_task(&pools[0], move |_| async move {
+            ping_seen.mark(0);
             let start = Instant::now();
             for i in 0..round_trips {
                 if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
@@ -135,10 +161,14 @@ impl Model for PoolModel {
                 }
             }
             let elapsed = start.elapsed();
+            ping_seen.mark(0);
             drop(ping_tx);
-            let _ = pong.await;
             elapsed
-        })
+        })?;
+        pools[echo_pool]
+            .block_on(pong)
+            .map_err(|e| Skip(format!("echo task failed: {e}")))?;
+        Ok(elapsed)
     }
 
     fn spawn_join(&self, n: u64) -> Outcome<Duration> {

@@ -2,9 +2,11 @@
 //! unit.
 //!
 //! * yield is `sched_yield` (a process yields as a thread does);
-//! * ping-pong passes a one-byte frame back and forth over the launcher's framed socketpair
-//!   [`Channel`] between this process and a child started with the default start method;
-//!   each side pins itself for the placement;
+//! * ping-pong passes one byte back and forth over two pipes between this process and a
+//!   child started with the default start method (the pipes travel over the launcher's
+//!   channel), as `perf bench sched pipe` does, so the two figures compare; the extra rows
+//!   `channel_pingpong_*` pass a one-byte frame over the launcher's framed socketpair
+//!   [`Channel`] instead. Each side pins itself to its CPU id and reports where it ran;
 //! * spawn is [`process::start`] with [`StartMethod::Spawn`] (row `spawn_join`), `Fork` and
 //!   `ForkServer` (rows `fork`, `forkserver`), of an entry that returns at once, then `wait`;
 //!   row `command_true` is the baseline the targets are set against:
@@ -24,6 +26,7 @@
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use switchyard_runtime::process::{
@@ -32,13 +35,14 @@ use switchyard_runtime::process::{
 
 use switchyard_scheduler::procs::{self, ProcessPool};
 
-use super::{Kind, Model, Outcome, Parked, Placement, Skip};
+use super::{Kind, Model, Outcome, Parked, Placement, Seen, Skip};
 use crate::machine;
 
 /// See the [module docs](self).
 pub struct Process;
 
 const ECHO: &str = "lab.echo";
+const PIPE_ECHO: &str = "lab.pipe_echo";
 const EXIT: &str = "lab.exit";
 const PARK: &str = "lab.park";
 const IPC: &str = "lab.ipc";
@@ -57,6 +61,7 @@ const NO_PIN: u32 = u32::MAX;
 pub fn entries() -> Vec<Entry> {
     vec![
         Entry::new(ECHO, echo),
+        Entry::new(PIPE_ECHO, pipe_echo),
         Entry::new(EXIT, |_| {}),
         Entry::new(PARK, park_child),
         Entry::new(IPC, ipc_child),
@@ -68,23 +73,52 @@ fn skip(what: &str, e: impl std::fmt::Display) -> Skip {
     Skip(format!("{what}: {e}"))
 }
 
-/// Pins itself as told, then echoes frames until the parent closes.
+/// Pins itself to the CPU id it is told (or not, for [`NO_PIN`]) and answers with the CPU it
+/// runs on; then echoes frames until the parent sends an empty one (answered with the CPU it
+/// runs on then) or closes.
 fn echo(mut channel: Channel) {
-    let Ok(core) = channel.recv::<u32>() else {
+    let Ok(cpu) = channel.recv::<u32>() else {
         return;
     };
-    if core != NO_PIN {
-        machine::pin_current(core as usize);
+    if cpu != NO_PIN {
+        machine::pin_to_cpu(cpu as usize);
     }
-    if channel.send(&()).is_err() {
+    if channel.send(&(machine::current_cpu() as u32)).is_err() {
         return;
     }
     let mut frame = Vec::new();
     while channel.recv_bytes_into(&mut frame).is_ok() {
+        if frame.is_empty() {
+            let _ = channel.send(&(machine::current_cpu() as u32));
+            return;
+        }
         if channel.send_bytes(&frame).is_err() {
             return;
         }
     }
+}
+
+/// The echo side of the pipe ping-pong: receives the CPU id to pin to with the read end of
+/// the ping pipe, then the write end of the pong pipe; answers with the CPU it runs on; echoes
+/// one byte at a time until the ping pipe reads end-of-file; answers with its CPU again.
+fn pipe_echo(mut channel: Channel) {
+    let Ok((cpu, ping_r)) = channel.recv_with_fd::<u32>() else {
+        return;
+    };
+    let Ok(((), pong_w)) = channel.recv_with_fd::<()>() else {
+        return;
+    };
+    machine::pin_to_cpu(cpu as usize);
+    if channel.send(&(machine::current_cpu() as u32)).is_err() {
+        return;
+    }
+    let mut byte = [0u8; 1];
+    while matches!(rustix::io::read(&ping_r, &mut byte), Ok(1)) {
+        if rustix::io::write(&pong_w, &byte) != Ok(1) {
+            break;
+        }
+    }
+    let _ = channel.send(&(machine::current_cpu() as u32));
 }
 
 /// Blocks on its channel until the parent goes away.
@@ -93,13 +127,73 @@ fn park_child(mut channel: Channel) {
     let _ = channel.recv_bytes();
 }
 
-fn pingpong_process(round_trips: u64, cores: (u32, u32)) -> Outcome<Duration> {
+/// Ping-pong of one byte over two pipes with a child process (as `perf bench sched pipe`;
+/// close-on-exec, so the child holds only the ends it is sent and sees end-of-file):
+/// this thread on CPU `cpus[0]`, the child on `cpus[1]`, each marking `seen`.
+fn pingpong_pipes(round_trips: u64, cpus: [usize; 2], seen: &Arc<Seen>) -> Outcome<Duration> {
+    let seen = Arc::clone(seen);
     let pinger = std::thread::spawn(move || -> Outcome<Duration> {
-        machine::pin_current(cores.0 as usize);
+        machine::pin_to_cpu(cpus[0]);
+        let (ping_r, ping_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| skip("pipe", e))?;
+        let (pong_r, pong_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| skip("pipe", e))?;
+        let mut child =
+            process::start(PIPE_ECHO, StartMethod::Spawn).map_err(|e| skip("start", e))?;
+        let channel = child.channel().expect("fresh child has its channel");
+        channel
+            .send_with_fd(&(cpus[1] as u32), ping_r.as_fd())
+            .map_err(|e| skip("send pipe", e))?;
+        channel
+            .send_with_fd(&(), pong_w.as_fd())
+            .map_err(|e| skip("send pipe", e))?;
+        // The child holds its own copies now.
+        drop((ping_r, pong_w));
+        seen.record(
+            1,
+            channel.recv::<u32>().map_err(|e| skip("pin", e))? as usize,
+        );
+        seen.mark(0);
+        let mut byte = [0u8; 1];
+        let start = Instant::now();
+        for _ in 0..round_trips {
+            if rustix::io::write(&ping_w, &byte) != Ok(1)
+                || rustix::io::read(&pong_r, &mut byte) != Ok(1)
+            {
+                return Err(Skip("pipe ping-pong failed".to_owned()));
+            }
+        }
+        let elapsed = start.elapsed();
+        seen.mark(0);
+        drop(ping_w);
+        seen.record(
+            1,
+            channel.recv::<u32>().map_err(|e| skip("end", e))? as usize,
+        );
+        let _ = child.wait();
+        Ok(elapsed)
+    });
+    pinger
+        .join()
+        .map_err(|_| Skip("ping thread panicked".to_owned()))?
+}
+
+/// Ping-pong of a one-byte frame over the launcher's framed [`Channel`]: this thread on CPU
+/// `cpus[0]`, the child on `cpus[1]`, each marking `seen`.
+fn pingpong_channel(round_trips: u64, cpus: [usize; 2], seen: &Arc<Seen>) -> Outcome<Duration> {
+    let seen = Arc::clone(seen);
+    let pinger = std::thread::spawn(move || -> Outcome<Duration> {
+        machine::pin_to_cpu(cpus[0]);
         let mut child = process::start(ECHO, StartMethod::Spawn).map_err(|e| skip("start", e))?;
         let channel = child.channel().expect("fresh child has its channel");
-        channel.send(&cores.1).map_err(|e| skip("pin", e))?;
-        channel.recv::<()>().map_err(|e| skip("pin", e))?;
+        channel
+            .send(&(cpus[1] as u32))
+            .map_err(|e| skip("pin", e))?;
+        seen.record(
+            1,
+            channel.recv::<u32>().map_err(|e| skip("pin", e))? as usize,
+        );
+        seen.mark(0);
         let token = [0u8; 1];
         let start = Instant::now();
         for _ in 0..round_trips {
@@ -107,7 +201,12 @@ fn pingpong_process(round_trips: u64, cores: (u32, u32)) -> Outcome<Duration> {
             channel.recv_with(|_| ()).map_err(|e| skip("pong", e))?;
         }
         let elapsed = start.elapsed();
-        drop(child.take_channel());
+        seen.mark(0);
+        channel.send_bytes(&[]).map_err(|e| skip("end", e))?;
+        seen.record(
+            1,
+            channel.recv::<u32>().map_err(|e| skip("end", e))? as usize,
+        );
         let _ = child.wait();
         Ok(elapsed)
     });
@@ -256,8 +355,10 @@ fn ipc_parent(mechanism: &str, size: usize, round_trips: u64) -> Outcome<Duratio
             start.elapsed()
         }
         "pipe" => {
-            let (to_r, to_w) = rustix::pipe::pipe().map_err(|e| failed(&e))?;
-            let (from_r, from_w) = rustix::pipe::pipe().map_err(|e| failed(&e))?;
+            let (to_r, to_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                .map_err(|e| failed(&e))?;
+            let (from_r, from_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                .map_err(|e| failed(&e))?;
             channel
                 .send_with_fd(&(), to_r.as_fd())
                 .map_err(|e| failed(&e))?;
@@ -348,9 +449,7 @@ impl Model for Process {
     }
 
     fn channel_note(&self) -> Option<&'static str> {
-        Some(
-            "ping-pong of a 1-byte frame over the launcher's socketpair channel (child started with Spawn)",
-        )
+        Some("ping-pong of one byte over two pipes with a child process (started with Spawn)")
     }
 
     fn park_note(&self) -> Option<&'static str> {
@@ -367,13 +466,42 @@ impl Model for Process {
         Ok(start.elapsed())
     }
 
-    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
-        match placement {
-            Placement::SameCore => pingpong_process(round_trips, (0, 0)),
-            Placement::CrossCore if machine::cores() < 2 => Err(Skip::not_applicable(
-                "this machine has one core: no cross-core placement",
+    fn pingpong(
+        &self,
+        round_trips: u64,
+        placement: Placement,
+        seen: &Arc<Seen>,
+    ) -> Outcome<Duration> {
+        match placement.cpus() {
+            Some(cpus) => pingpong_pipes(round_trips, cpus, seen),
+            None => Err(Skip::not_applicable(
+                "this process may use one CPU: no cross-core placement",
             )),
-            Placement::CrossCore => pingpong_process(round_trips, (0, 1)),
+        }
+    }
+
+    fn pingpong_mechanisms(&self) -> &'static [(&'static str, &'static str)] {
+        &[(
+            "channel",
+            "ping-pong of a 1-byte frame over the launcher's framed socketpair channel",
+        )]
+    }
+
+    fn pingpong_over(
+        &self,
+        mechanism: &str,
+        round_trips: u64,
+        placement: Placement,
+        seen: &Arc<Seen>,
+    ) -> Outcome<Duration> {
+        match (mechanism, placement.cpus()) {
+            ("channel", Some(cpus)) => pingpong_channel(round_trips, cpus, seen),
+            ("channel", None) => Err(Skip::not_applicable(
+                "this process may use one CPU: no cross-core placement",
+            )),
+            (other, _) => Err(Skip::not_applicable(&format!(
+                "no ping-pong mechanism `{other}`"
+            ))),
         }
     }
 

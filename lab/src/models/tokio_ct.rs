@@ -15,7 +15,8 @@ use tokio::runtime::{Builder, Runtime};
 use tokio::task::yield_now;
 
 use super::{
-    Blocked, Blocking, ECHO_BUFFER, Kind, Model, Outcome, Parked, Placement, Probe, Skip, Turns,
+    Blocked, Blocking, ECHO_BUFFER, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip,
+    Turns,
 };
 use crate::experiments::blocking;
 use crate::experiments::fairness::{self, Race};
@@ -67,13 +68,18 @@ impl Model for TokioCt {
         in_task(&runtime()?, yield_run(n))
     }
 
-    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
+    fn pingpong(
+        &self,
+        round_trips: u64,
+        placement: Placement,
+        seen: &Arc<Seen>,
+    ) -> Outcome<Duration> {
         if placement == Placement::CrossCore {
             return Err(Skip::not_applicable(
                 "a current_thread runtime runs both tasks on one core",
             ));
         }
-        in_task(&runtime()?, pingpong_run(round_trips))
+        in_task(&runtime()?, pingpong_run(round_trips, Arc::clone(seen)))
     }
 
     fn spawn_join(&self, n: u64) -> Outcome<Duration> {
@@ -188,23 +194,30 @@ pub(super) async fn yield_run(n: u64) -> Duration {
 }
 
 /// `pingpong`'s two units over `tokio::sync::mpsc` (capacity 1), shared with `tokio-mt`.
-pub(super) async fn pingpong_run(round_trips: u64) -> Duration {
+/// Each unit marks `seen` (see [`Seen`]).
+pub(super) async fn pingpong_run(round_trips: u64, seen: Arc<Seen>) -> Duration {
     let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
     let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
+    let echo_seen = Arc::clone(&seen);
     tokio::spawn(async move {
+        echo_seen.mark(1);
         while let Some(v) = ping_rx.recv().await {
             if pong_tx.send(v).await.is_err() {
                 break;
             }
         }
+        echo_seen.mark(1);
     });
+    seen.mark(0);
     let start = Instant::now();
     for i in 0..round_trips {
         if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
             break;
         }
     }
-    start.elapsed()
+    let elapsed = start.elapsed();
+    seen.mark(0);
+    elapsed
 }
 
 /// `spawn_join`'s unit, shared with `tokio-mt`.

@@ -3,7 +3,9 @@
 //! Units are `tokio::spawn`ed tasks on a runtime of the machine's cores (as the `pool`
 //! model), worker thread i placed on CPU i by `on_thread_start` (tokio numbers its
 //! workers only in their names, so a counter hands out the indices); yield is
-//! `tokio::task::yield_now`; ping-pong uses `tokio::sync::mpsc` with capacity 1; the timer is
+//! `tokio::task::yield_now`; ping-pong uses `tokio::sync::mpsc` with capacity 1, same-core on
+//! a runtime of one worker, cross-core on two runtimes of one worker each, pinned to two CPUs
+//! (as the `pool` model); the timer is
 //! `tokio::time::sleep_until`; for `speedup` each chunk is one task. `blocking`, `fairness`
 //! and `echo` run the same task code as `tokio-ct` ([`super::tokio_ct`]).
 
@@ -15,7 +17,9 @@ use hdrhistogram::Histogram;
 use tokio::runtime::Runtime;
 use tokio::task::yield_now;
 
-use super::{Blocked, Blocking, Kind, Model, Outcome, Placement, Probe, Skip, Turns, tokio_ct};
+use super::{
+    Blocked, Blocking, Kind, Model, Outcome, Placement, Probe, Seen, Skip, Turns, tokio_ct,
+};
 use crate::experiments::speedup::{chunk, place_worker};
 use crate::{machine, stats};
 
@@ -25,6 +29,18 @@ fn runtime(workers: usize) -> Outcome<Runtime> {
         .worker_threads(workers)
         .enable_all()
         .on_thread_start(move || place_worker(next.fetch_add(1, Ordering::Relaxed), workers))
+        .build()
+        .map_err(|e| Skip(format!("tokio runtime failed to start: {e}")))
+}
+
+/// A runtime of one worker, pinned to CPU `cpu` (an id).
+fn pinned_runtime(cpu: usize) -> Outcome<Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .on_thread_start(move || {
+            machine::pin_to_cpu(cpu);
+        })
         .build()
         .map_err(|e| Skip(format!("tokio runtime failed to start: {e}")))
 }
@@ -71,15 +87,54 @@ impl Model for TokioMt {
         in_task(&runtime(default_workers())?, tokio_ct::yield_run(n))
     }
 
-    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
-        let workers = match placement {
-            Placement::SameCore => 1,
-            Placement::CrossCore if default_workers() < 2 => {
-                return Err(Skip::not_applicable("the machine has one core"));
-            }
-            Placement::CrossCore => 2,
+    fn pingpong(
+        &self,
+        round_trips: u64,
+        placement: Placement,
+        seen: &Arc<Seen>,
+    ) -> Outcome<Duration> {
+        let Some(cpus) = placement.cpus() else {
+            return Err(Skip::not_applicable(
+                "this process may use one CPU: no cross-core placement",
+            ));
         };
-        in_task(&runtime(workers)?, tokio_ct::pingpong_run(round_trips))
+        if placement == Placement::SameCore {
+            return in_task(
+                &pinned_runtime(cpus[0])?,
+                tokio_ct::pingpong_run(round_trips, Arc::clone(seen)),
+            );
+        }
+        // As the `pool` model: one runtime of one worker per unit, pinned, because one
+        // runtime of two workers keeps the pair on one worker (its LIFO slot).
+        let (ping_rt, echo_rt) = (pinned_runtime(cpus[0])?, pinned_runtime(cpus[1])?);
+        let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
+        let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
+        let (echo_seen, ping_seen) = (Arc::clone(seen), Arc::clone(seen));
+        let echo = echo_rt.spawn(async move {
+            echo_seen.mark(1);
+            while let Some(v) = ping_rx.recv().await {
+                if pong_tx.send(v).await.is_err() {
+                    break;
+                }
+            }
+            echo_seen.mark(1);
+        });
+        let elapsed = in_task(&ping_rt, async move {
+            ping_seen.mark(0);
+            let start = Instant::now();
+            for i in 0..round_trips {
+                if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
+                    break;
+                }
+            }
+            let elapsed = start.elapsed();
+            ping_seen.mark(0);
+            elapsed
+        })?;
+        echo_rt
+            .block_on(echo)
+            .map_err(|e| Skip(format!("echo task failed: {e}")))?;
+        Ok(elapsed)
     }
 
     fn spawn_join(&self, n: u64) -> Outcome<Duration> {
