@@ -20,6 +20,7 @@
 //!
 #![doc = include_str!("../README.md")]
 
+pub mod adapter;
 pub mod checks;
 pub mod cli;
 pub mod compare;
@@ -33,6 +34,7 @@ pub mod results;
 pub mod run;
 pub mod stats;
 pub mod table;
+pub mod workloads;
 
 fn main() -> std::process::ExitCode {
     // First: a child of the process model runs its entry point here and exits; the lab

@@ -8,6 +8,10 @@
 //! dispatch beyond what the model itself does. A primitive that does not apply to a model
 //! returns [`Skip`] with the reason, which the run reports instead of a figure.
 //!
+//! The task models implement [`crate::adapter::Runtime`] and answer the `switch`, `spawn`,
+//! `latency` and `speedup` primitives with the one generic workload of [`crate::workloads`],
+//! so those columns compare runtimes on the same program.
+//!
 //! Adding a model is one file implementing [`Model`] plus one line in [`catalogue`];
 //! adding an experiment adds one primitive here (with a default that skips) and one file
 //! in `experiments/`.

@@ -13,9 +13,12 @@
 //! `coop::yield_now`; the echo server is `switchyard_runtime::net` on the pool's reactor, one
 //! spawned task per connection.
 
+use crate::adapter::Runtime;
+use crate::workloads;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use switchyard_runtime::task::JoinHandle;
 
 use switchyard_runtime::coop::yield_now;
 use switchyard_scheduler::pool::{Pool, PoolHandle};
@@ -28,10 +31,9 @@ use switchyard_runtime::time::{self, Timers, sleep_until};
 
 use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns};
 use crate::experiments::fairness::{self, Race};
-use crate::experiments::speedup::{chunk, place_worker};
+use crate::experiments::speedup::place_worker;
 use crate::experiments::{blocking, echo};
 use crate::machine;
-use crate::stats;
 
 /// See the [module docs](self).
 pub struct PoolModel;
@@ -109,13 +111,8 @@ impl Model for PoolModel {
     }
 
     fn yield_many(&self, n: u64) -> Outcome<Duration> {
-        let pool = pool(default_workers())?;
-        in_task(&pool, |_| async move {
-            let start = Instant::now();
-            for _ in 0..n {
-                yield_now().await;
-            }
-            start.elapsed()
+        workloads::on::<PoolRt, _, _>(default_workers(), 2, |sp| {
+            workloads::yield_many::<PoolRt>(sp, n)
         })
     }
 
@@ -130,16 +127,18 @@ impl Model for PoolModel {
                 "this process may use one CPU: no cross-core placement",
             ));
         };
-        // One pool of one worker per unit, each worker pinned to its unit's CPU: within one
-        // pool of two workers the scheduler keeps a ping-pong pair on one worker (the waker
-        // pushes the woken task to its own LIFO slot), so the pair would not cross cores.
-        // Same-core: both units on the one worker of the first pool.
+        if placement == Placement::SameCore {
+            // One worker, on the first CPU (worker 0's place), runs both tasks.
+            let seen = Arc::clone(seen);
+            return workloads::on::<PoolRt, _, _>(1, 3, move |sp| {
+                workloads::pingpong::<PoolRt>(sp, round_trips, move |unit| seen.mark(unit))
+            });
+        }
+        // Cross-core: one pool of one worker per unit, each worker pinned to its unit's CPU:
+        // within one pool of two workers the scheduler keeps a ping-pong pair on one worker
+        // (the waker pushes the woken task to its own LIFO slot), so the pair would not cross.
         let pools = [pinned_pool(cpus[0])?, pinned_pool(cpus[1])?];
-        let echo_pool = if placement == Placement::SameCore {
-            0
-        } else {
-            1
-        };
+        let echo_pool = 1;
         let (ping_tx, mut ping_rx) = mpsc::channel::<u64>(1);
         let (pong_tx, mut pong_rx) = mpsc::channel::<u64>(1);
         let (echo_seen, ping_seen) = (Arc::clone(seen), Arc::clone(seen));
@@ -172,17 +171,8 @@ impl Model for PoolModel {
     }
 
     fn spawn_join(&self, n: u64) -> Outcome<Duration> {
-        let pool = pool(default_workers())?;
-        in_task(&pool, move |handle| async move {
-            let mut joins = Vec::with_capacity(n as usize);
-            let start = Instant::now();
-            for _ in 0..n {
-                joins.push(handle.spawn(async {}));
-            }
-            for join in joins.drain(..) {
-                let _ = join.await;
-            }
-            start.elapsed()
+        workloads::on::<PoolRt, _, _>(default_workers(), n + 2, move |sp| {
+            workloads::spawn_join::<PoolRt>(sp, n)
         })
     }
 
@@ -267,20 +257,10 @@ impl Model for PoolModel {
     }
 
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
-        let pool = pool(workers)?;
-        let sum = AtomicU64::new(0);
-        let start = Instant::now();
-        pool.scope(|s| {
-            for i in 0..chunks {
-                let sum = &sum;
-                s.spawn(move || {
-                    sum.fetch_add(chunk(i), Ordering::Relaxed);
-                });
-            }
-        });
-        let elapsed = start.elapsed();
-        std::hint::black_box(sum.load(Ordering::Relaxed));
-        Ok(elapsed)
+        let threads = workers;
+        workloads::on::<PoolRt, _, _>(threads, workers as u64 + 1, move |sp| {
+            workloads::speedup::<PoolRt>(sp, chunks, workers)
+        })
     }
 
     fn park(&self, n: u64) -> Outcome<Parked> {
@@ -314,30 +294,65 @@ impl Model for PoolModel {
     }
 
     fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
-        let pool = pool(default_workers())?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let hist = in_task(&pool, {
-            let stop = Arc::clone(&stop);
-            move |handle| async move {
-                for _ in 0..probe.background {
-                    let stop = Arc::clone(&stop);
-                    drop(handle.spawn(async move {
-                        while !stop.load(Ordering::Relaxed) {
-                            yield_now().await;
-                        }
-                    }));
-                }
-                let mut hist = stats::new_histogram();
-                for _ in 0..probe.probes {
-                    let deadline = Instant::now() + probe.period;
-                    sleep_until(deadline).await;
-                    let late = Instant::now().saturating_duration_since(deadline);
-                    stats::record(&mut hist, late.as_nanos() as u64);
-                }
-                hist
-            }
-        });
-        stop.store(true, Ordering::Relaxed);
-        hist
+        workloads::on::<PoolRt, _, _>(default_workers(), probe.background + 2, move |sp| {
+            workloads::sleep_lateness::<PoolRt>(sp, probe)
+        })
+    }
+}
+
+/// The pool as a [`Runtime`]: a pool of `threads` workers, worker i on the i-th CPU of the
+/// process's mask; spawn through the [`PoolHandle`]; the runtime's coop yield, timer wheel
+/// and `sync::mpsc`.
+pub struct PoolRt;
+
+impl Runtime for PoolRt {
+    type Spawner = PoolHandle;
+    type Join<T: Send + 'static> = JoinHandle<T>;
+    type Sender<T: Send + 'static> = mpsc::Sender<T>;
+    type Receiver<T: Send + 'static> = mpsc::Receiver<T>;
+
+    fn run<T, F>(threads: usize, _tasks: u64, root: impl FnOnce(PoolHandle) -> F) -> Outcome<T>
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        in_task(&pool(threads)?, root)
+    }
+
+    fn spawn<F>(spawner: &PoolHandle, future: F) -> Outcome<JoinHandle<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Ok(spawner.spawn(future))
+    }
+
+    async fn join<T: Send + 'static>(handle: JoinHandle<T>) -> Option<T> {
+        handle.await.ok()
+    }
+
+    fn detach<T: Send + 'static>(handle: JoinHandle<T>) {
+        // Dropping the handle detaches: the pool's task table keeps the task.
+        drop(handle);
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        yield_now()
+    }
+
+    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send {
+        sleep_until(deadline)
+    }
+
+    fn channel<T: Send + 'static>(capacity: usize) -> (mpsc::Sender<T>, mpsc::Receiver<T>) {
+        mpsc::channel(capacity)
+    }
+
+    async fn send<T: Send + 'static>(tx: &mpsc::Sender<T>, value: T) -> bool {
+        tx.send(value).await.is_ok()
+    }
+
+    async fn recv<T: Send + 'static>(rx: &mut mpsc::Receiver<T>) -> Option<T> {
+        rx.recv().await
     }
 }

@@ -9,19 +9,21 @@
 //! `tokio::time::sleep_until`; for `speedup` each chunk is one task. `blocking`, `fairness`
 //! and `echo` run the same task code as `tokio-ct` ([`super::tokio_ct`]).
 
+use crate::adapter::Runtime as LabRuntime;
+use crate::workloads;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use tokio_ct::TokioSpawner;
 
 use hdrhistogram::Histogram;
 use tokio::runtime::Runtime;
-use tokio::task::yield_now;
 
 use super::{
     Blocked, Blocking, Kind, Model, Outcome, Placement, Probe, Seen, Skip, Turns, tokio_ct,
 };
-use crate::experiments::speedup::{chunk, place_worker};
-use crate::{machine, stats};
+use crate::experiments::speedup::place_worker;
+use crate::machine;
 
 fn runtime(workers: usize) -> Outcome<Runtime> {
     let next = Arc::new(AtomicUsize::new(0));
@@ -84,7 +86,9 @@ impl Model for TokioMt {
     }
 
     fn yield_many(&self, n: u64) -> Outcome<Duration> {
-        in_task(&runtime(default_workers())?, tokio_ct::yield_run(n))
+        workloads::on::<TokioMtRt, _, _>(default_workers(), 2, |sp| {
+            workloads::yield_many::<TokioMtRt>(sp, n)
+        })
     }
 
     fn pingpong(
@@ -99,10 +103,11 @@ impl Model for TokioMt {
             ));
         };
         if placement == Placement::SameCore {
-            return in_task(
-                &pinned_runtime(cpus[0])?,
-                tokio_ct::pingpong_run(round_trips, Arc::clone(seen)),
-            );
+            // One worker, on the first CPU (worker 0's place), runs both tasks.
+            let seen = Arc::clone(seen);
+            return workloads::on::<TokioMtRt, _, _>(1, 3, move |sp| {
+                workloads::pingpong::<TokioMtRt>(sp, round_trips, move |unit| seen.mark(unit))
+            });
         }
         // As the `pool` model: one runtime of one worker per unit, pinned, because one
         // runtime of two workers keeps the pair on one worker (its LIFO slot).
@@ -138,62 +143,22 @@ impl Model for TokioMt {
     }
 
     fn spawn_join(&self, n: u64) -> Outcome<Duration> {
-        in_task(&runtime(default_workers())?, tokio_ct::spawn_join_run(n))
+        workloads::on::<TokioMtRt, _, _>(default_workers(), n + 2, move |sp| {
+            workloads::spawn_join::<TokioMtRt>(sp, n)
+        })
     }
 
     fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
-        let rt = runtime(default_workers())?;
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let hist = in_task(&rt, {
-            let stop = Arc::clone(&stop);
-            async move {
-                for _ in 0..probe.background {
-                    let stop = Arc::clone(&stop);
-                    drop(tokio::spawn(async move {
-                        while !stop.load(Ordering::Relaxed) {
-                            yield_now().await;
-                        }
-                    }));
-                }
-                let mut hist = stats::new_histogram();
-                for _ in 0..probe.probes {
-                    let deadline = Instant::now() + probe.period;
-                    tokio::time::sleep_until(deadline.into()).await;
-                    let late = Instant::now().saturating_duration_since(deadline);
-                    stats::record(&mut hist, late.as_nanos() as u64);
-                }
-                hist
-            }
-        });
-        stop.store(true, Ordering::Relaxed);
-        hist
+        workloads::on::<TokioMtRt, _, _>(default_workers(), probe.background + 2, move |sp| {
+            workloads::sleep_lateness::<TokioMtRt>(sp, probe)
+        })
     }
 
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
-        let rt = runtime(workers)?;
-        let sum = Arc::new(AtomicU64::new(0));
-        let elapsed = rt
-            .block_on(rt.spawn({
-                let sum = Arc::clone(&sum);
-                async move {
-                    let start = Instant::now();
-                    let tasks: Vec<_> = (0..chunks)
-                        .map(|i| {
-                            let sum = Arc::clone(&sum);
-                            tokio::spawn(async move {
-                                sum.fetch_add(chunk(i), Ordering::Relaxed);
-                            })
-                        })
-                        .collect();
-                    for task in tasks {
-                        let _ = task.await;
-                    }
-                    start.elapsed()
-                }
-            }))
-            .map_err(|e| Skip(format!("lab task failed: {e}")))?;
-        std::hint::black_box(sum.load(Ordering::Relaxed));
-        Ok(elapsed)
+        let threads = workers;
+        workloads::on::<TokioMtRt, _, _>(threads, workers as u64 + 1, move |sp| {
+            workloads::speedup::<TokioMtRt>(sp, chunks, workers)
+        })
     }
 
     fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
@@ -212,5 +177,21 @@ impl Model for TokioMt {
             &runtime(default_workers())?,
             tokio_ct::serve_echo(listener, connections),
         )?
+    }
+}
+
+/// tokio's multi_thread runtime as a [`LabRuntime`]: `threads` workers, worker i on the i-th CPU
+/// of the process's mask (what it shares with tokio-ct is [`tokio_ct::TokioCtRt`]'s).
+pub struct TokioMtRt;
+
+impl LabRuntime for TokioMtRt {
+    tokio_ct::tokio_runtime_items!();
+
+    fn run<T, F>(threads: usize, _tasks: u64, root: impl FnOnce(TokioSpawner) -> F) -> Outcome<T>
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        in_task(&runtime(threads)?, root(TokioSpawner))
     }
 }
