@@ -9,7 +9,6 @@
 
 use crate::adapter::Runtime;
 use crate::workloads;
-use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,7 +22,6 @@ use super::timer_thread::TimerThread;
 use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns};
 use crate::experiments::blocking;
 use crate::experiments::fairness::{self, Race};
-use crate::machine;
 
 /// See the [module docs](self).
 pub struct AsyncExecutor;
@@ -92,29 +90,18 @@ impl Model for AsyncExecutor {
     }
 
     fn park(&self, n: u64) -> Outcome<Parked> {
-        let ex = Rc::new(LocalExecutor::new());
-        let started = Rc::new(Cell::new(0u64));
-        let before = machine::resident_bytes();
-        let start = Instant::now();
-        for _ in 0..n {
-            let started = Rc::clone(&started);
-            ex.spawn(async move {
-                started.set(started.get() + 1);
-                std::future::pending::<()>().await;
-            })
-            .detach();
+        workloads::on::<AsyncExecutorRt, _, _>(1, n + 2, move |sp| {
+            workloads::park::<AsyncExecutorRt>(sp, n)
+        })
+    }
+
+    fn ipc_round_trips(&self, mechanism: &str, size: usize, round_trips: u64) -> Outcome<Duration> {
+        if mechanism != "channel" {
+            return Err(workloads::ipc_not_applicable());
         }
-        block_on(ex.run(async {
-            while started.get() < n {
-                yield_now().await;
-            }
-        }));
-        let outcome = Parked {
-            create: start.elapsed(),
-            resident_growth: machine::resident_bytes().saturating_sub(before),
-        };
-        std::mem::forget(ex);
-        Ok(outcome)
+        workloads::on::<AsyncExecutorRt, _, _>(1, 3, move |sp| {
+            workloads::ipc_channel::<AsyncExecutorRt>(sp, size, round_trips)
+        })
     }
 
     fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {

@@ -11,8 +11,6 @@
 
 use crate::adapter::Runtime;
 use crate::workloads;
-use std::cell::Cell;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchyard_runtime::task::JoinHandle;
@@ -27,7 +25,6 @@ use switchyard_scheduler::local::{EventLoop, SpawnError, spawn_local, yield_now}
 use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns};
 use crate::experiments::fairness::{self, Race};
 use crate::experiments::{blocking, echo};
-use crate::machine;
 
 /// See the [module docs](self).
 pub struct Loop;
@@ -107,33 +104,16 @@ impl Model for Loop {
     }
 
     fn park(&self, n: u64) -> Outcome<Parked> {
-        let mut lp = event_loop(n)?;
-        let started = Rc::new(Cell::new(0u64));
-        let outcome = lp.block_on(async {
-            let before = machine::resident_bytes();
-            let start = Instant::now();
-            for _ in 0..n {
-                let started = Rc::clone(&started);
-                let spawned = spawn_local(async move {
-                    started.set(started.get() + 1);
-                    std::future::pending::<()>().await;
-                });
-                // Detached: the loop's slab keeps the task.
-                if let Err(e) = spawned {
-                    return Err(Skip(format!("spawn failed: {e}")));
-                }
-            }
-            while started.get() < n {
-                yield_now().await;
-            }
-            Ok(Parked {
-                create: start.elapsed(),
-                resident_growth: machine::resident_bytes().saturating_sub(before),
-            })
-        });
-        // The child process exits with the tasks parked; dropping them is not measured.
-        std::mem::forget(lp);
-        outcome
+        workloads::on::<LoopRt, _, _>(1, n + 2, move |sp| workloads::park::<LoopRt>(sp, n))
+    }
+
+    fn ipc_round_trips(&self, mechanism: &str, size: usize, round_trips: u64) -> Outcome<Duration> {
+        if mechanism != "channel" {
+            return Err(workloads::ipc_not_applicable());
+        }
+        workloads::on::<LoopRt, _, _>(1, 3, move |sp| {
+            workloads::ipc_channel::<LoopRt>(sp, size, round_trips)
+        })
     }
 
     fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {

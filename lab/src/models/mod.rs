@@ -9,7 +9,7 @@
 //! returns [`Skip`] with the reason, which the run reports instead of a figure.
 //!
 //! The task models implement [`crate::adapter::Runtime`] and answer the `switch`, `spawn`,
-//! `latency` and `speedup` primitives with the one generic workload of [`crate::workloads`],
+//! `scale`, `latency`, `speedup` and `ipc` primitives with the one generic workload of [`crate::workloads`],
 //! so those columns compare runtimes on the same program.
 //!
 //! Adding a model is one file implementing [`Model`] plus one line in [`catalogue`];

@@ -7,7 +7,6 @@
 use crate::adapter::Runtime;
 use crate::workloads;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -17,7 +16,6 @@ use super::{
     Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns, chan,
 };
 use crate::experiments::fairness::{self, Race};
-use crate::machine;
 
 /// See the [module docs](self).
 pub struct Naive;
@@ -89,32 +87,15 @@ impl Model for Naive {
     }
 
     fn park(&self, n: u64) -> Outcome<Parked> {
-        let exec = NaiveExecutor::new();
-        let started = Arc::new(AtomicU64::new(0));
-        // The naive executor has no task table: the join handles are what keep the
-        // parked tasks alive (see the row's note), so they are counted in the growth.
-        let mut handles = Vec::with_capacity(n as usize);
-        let before = machine::resident_bytes();
-        let start = Instant::now();
-        for _ in 0..n {
-            let started = Arc::clone(&started);
-            handles.push(exec.spawn(async move {
-                started.fetch_add(1, Ordering::Relaxed);
-                std::future::pending::<()>().await;
-            }));
+        workloads::on::<NaiveRt, _, _>(1, n + 2, move |sp| workloads::park::<NaiveRt>(sp, n))
+    }
+
+    fn ipc_round_trips(&self, mechanism: &str, size: usize, round_trips: u64) -> Outcome<Duration> {
+        if mechanism != "channel" {
+            return Err(workloads::ipc_not_applicable());
         }
-        exec.block_on(async {
-            while started.load(Ordering::Relaxed) < n {
-                yield_now().await;
-            }
-        });
-        let create = start.elapsed();
-        let resident_growth = machine::resident_bytes().saturating_sub(before);
-        std::mem::forget(handles);
-        std::mem::forget(exec);
-        Ok(Parked {
-            create,
-            resident_growth,
+        workloads::on::<NaiveRt, _, _>(1, 3, move |sp| {
+            workloads::ipc_channel::<NaiveRt>(sp, size, round_trips)
         })
     }
 

@@ -16,7 +16,6 @@
 use crate::adapter::Runtime;
 use crate::workloads;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use switchyard_runtime::task::JoinHandle;
 
@@ -264,33 +263,18 @@ impl Model for PoolModel {
     }
 
     fn park(&self, n: u64) -> Outcome<Parked> {
-        let pool = pool(default_workers())?;
-        let started = Arc::new(AtomicU64::new(0));
-        let outcome = in_task(&pool, {
-            let started = Arc::clone(&started);
-            move |handle| async move {
-                let before = machine::resident_bytes();
-                let start = Instant::now();
-                for _ in 0..n {
-                    let started = Arc::clone(&started);
-                    // Detached: the pool's task table keeps the task alive.
-                    drop(handle.spawn(async move {
-                        started.fetch_add(1, Ordering::Relaxed);
-                        std::future::pending::<()>().await;
-                    }));
-                }
-                while started.load(Ordering::Relaxed) < n {
-                    yield_now().await;
-                }
-                Parked {
-                    create: start.elapsed(),
-                    resident_growth: machine::resident_bytes().saturating_sub(before),
-                }
-            }
-        })?;
-        // The child process exits with the tasks still parked; cancelling them is not measured.
-        std::mem::forget(pool);
-        Ok(outcome)
+        workloads::on::<PoolRt, _, _>(default_workers(), n + 2, move |sp| {
+            workloads::park::<PoolRt>(sp, n)
+        })
+    }
+
+    fn ipc_round_trips(&self, mechanism: &str, size: usize, round_trips: u64) -> Outcome<Duration> {
+        if mechanism != "channel" {
+            return Err(workloads::ipc_not_applicable());
+        }
+        workloads::on::<PoolRt, _, _>(default_workers(), 3, move |sp| {
+            workloads::ipc_channel::<PoolRt>(sp, size, round_trips)
+        })
     }
 
     fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {

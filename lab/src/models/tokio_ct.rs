@@ -9,7 +9,6 @@
 use crate::adapter::Runtime as LabRuntime;
 use crate::workloads;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -22,7 +21,6 @@ use super::{
 };
 use crate::experiments::blocking;
 use crate::experiments::fairness::{self, Race};
-use crate::machine;
 
 /// See the [module docs](self).
 pub struct TokioCt;
@@ -100,30 +98,16 @@ impl Model for TokioCt {
     }
 
     fn park(&self, n: u64) -> Outcome<Parked> {
-        let rt = runtime()?;
-        let started = Arc::new(AtomicU64::new(0));
-        let outcome = rt.block_on(async {
-            let before = machine::resident_bytes();
-            let start = Instant::now();
-            for _ in 0..n {
-                let started = Arc::clone(&started);
-                // Detached: tokio's task list keeps the task alive.
-                drop(tokio::spawn(async move {
-                    started.fetch_add(1, Ordering::Relaxed);
-                    std::future::pending::<()>().await;
-                }));
-            }
-            while started.load(Ordering::Relaxed) < n {
-                yield_now().await;
-            }
-            Parked {
-                create: start.elapsed(),
-                resident_growth: machine::resident_bytes().saturating_sub(before),
-            }
-        });
-        // The child process exits with the tasks still parked; dropping them is not measured.
-        std::mem::forget(rt);
-        Ok(outcome)
+        workloads::on::<TokioCtRt, _, _>(1, n + 2, move |sp| workloads::park::<TokioCtRt>(sp, n))
+    }
+
+    fn ipc_round_trips(&self, mechanism: &str, size: usize, round_trips: u64) -> Outcome<Duration> {
+        if mechanism != "channel" {
+            return Err(workloads::ipc_not_applicable());
+        }
+        workloads::on::<TokioCtRt, _, _>(1, 3, move |sp| {
+            workloads::ipc_channel::<TokioCtRt>(sp, size, round_trips)
+        })
     }
 
     fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {

@@ -20,7 +20,7 @@ use hdrhistogram::Histogram;
 use tokio::runtime::Runtime;
 
 use super::{
-    Blocked, Blocking, Kind, Model, Outcome, Placement, Probe, Seen, Skip, Turns, tokio_ct,
+    Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns, tokio_ct,
 };
 use crate::experiments::speedup::place_worker;
 use crate::machine;
@@ -85,6 +85,10 @@ impl Model for TokioMt {
         Some("ping-pong over tokio::sync::mpsc, capacity 1")
     }
 
+    fn park_note(&self) -> Option<&'static str> {
+        Some("detached tasks, kept by the runtime's owned-task list")
+    }
+
     fn yield_many(&self, n: u64) -> Outcome<Duration> {
         workloads::on::<TokioMtRt, _, _>(default_workers(), 2, |sp| {
             workloads::yield_many::<TokioMtRt>(sp, n)
@@ -145,6 +149,21 @@ impl Model for TokioMt {
     fn spawn_join(&self, n: u64) -> Outcome<Duration> {
         workloads::on::<TokioMtRt, _, _>(default_workers(), n + 2, move |sp| {
             workloads::spawn_join::<TokioMtRt>(sp, n)
+        })
+    }
+
+    fn park(&self, n: u64) -> Outcome<Parked> {
+        workloads::on::<TokioMtRt, _, _>(default_workers(), n + 2, move |sp| {
+            workloads::park::<TokioMtRt>(sp, n)
+        })
+    }
+
+    fn ipc_round_trips(&self, mechanism: &str, size: usize, round_trips: u64) -> Outcome<Duration> {
+        if mechanism != "channel" {
+            return Err(workloads::ipc_not_applicable());
+        }
+        workloads::on::<TokioMtRt, _, _>(default_workers(), 3, move |sp| {
+            workloads::ipc_channel::<TokioMtRt>(sp, size, round_trips)
         })
     }
 

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use crate::adapter::Runtime;
-use crate::models::{Outcome, Probe, Skip};
+use crate::machine;
+use crate::models::{Outcome, Parked, Probe, Skip};
 use crate::stats;
 
 pub mod cpu;
@@ -163,6 +164,75 @@ pub async fn speedup<R: Runtime>(
     let elapsed = start.elapsed();
     std::hint::black_box(sum);
     Ok(elapsed)
+}
+
+/// `scale`: creates `n` tasks that each wait forever (they count themselves in, then await
+/// a future that never completes), detached so the runtime alone keeps them; the time and
+/// resident-memory growth until every one has started. Run in a throw-away process.
+pub async fn park<R: Runtime>(spawner: R::Spawner, n: u64) -> Outcome<Parked> {
+    let started = Arc::new(AtomicU64::new(0));
+    let before = machine::resident_bytes();
+    let start = Instant::now();
+    for _ in 0..n {
+        let started = Arc::clone(&started);
+        R::detach(R::spawn(&spawner, async move {
+            started.fetch_add(1, Ordering::Relaxed);
+            std::future::pending::<()>().await;
+        })?);
+    }
+    while started.load(Ordering::Relaxed) < n {
+        R::yield_now().await;
+    }
+    Ok(Parked {
+        create: start.elapsed(),
+        resident_growth: machine::resident_bytes().saturating_sub(before),
+    })
+}
+
+/// `ipc / channel_<size>`: `round_trips` round trips of a `size`-byte buffer to an echo task
+/// and back over two of the runtime's channels of capacity 1. The buffer moves (tasks share
+/// one address space, as threads do: the thread model's `channel` moves it too).
+pub async fn ipc_channel<R: Runtime>(
+    spawner: R::Spawner,
+    size: usize,
+    round_trips: u64,
+) -> Outcome<Duration> {
+    let (to_tx, mut to_rx) = R::channel::<Vec<u8>>(1);
+    let (from_tx, mut from_rx) = R::channel::<Vec<u8>>(1);
+    let echo = R::spawn(&spawner, async move {
+        for _ in 0..round_trips {
+            let Some(buf) = R::recv(&mut to_rx).await else {
+                break;
+            };
+            if !R::send(&from_tx, buf).await {
+                break;
+            }
+        }
+    })?;
+    let sender = R::spawn(&spawner, async move {
+        let mut message = vec![0x5au8; size];
+        let start = Instant::now();
+        for _ in 0..round_trips {
+            if !R::send(&to_tx, message).await {
+                return None;
+            }
+            message = R::recv(&mut from_rx).await?;
+        }
+        let elapsed = start.elapsed();
+        std::hint::black_box(message);
+        Some(elapsed)
+    })?;
+    let elapsed = R::join(sender).await.flatten().ok_or_else(failed)?;
+    R::join(echo).await.ok_or_else(failed)?;
+    Ok(elapsed)
+}
+
+/// The answer of every task model for the `ipc` mechanisms other than `channel` (`pipe`,
+/// `unix`, `shm`: between threads or processes).
+pub fn ipc_not_applicable() -> Skip {
+    Skip::not_applicable(
+        "tasks of one runtime share one process: their IPC is the runtime's channel (pipe, unix and shm are measured for threads and processes)",
+    )
 }
 
 fn failed() -> Skip {
