@@ -6,8 +6,8 @@
 //!   for threads), one round trip per "op", in the same placement: both sides on the row's
 //!   first CPU for same-core; for cross-core, perf (which cannot pin each side itself) is
 //!   started on the first CPU and the lab moves its second side to the second CPU as soon as
-//!   it appears, with enough round trips (at least [`PERF_MIN_LOOPS`]) that the few made
-//!   before the move do not count.
+//!   it appears; always at least [`PERF_MIN_LOOPS`] round trips, so that neither perf's
+//!   start-up nor the few round trips made before the move count.
 //! * The thread model's idle timer lateness against `cyclictest` (clock_nanosleep, 1 ms
 //!   interval, SCHED_OTHER as the lab, `--default-system` so it does not retune the machine):
 //!   the median of its histogram beside the lab's p50.
@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use crate::machine;
 use crate::results::Check;
 
-/// Fewest round trips a cross-core perf check makes (see the module docs).
+/// Fewest round trips a perf check makes: perf's figure includes starting its two sides, and
+/// for cross-core the round trips made before the lab moves one side (see the module docs).
 pub const PERF_MIN_LOOPS: u64 = 5_000;
 
 /// Runs `perf bench sched pipe` `runs` times with `loops` round trips, side 0 on CPU

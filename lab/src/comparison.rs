@@ -1,14 +1,14 @@
-//! `switchyard-lab table`: LAB.md's comparison table of the models, every figure measured
+//! `switchyard-lab table`: docs/lab.md's comparison table of the models, every figure measured
 //! in this run (the experiments run in quick form), the qualitative labels derived from
 //! them. A model or experiment that does not exist yet says so in its cells: no figure
-//! here is ever quoted or guessed. Beside LAB.md's three columns (loop, pool, process)
+//! here is ever quoted or guessed. Beside docs/lab.md's three columns (loop, pool, process)
 //! stand the two baselines, `thread` and `naive`.
 
 use crate::models::{self, Kind};
 use crate::results::ResultFile;
 use crate::table::{Grid, human, thousands};
 
-/// The columns, with the static labels of LAB.md's table (scheduling, when to use).
+/// The columns, with the static labels of docs/lab.md's table (scheduling, when to use).
 const COLUMNS: &[(&str, &str, &str)] = &[
     ("loop", "cooperative", "many I/O-bound tasks"),
     (
@@ -98,7 +98,7 @@ fn figure(
 const USES_CPUS_SPEEDUP: f64 = 1.5;
 
 /// Lateness of the others at or above this share of the 10 ms blocking call reads as
-/// "stalls every task" (the blocking experiment's call is 10 ms; LAB.md).
+/// "stalls every task" (the blocking experiment's call is 10 ms; docs/lab.md).
 const STALL_SHARE_NS: f64 = 0.8 * 10_000_000.0;
 
 fn multiple_cpus(file: &ResultFile, model: &str, _kind: Kind) -> String {
@@ -136,7 +136,7 @@ fn blocking_call(file: &ResultFile, model: &str, kind: Kind) -> String {
             };
             format!("{label}: p99 of others {}", human(p99, &r.unit))
         }
-        // A process blocks only itself: its siblings have threads of their own. LAB.md's
+        // A process blocks only itself: its siblings have threads of their own. docs/lab.md's
         // table states it; the blocking experiment has no process variant to measure it.
         None if kind == Kind::Process => "isolated".to_owned(),
         None => "not measured".to_owned(),

@@ -1,20 +1,23 @@
 //! # switchyard-lab: the Switchyard lab
 //!
 //! The project's main program. It measures, for each concurrency model (the loop, the
-//! pool, threads, processes, the naive baseline, and with `--peers` tokio and
-//! async-executor), the cost of a context switch, of creating a unit, how far the model
-//! scales and how late its timer wakes, and writes a result file (`results.json`, schema 1
-//! of LAB.md) and a self-contained HTML report. See LAB.md for the contract.
+//! pool, threads, processes, the naive baseline, and with `--peers` tokio, async-executor
+//! and rayon), the experiments of docs/lab.md (`switch`, `spawn`, `scale`, `latency`,
+//! `speedup`, `ipc`, `blocking`, `fairness`, `echo`), checks itself against `perf` and
+//! `cyclictest`, and writes a result file (`results.json`, schema 1) and a self-contained
+//! HTML report. docs/lab.md is the contract (command line, experiments, result file).
 //!
 //! | module | what it is |
 //! |---|---|
 //! | [`cli`] | the command line and its error rule (one line, exit 2) |
 //! | [`run`] | running a plan: progress, outputs, the summary |
-//! | [`experiments`] | one file per experiment (`switch`, `spawn`, `scale`, `latency`) |
+//! | [`experiments`] | one file per experiment, turning model primitives into rows |
 //! | [`models`] | one file per model, behind the [`models::Model`] trait |
+//! | [`adapter`] | the `Runtime` trait the task models implement |
+//! | [`workloads`] | each task workload written once, generic over `Runtime` |
 //! | [`results`] | the result file's schema |
 //! | [`stats`] | medians, histograms, Amdahl's fit |
-//! | [`machine`] | machine identity, resident memory, limits, pinning |
+//! | [`machine`] | machine identity, resident memory, limits, the CPUs at start, pinning |
 //! | [`checks`] | `perf bench sched pipe` and `cyclictest` beside the lab's figures |
 //! | [`table`], [`comparison`], [`compare`], [`report`] | the ways results are shown |
 //!

@@ -1,9 +1,9 @@
-//! The result file (`results.json`), schema 1, exactly as LAB.md fixes it.
+//! The result file (`results.json`), schema 1, exactly as docs/lab.md fixes it.
 //!
 //! Every figure the lab produces is a [`Row`] keyed by `experiment / model / variant /
 //! metric`. Rows from different machines and versions compare because these names and
 //! fields never change meaning; new experiments only add rows. Two additive fields beyond
-//! LAB.md's example carry what is not a figure of a model: `skipped` (what was not measured,
+//! docs/lab.md's example carry what is not a figure of a model: `skipped` (what was not measured,
 //! and why) and `checks` (the same quantity measured by a trusted tool, side by side).
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
 //! The `blocking`, `fairness` and `echo` experiments, driven through the real binary: they are
-//! listed, and a tiny run of each writes rows with LAB.md's exact names and sane figures.
+//! listed, and a tiny run of each writes rows with docs/lab.md's exact names and sane figures.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

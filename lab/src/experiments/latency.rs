@@ -19,7 +19,7 @@ use crate::results::Check;
 pub struct Latency;
 
 const NAME: &str = "latency";
-/// LAB.md: 1 ms sleeps.
+/// docs/lab.md: 1 ms sleeps.
 const PERIOD: Duration = Duration::from_millis(1);
 
 const IDLE_PROBES: Size = Size {

@@ -43,7 +43,7 @@ mod tokio_ct;
 #[cfg(feature = "peers")]
 mod tokio_mt;
 
-/// What a unit of work is, which fixes the workload sizes LAB.md gives per kind.
+/// What a unit of work is, which fixes the workload sizes docs/lab.md gives per kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// A task on an executor.
@@ -352,7 +352,7 @@ pub struct Entry {
     pub peer: bool,
 }
 
-/// Every model name of LAB.md, in its order, with its implementation if this build has it.
+/// Every model name of docs/lab.md, in its order, with its implementation if this build has it.
 pub fn catalogue() -> Vec<Entry> {
     #[cfg(not(feature = "peers"))]
     const PEERS_OFF: &str = "built without `--features peers`";
