@@ -494,20 +494,11 @@ fn every_model_answers_every_experiment_or_says_why_not() {
         .collect();
     missing.dedup();
     // The cells docs/lab.md lists as not implemented yet; filling one updates both.
-    let mut expected = vec![
-        ("switch", "rayon"),
-        ("spawn", "rayon"),
-        ("scale", "rayon"),
-        ("latency", "process"),
-        ("latency", "rayon"),
-        ("ipc", "rayon"),
+    let expected = vec![
         ("blocking", "process"),
         ("fairness", "process"),
         ("echo", "process"),
     ];
-    if !cfg!(feature = "peers") {
-        expected.retain(|(_, model)| *model != "rayon");
-    }
     let mut expected: Vec<(String, String)> = expected
         .into_iter()
         .map(|(e, m)| (e.to_owned(), m.to_owned()))

@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::{Ctx, Experiment, Size, histogram_row};
 use crate::checks;
 use crate::machine;
-use crate::models::{Kind, Model, Probe};
+use crate::models::{Kind, Model, Probe, process};
 use crate::results::Check;
 
 /// See the [module docs](self).
@@ -65,6 +65,12 @@ impl Experiment for Latency {
                 background = limit;
                 cap_note = Some(format!("background capped at {limit} units: {why}"));
             }
+        }
+        if model.kind() == Kind::Process && background > process::BACKGROUND_PROCESSES {
+            background = process::BACKGROUND_PROCESSES;
+            cap_note = Some(format!(
+                "background capped at {background} processes (each a process start)"
+            ));
         }
         let variants = [
             ("idle", ctx.sizing.pick(IDLE_PROBES), 0),

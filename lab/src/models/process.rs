@@ -20,6 +20,9 @@
 //! * `ipc` moves a message of each size to a child and back over four mechanisms: the framed
 //!   `channel`, two raw `pipe`s, a raw `unix` socketpair, and two `shm` rings.
 //!
+//! * `latency` probes in a child process sleeping with `std::thread::sleep` (the OS timer);
+//!   `loaded` adds up to [`BACKGROUND_PROCESSES`] processes looping on `sched_yield`.
+//!
 //! The lab's `main` calls [`entries`] through `process::init` first, so its children find
 //! these entry points.
 
@@ -35,14 +38,22 @@ use switchyard_runtime::process::{
 
 use switchyard_scheduler::procs::{self, ProcessPool};
 
-use super::{Kind, Model, Outcome, Parked, Placement, Seen, Skip};
-use crate::machine;
+use hdrhistogram::Histogram;
+
+use super::{Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip};
+use crate::{machine, stats};
 
 /// See the [module docs](self).
 pub struct Process;
 
 const ECHO: &str = "lab.echo";
 const PIPE_ECHO: &str = "lab.pipe_echo";
+const PROBE: &str = "lab.probe";
+const YIELDER: &str = "lab.yielder";
+
+/// Background processes of `latency / loaded` at most: each is a process start, and 10,000
+/// of them would take the whole run's budget.
+pub const BACKGROUND_PROCESSES: u64 = 100;
 const EXIT: &str = "lab.exit";
 const PARK: &str = "lab.park";
 const IPC: &str = "lab.ipc";
@@ -62,6 +73,8 @@ pub fn entries() -> Vec<Entry> {
     vec![
         Entry::new(ECHO, echo),
         Entry::new(PIPE_ECHO, pipe_echo),
+        Entry::new(PROBE, probe_child),
+        Entry::new(YIELDER, yielder_child),
         Entry::new(EXIT, |_| {}),
         Entry::new(PARK, park_child),
         Entry::new(IPC, ipc_child),
@@ -119,6 +132,38 @@ fn pipe_echo(mut channel: Channel) {
         }
     }
     let _ = channel.send(&(machine::current_cpu() as u32));
+}
+
+/// The latency probe in a process of its own: receives `(probes, period in ns)`, makes that
+/// many sequential sleeps with `std::thread::sleep` (the OS timer: a process has no other) and
+/// answers with the lateness of each, in ns.
+fn probe_child(mut channel: Channel) {
+    let Ok((probes, period_ns)) = channel.recv::<(u64, u64)>() else {
+        return;
+    };
+    let period = Duration::from_nanos(period_ns);
+    let mut late = Vec::with_capacity(probes as usize);
+    for _ in 0..probes {
+        let deadline = Instant::now() + period;
+        std::thread::sleep(period);
+        late.push(
+            Instant::now()
+                .saturating_duration_since(deadline)
+                .as_nanos() as u64,
+        );
+    }
+    let _ = channel.send(&late);
+}
+
+/// A background process of `latency / loaded`: says it started, then loops on `sched_yield`
+/// until its parent sends anything or goes away.
+fn yielder_child(mut channel: Channel) {
+    if channel.send(&()).is_err() {
+        return;
+    }
+    while let Ok(None) = channel.try_recv::<()>() {
+        std::thread::yield_now();
+    }
 }
 
 /// Blocks on its channel until the parent goes away.
@@ -507,6 +552,37 @@ impl Model for Process {
 
     fn spawn_join(&self, n: u64) -> Outcome<Duration> {
         spawn_join_with(StartMethod::Spawn, n)
+    }
+
+    fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
+        let mut background = Vec::with_capacity(probe.background as usize);
+        for i in 0..probe.background.min(BACKGROUND_PROCESSES) {
+            let mut child = process::start(YIELDER, StartMethod::Spawn)
+                .map_err(|e| Skip(format!("the machine refused background process {i}: {e}")))?;
+            child
+                .channel()
+                .expect("fresh child has its channel")
+                .recv::<()>()
+                .map_err(|e| skip("background", e))?;
+            background.push(child);
+        }
+        let mut prober = process::start(PROBE, StartMethod::Spawn).map_err(|e| skip("start", e))?;
+        let channel = prober.channel().expect("fresh child has its channel");
+        channel
+            .send(&(probe.probes, probe.period.as_nanos() as u64))
+            .map_err(|e| skip("probe", e))?;
+        let late: Vec<u64> = channel.recv().map_err(|e| skip("probe", e))?;
+        let _ = prober.wait();
+        for mut child in background {
+            // Anything on the channel stops it; then reap it.
+            let _ = child.channel().expect("channel kept").send(&());
+            let _ = child.wait();
+        }
+        let mut hist = stats::new_histogram();
+        for ns in late {
+            stats::record(&mut hist, ns);
+        }
+        Ok(hist)
     }
 
     fn spawn_variants(&self) -> &'static [&'static str] {
