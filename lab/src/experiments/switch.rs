@@ -163,7 +163,8 @@ fn pingpong_row(
             row,
             Some(measured),
             n,
-            ctx.sizing.samples(),
+            // perf's median over up to 3 runs: each cross-core run is seconds on a busy VM.
+            ctx.sizing.samples().min(3),
             cpus,
             threads,
         ));

@@ -1,5 +1,5 @@
 //! The task workloads, each written once as a generic async function over
-//! [`Runtime`](crate::adapter::Runtime) (docs/lab.md, "Experiments" gives each workload).
+//! [`Runtime`] (docs/lab.md, "Experiments" gives each workload).
 //!
 //! A model of tasks answers a primitive by running one of these on its runtime
 //! ([`Runtime::run`]); the workload times its batch itself with `Instant`, around the
