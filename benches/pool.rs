@@ -6,7 +6,13 @@
 //! the figure compares schedulers, not channels. Report ratios (ISSUE 3's targets), not
 //! absolute figures: the machine is shared.
 //!
-//! `cargo bench --bench pool` (add `-- spawn_many` to pick one group).
+//! The runtimes are configured as in the lab (docs/lab.md; `lab/src/models`): worker thread
+//! `i` of each is placed on CPU `i % WORKERS` ([`place_worker`], the lab's
+//! `experiments::speedup::place_worker`), and tokio's `multi_thread` runtime is built with
+//! `enable_all()`, as the pool has its reactor, timers and stall monitor on.
+//!
+//! `cargo bench --bench pool` (add `-- spawn_many` to pick one group); `cargo bench --bench
+//! pool -- --test` runs each benchmark once, as a test.
 
 // criterion's macros generate undocumented items.
 #![allow(missing_docs)]
@@ -27,13 +33,45 @@ const ROUND_TRIPS: usize = 1_000;
 /// Depth of `chained_spawn`.
 const CHAIN: usize = 1_000;
 
+/// Places the calling thread on CPU `index % WORKERS` (best effort), as the lab does.
+fn place_worker(index: usize) {
+    // SAFETY: `set` is a plain bit set owned by this frame; `sched_setaffinity` reads
+    // `size_of::<cpu_set_t>()` bytes of it and keeps no pointer.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(index % WORKERS, &mut set);
+        let _ = libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// A counter that hands out worker indices to runtimes that do not number their threads.
+fn placer() -> impl Fn() + Send + Sync + 'static {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    move || place_worker(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
 fn pool() -> Pool {
-    Pool::builder().workers(WORKERS).build().expect("pool")
+    Pool::builder()
+        .workers(WORKERS)
+        .thread_name(|i| format!("bench-pool-{i}"))
+        .on_thread_start(|| {
+            // Workers are numbered first (0..WORKERS), then any spare thread.
+            let index = std::thread::current()
+                .name()
+                .and_then(|n| n.strip_prefix("bench-pool-"))
+                .and_then(|i| i.parse().ok())
+                .unwrap_or(0);
+            place_worker(index);
+        })
+        .build()
+        .expect("pool")
 }
 
 fn tokio_mt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKERS)
+        .enable_all()
+        .on_thread_start(placer())
         .build()
         .expect("tokio")
 }
@@ -50,9 +88,10 @@ impl AsyncExecutor {
         let ex = Arc::new(async_executor::Executor::new());
         let (tx, rx) = tokio::sync::watch::channel(false);
         let threads = (0..WORKERS)
-            .map(|_| {
+            .map(|i| {
                 let (ex, mut rx) = (ex.clone(), rx.clone());
                 std::thread::spawn(move || {
+                    place_worker(i);
                     futures_lite::future::block_on(ex.run(async move {
                         let _ = rx.wait_for(|stop| *stop).await;
                     }))
@@ -140,6 +179,7 @@ fn spawn_many(c: &mut Criterion) {
     {
         let rayon = rayon::ThreadPoolBuilder::new()
             .num_threads(WORKERS)
+            .start_handler(place_worker)
             .build()
             .expect("rayon");
         group.bench_function("rayon_scope_closures", |b| {

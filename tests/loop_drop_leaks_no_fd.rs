@@ -1,10 +1,8 @@
 //! Dropping a loop closes every file descriptor it opened (this file is its own process, so
 //! no other test opens fds meanwhile).
 
-use std::time::Duration;
-
 use switchyard::runtime::net::{TcpListener, TcpStream};
-use switchyard::runtime::time::sleep;
+use switchyard::runtime::sync::oneshot;
 use switchyard::scheduler::local::{EventLoop, spawn_local};
 
 fn open_fds() -> usize {
@@ -20,15 +18,18 @@ fn a_loop_with_sockets_timers_and_handles_leaks_no_fd_when_dropped() {
         el.block_on(async {
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             let addr = listener.local_addr().unwrap();
+            let (accepted_tx, accepted) = oneshot::channel();
             let server = spawn_local(async move {
                 let (stream, _) = listener.accept().await.unwrap();
+                accepted_tx.send(()).unwrap();
                 // Parked forever on a socket: the loop's drop must close it.
                 std::future::pending::<()>().await;
                 drop(stream);
             })
             .unwrap();
             let _client = TcpStream::connect(addr).await.unwrap();
-            sleep(Duration::from_millis(1)).await;
+            // The server holds its accepted stream now (and parks on it for ever).
+            accepted.await.unwrap();
             drop(server);
             // The client stream is dropped here; the server's stays parked.
         });

@@ -1,13 +1,17 @@
-//! The builder's hooks run: thread start/stop once per thread, park/unpark in pairs, and task
-//! spawn/terminate once per task with the task's id.
+//! The builder's hooks run: thread start/stop once per thread, park/unpark in pairs (and
+//! park at all: an idle pool's workers sleep), and task spawn/terminate once per task with
+//! the task's id.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use switchyard::runtime::task::TaskId;
 use switchyard::scheduler::pool::Pool;
 
 const TASKS: usize = 100;
+/// Only a hang guard.
+const GUARD: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 struct Seen {
@@ -54,12 +58,30 @@ fn hooks_see_every_thread_and_task_event() {
             id
         })
         .collect();
+    // Let the pool go idle: every worker parks (tests/pool_scheduling_rules.rs shows they
+    // do), so the park hook must have run for each.
+    let deadline = Instant::now() + GUARD;
+    while !pool
+        .metrics()
+        .workers
+        .iter()
+        .all(|w| w.parks == w.unparks + 1)
+    {
+        assert!(Instant::now() < deadline, "the workers never went to sleep");
+        std::thread::yield_now();
+    }
+    let parked: u64 = pool.metrics().workers.iter().map(|w| w.parks).sum();
     drop(pool);
     assert_eq!(seen.starts.load(Ordering::SeqCst), 2);
     assert_eq!(seen.stops.load(Ordering::SeqCst), 2);
     let (parks, unparks) = (
         seen.parks.load(Ordering::SeqCst),
         seen.unparks.load(Ordering::SeqCst),
+    );
+    assert!(parks > 0, "the park hook never ran");
+    assert!(
+        parks as u64 >= parked,
+        "the park hook ran {parks} times, the metrics count {parked} parks"
     );
     assert!(
         parks >= unparks && parks <= unparks + 2,

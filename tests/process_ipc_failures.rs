@@ -1,11 +1,16 @@
 //! Every way a peer process can break the channel gives its own typed error, never a panic
 //! and never a hang: death between frames, death inside a frame, an oversized frame, a
 //! malformed frame, and writing to a dead peer.
+//!
+//! Rust sets `SIGPIPE` to ignored before `main`, which would hide a send without
+//! `MSG_NOSIGNAL`; `main` restores the default action first, so such a send kills this test
+//! (issue 14, item 4).
 mod process_support;
 
 use std::os::fd::{AsFd, AsRawFd};
 
 use switchyard::runtime::process::{self, Channel, Entry, FrameError, StartMethod};
+use switchyard::scheduler::local::EventLoop;
 
 /// Waits for a command, then misbehaves as told.
 fn misbehave(mut channel: Channel) {
@@ -111,19 +116,57 @@ fn a_malformed_frame_is_a_typed_error() {
     );
 }
 
-fn writing_to_a_dead_peer_is_an_error_not_sigpipe() {
-    let (mut child, mut channel) = start_and_tell("die");
+/// A channel whose peer is dead and reaped.
+fn dead_peer() -> Channel {
+    let (mut child, channel) = start_and_tell("die");
     child.wait().unwrap();
-    // The first write may land in the socket buffer before the kernel notices; a few
-    // frames make sure one reaches the closed end.
-    let err = (0..8)
-        .find_map(|_| channel.send(&vec![0u8; 4096]).err())
-        .expect("a write to a dead peer fails");
-    assert!(err.is_peer_gone(), "{err:?}");
+    channel
+}
+
+/// Each way of sending, to a dead peer: an error value, never `SIGPIPE` (which, restored to
+/// its default action in `main`, would end this process). A socket whose peer is closed fails
+/// the very first write with `EPIPE`.
+fn writing_to_a_dead_peer_is_an_error_not_sigpipe() {
+    assert_eq!(
+        sigpipe_action(),
+        libc::SIG_DFL,
+        "SIGPIPE must be deadly here, or this test sees nothing"
+    );
+    let mut channel = dead_peer();
+    let err = channel.send(&vec![0u8; 4096]).unwrap_err();
+    assert!(err.is_peer_gone(), "send: {err:?}");
+    let err = channel.send_bytes(&[0; 16]).unwrap_err();
+    assert!(err.is_peer_gone(), "send_bytes: {err:?}");
+
+    let mut channel = dead_peer();
+    let (x, _y) = std::os::unix::net::UnixStream::pair().unwrap();
+    let err = channel.send_with_fd(&1u8, x.as_fd()).unwrap_err();
+    assert!(err.is_peer_gone(), "send_with_fd: {err:?}");
+
+    let channel = dead_peer();
+    let err = EventLoop::new()
+        .unwrap()
+        .block_on(async move { channel.into_async().unwrap().send(&1u8).await })
+        .unwrap_err();
+    assert!(err.is_peer_gone(), "async send: {err:?}");
+}
+
+/// This process's current `SIGPIPE` disposition.
+fn sigpipe_action() -> libc::sighandler_t {
+    // SAFETY: sigaction with a null new action only reads the current one into `old`.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut old);
+        old.sa_sigaction
+    }
 }
 
 fn main() {
     process::init([Entry::new("misbehave", misbehave)]).expect("init");
+    // Undo Rust's SIG_IGN (module docs): a send that forgets MSG_NOSIGNAL now kills us.
+    // SAFETY: setting a signal's disposition to its default has no memory-safety
+    // preconditions; no handler of ours is replaced.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     process_support::run(&[
         (
             "a_peer_killed_while_we_wait_is_peer_closed",

@@ -1,5 +1,6 @@
 //! A 1,000-task `map` during which a worker is killed returns 999 results and one error that
-//! names the dead worker and the signal; the pool replaces the worker and goes on.
+//! names the dead worker and the signal; the pool replaces the worker and goes on. With
+//! Python's default chunksize the dead worker's whole chunk fails, and only it.
 mod process_support;
 
 use switchyard::runtime::process::{self, ExitStatus, Signal};
@@ -20,6 +21,7 @@ fn square_or_die(x: u32) -> u64 {
 fn a_killed_worker_fails_only_its_task() {
     let pool = ProcessPool::<u32, u64>::builder("square_or_die")
         .workers(2)
+        .chunksize(1)
         .build()
         .unwrap();
     let before = pool.worker_pids();
@@ -56,10 +58,34 @@ fn a_killed_worker_fails_only_its_task() {
     pool.shutdown();
 }
 
+fn with_the_default_chunksize_only_the_victims_chunk_fails() {
+    let pool = ProcessPool::<u32, u64>::builder("square_or_die")
+        .workers(2)
+        .build()
+        .unwrap();
+    let results = pool.map(0..TASKS);
+    let chunksize = procs::python_chunksize(TASKS as usize, 2);
+    let victim_chunk = VICTIM as usize / chunksize;
+    for (x, r) in results.iter().enumerate() {
+        if x / chunksize == victim_chunk {
+            assert!(matches!(r, Err(TaskError::WorkerDied { .. })), "{x}: {r:?}");
+        } else {
+            assert_eq!(r, &Ok((x as u64) * (x as u64)));
+        }
+    }
+    pool.shutdown();
+}
+
 fn main() {
     process::init([procs::task("square_or_die", square_or_die)]).expect("init");
-    process_support::run(&[(
-        "a_killed_worker_fails_only_its_task",
-        a_killed_worker_fails_only_its_task,
-    )]);
+    process_support::run(&[
+        (
+            "a_killed_worker_fails_only_its_task",
+            a_killed_worker_fails_only_its_task,
+        ),
+        (
+            "with_the_default_chunksize_only_the_victims_chunk_fails",
+            with_the_default_chunksize_only_the_victims_chunk_fails,
+        ),
+    ]);
 }

@@ -16,6 +16,7 @@ fn check(end: fn(ProcessPool<u32, u32>)) {
     let fds_before = process_support::open_fds();
     let pool = ProcessPool::<u32, u32>::builder("identity")
         .workers(3)
+        .chunksize(1)
         .build()
         .unwrap();
     let mut pids = pool.worker_pids();
@@ -35,11 +36,11 @@ fn dropping_a_pool_leaves_no_process_and_no_fd() {
 }
 
 fn shutting_down_a_pool_leaves_no_process_and_no_fd() {
-    check(ProcessPool::shutdown);
+    check(|pool| pool.shutdown());
 }
 
 fn terminating_a_pool_leaves_no_process_and_no_fd() {
-    check(ProcessPool::terminate);
+    check(|pool| pool.terminate());
 }
 
 fn main() {

@@ -63,7 +63,12 @@ fn a_panicking_initializer_fails_the_build() {
 }
 
 fn max_tasks_per_child_replaces_workers() {
-    let pool = builder().workers(1).max_tasks_per_child(2).build().unwrap();
+    let pool = builder()
+        .workers(1)
+        .chunksize(1)
+        .max_tasks_per_child(2)
+        .build()
+        .unwrap();
     let pids: Vec<u32> = pool.map(0..10).into_iter().map(|r| r.unwrap().0).collect();
     let mut distinct = pids.clone();
     distinct.dedup();
@@ -98,7 +103,12 @@ fn chunksize_sends_items_together_in_order() {
 
 fn imap_unordered_yields_every_result_as_an_iterator() {
     let pool = builder().workers(2).build().unwrap();
-    let mut got: Vec<u32> = Iterator::map(pool.imap_unordered(0..50), |r| r.unwrap().2).collect();
+    let mut got: Vec<u32> = Iterator::map(pool.imap_unordered(0..50), |(i, r)| {
+        let x = r.unwrap().2;
+        assert_eq!(i as u32, x, "the index is the item's position");
+        x
+    })
+    .collect();
     got.sort();
     assert_eq!(got, (0..50).collect::<Vec<_>>());
 }
@@ -107,7 +117,7 @@ fn imap_unordered_yields_every_result_as_a_stream() {
     let pool = builder().workers(2).build().unwrap();
     let stream = pool.imap_unordered(0..50);
     let mut got: Vec<u32> = futures_lite::future::block_on(
-        StreamExt::map(stream, |r| r.unwrap().2).collect::<Vec<_>>(),
+        StreamExt::map(stream, |(_, r)| r.unwrap().2).collect::<Vec<_>>(),
     );
     got.sort();
     assert_eq!(got, (0..50).collect::<Vec<_>>());

@@ -32,6 +32,7 @@ pub mod experiments;
 pub mod machine;
 pub mod models;
 pub mod progress;
+pub mod python;
 pub mod report;
 pub mod results;
 pub mod run;

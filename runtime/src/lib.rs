@@ -26,3 +26,7 @@ pub mod reactor;
 pub mod sync;
 pub mod task;
 pub mod time;
+
+/// The `AsyncRead` / `AsyncWrite` traits that [`net`]'s sockets implement, re-exported so that
+/// a user names the same version this crate does (two versions of the traits do not mix).
+pub use futures_io;

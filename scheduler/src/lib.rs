@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | [`local`] | loop | the cooperative single-threaded event loop (the asyncio model) |
 //! | [`pool`] | pool | the work-stealing pool of OS threads, with budget and stall hand-off |
-//! | [`procs`] | process | the process pool (map, imap_unordered, apply_async, worker replacement) |
+//! | [`procs`] | process | the process pool: Python's `Pool` and `ProcessPoolExecutor` API, worker replacement, task timeouts |
 //! | [`naive`] | naive | a deliberately simple `Arc<Mutex<..>>` executor: the lab's baseline |
 #![warn(missing_docs)]
 

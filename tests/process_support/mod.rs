@@ -5,16 +5,20 @@
 
 use std::panic::AssertUnwindSafe;
 
-/// Runs each named behaviour, prints `test NAME ... ok|FAILED` like libtest, and exits with
-/// code 1 if any failed.
+/// Runs each named behaviour, prints `test NAME ... ok|FAILED` like libtest (the name before the
+/// test runs, the outcome after), and exits with code 1 if any failed.
 pub fn run(tests: &[(&str, fn())]) {
     let mut failed = 0;
     for (name, test) in tests {
+        // The name goes out before the test runs (as libtest's does with one thread), so a
+        // test that hangs is named by the last line of output (.ci/test-timeout reads it).
+        print!("test {name} ... ");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(test));
         match outcome {
-            Ok(()) => println!("test {name} ... ok"),
+            Ok(()) => println!("ok"),
             Err(_) => {
-                println!("test {name} ... FAILED");
+                println!("FAILED");
                 failed += 1;
             }
         }

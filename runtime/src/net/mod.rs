@@ -29,7 +29,7 @@ mod udp;
 mod unix_listener;
 mod unix_stream;
 
-pub use tcp_listener::TcpListener;
+pub use tcp_listener::{DEFAULT_LISTEN_BACKLOG, TcpListener};
 pub use tcp_stream::TcpStream;
 pub use udp::UdpSocket;
 pub use unix_listener::UnixListener;

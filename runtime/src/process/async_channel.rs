@@ -151,6 +151,13 @@ impl AsyncChannel {
         self.max_frame = max;
         self.reader.set_max(max);
     }
+
+    /// The most descriptors that may wait for their frames at once, as
+    /// [`Channel::set_max_fds`]. Every frame the async side receives must carry none: one that
+    /// does is refused with [`FrameError::UnexpectedFds`], its descriptors closed.
+    pub fn set_max_fds(&mut self, max: usize) {
+        self.reader.set_max_fds(max);
+    }
 }
 
 impl Drop for AsyncChannel {

@@ -13,7 +13,10 @@
 //!    the start methods install the child's end as descriptor [`CHILD_FD`] explicitly.
 //! 2. Writes use `MSG_NOSIGNAL`: a dead peer is an error value, never a `SIGPIPE`.
 //! 3. Every read goes through `recvmsg` with room for descriptors, so a descriptor sent with a
-//!    message is never dropped by a read that did not expect it.
+//!    message is never dropped by a read that did not expect it; and never kept either when
+//!    its frame is received by a call that did not ask for it: it is closed, and the call
+//!    fails with [`FrameError::UnexpectedFds`] ([`super::frame`], invariant 5). At most
+//!    [`Channel::max_fds`] descriptors wait for their frames at once.
 //! 4. A peer that dies while we wait gives [`FrameError::PeerClosed`] or
 //!    [`FrameError::Truncated`]: the kernel closes its end when the last process holding it
 //!    exits, so a blocked read always returns.
@@ -70,6 +73,18 @@ impl Channel {
         self.reader.set_max(max);
     }
 
+    /// The most descriptors that may wait for their frames at once (default
+    /// [`frame::DEFAULT_MAX_FDS`]); one more closes them all and breaks the channel with
+    /// [`FrameError::TooManyFds`].
+    pub fn max_fds(&self) -> usize {
+        self.reader.max_fds()
+    }
+
+    /// Sets [`Channel::max_fds`].
+    pub fn set_max_fds(&mut self, max: usize) {
+        self.reader.set_max_fds(max);
+    }
+
     /// Sends one value and returns once it is in the socket buffer.
     pub fn send<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), FrameError> {
         let out = std::mem::take(&mut self.out);
@@ -103,7 +118,9 @@ impl Channel {
         self.write_all(&frame[n..], &[])
     }
 
-    /// Receives one value, blocking until it arrives or the peer is gone.
+    /// Receives one value, blocking until it arrives or the peer is gone. A frame that carries
+    /// descriptors is refused: they are closed, and the call fails with
+    /// [`FrameError::UnexpectedFds`] (the next call receives the next frame).
     pub fn recv<T: DeserializeOwned>(&mut self) -> Result<T, FrameError> {
         // Decoded where it lies in the reader's buffer: no copy, no allocation for the body.
         self.recv_with(frame::decode)?
@@ -145,11 +162,16 @@ impl Channel {
         }
     }
 
-    /// Receives one value sent with [`Channel::send_with_fd`], and its descriptor.
+    /// Receives one value sent with [`Channel::send_with_fd`], and its descriptor. A frame
+    /// without one is [`FrameError::MissingFd`], with more than one
+    /// [`FrameError::UnexpectedFds`] (closed); either way the frame is dropped.
     pub fn recv_with_fd<T: DeserializeOwned>(&mut self) -> Result<(T, OwnedFd), FrameError> {
-        let value = self.recv()?;
-        let fd = self.reader.take_fd().ok_or(FrameError::MissingFd)?;
-        Ok((value, fd))
+        let fd = self.fd.as_fd();
+        let (value, fd) = self.reader.read_frame_with_fd(
+            |buf, fds| sys::recv_with_fds(fd, buf, false, fds),
+            frame::decode,
+        )?;
+        Ok((value?, fd))
     }
 
     /// Writes all of `first` then `second` (gathered, one `sendmsg` when the socket has

@@ -14,6 +14,8 @@
 //! the child to stop, or dropping its channel so it reads end-of-stream).
 
 use std::fmt;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::Duration;
 
 use super::channel::Channel;
 use super::error::ProcessError;
@@ -110,20 +112,46 @@ impl fmt::Display for Signal {
 }
 
 /// A child process started by [`start`](super::start()), with the parent's end of its channel.
+///
+/// It also holds a pidfd (Linux 5.3 and later): a descriptor that becomes readable when the
+/// process ends. Death is then seen from the process itself, not from its channel, which a
+/// grandchild that inherited it may keep open long after the child died.
 #[derive(Debug)]
 pub struct Child {
     pid: i32,
     channel: Option<Channel>,
     status: Option<ExitStatus>,
+    pidfd: Option<OwnedFd>,
 }
 
 impl Child {
     pub(crate) fn new(pid: i32, channel: Channel) -> Child {
+        // Opened before anyone can reap the child, so the pid cannot have been reused: it
+        // names our child. A kernel without pidfd_open (before 5.3) leaves it `None`.
+        let pidfd = sys::pidfd_open(pid).ok();
         Child {
             pid,
             channel: Some(channel),
             status: None,
+            pidfd,
         }
+    }
+
+    /// A descriptor that becomes readable when the child ends (poll it, or register it with a
+    /// poller); `None` on kernels without `pidfd_open`.
+    pub fn pidfd(&self) -> Option<BorrowedFd<'_>> {
+        self.pidfd.as_ref().map(AsFd::as_fd)
+    }
+
+    /// Waits up to `timeout` for the child to end and reaps it if it did: `None` if it still
+    /// runs. Without a pidfd it only checks once, without waiting.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>, ProcessError> {
+        if self.status.is_none() {
+            if let Some(fd) = self.pidfd.as_ref() {
+                sys::wait_readable(fd.as_fd(), timeout);
+            }
+        }
+        self.try_wait()
     }
 
     /// The child's pid.

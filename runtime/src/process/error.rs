@@ -1,4 +1,5 @@
 //! The typed errors of the process module: what went wrong, in words a user can act on.
+//! [`RingError`] and [`Corruption`] are also re-exported from [`ring`](super::ring).
 
 use std::io;
 
@@ -46,9 +47,33 @@ pub enum FrameError {
     /// A value could not be encoded.
     #[error("could not encode the value: {0}")]
     Encode(postcard::Error),
-    /// A frame that should have carried a file descriptor arrived without one.
+    /// A frame that should have carried a file descriptor arrived without one (the frame was
+    /// dropped; the channel stays usable).
     #[error("the frame carried no file descriptor where one was expected")]
     MissingFd,
+    /// A frame arrived with file descriptors the receiver did not ask for (or more than the
+    /// one it asked for). They were closed and the frame dropped; the channel stays usable.
+    #[error(
+        "a frame arrived with {count} file descriptor(s) where {expected} were expected; \
+         they were closed and the frame dropped (receive frames sent with send_with_fd \
+         with recv_with_fd)"
+    )]
+    UnexpectedFds {
+        /// Descriptors the frame carried.
+        count: usize,
+        /// Descriptors the receiving call asked for.
+        expected: usize,
+    },
+    /// More descriptors arrived ahead of their frames than the channel holds. They were all
+    /// closed; the channel is then unusable.
+    #[error(
+        "more than {max} file descriptors arrived ahead of their frames; all were closed and \
+         the channel is unusable (raise the cap with Channel::set_max_fds)"
+    )]
+    TooManyFds {
+        /// The channel's cap.
+        max: usize,
+    },
     /// The operating system refused a read or a write.
     #[error("channel I/O failed: {0}")]
     Io(#[from] io::Error),
@@ -117,5 +142,66 @@ pub enum ProcessError {
         /// The error.
         #[source]
         source: io::Error,
+    },
+}
+
+/// Why a ring operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RingError {
+    /// The other side dropped its end (for the consumer: after every message was read).
+    #[error("the other end of the ring was dropped")]
+    Closed,
+    /// The wait timed out (the peer may be dead; check its channel or child handle).
+    #[error("timed out waiting on the ring")]
+    TimedOut,
+    /// The region does not hold a ring (wrong magic or a capacity that does not fit).
+    #[error("the shared region does not hold an initialised ring")]
+    NotARing,
+    /// A message is longer than this end accepts. On receive nothing was consumed or
+    /// allocated: the message is still at the front of the ring.
+    #[error(
+        "a ring message of {len} bytes exceeds the limit of {max} bytes (raise it with \
+         set_max_message_size; recv_with also needs the message and its 4-byte prefix to fit \
+         in the ring: use recv for larger ones)"
+    )]
+    TooLong {
+        /// The message's length.
+        len: usize,
+        /// The limit it broke.
+        max: usize,
+    },
+    /// The peer wrote a position no correct peer writes; the ring is unusable.
+    #[error("the peer corrupted the ring ({0}); drop the ring and distrust the peer")]
+    Corrupt(#[from] Corruption),
+    /// Making or mapping the region failed.
+    #[error(transparent)]
+    Shm(#[from] super::shm::ShmError),
+}
+
+/// Which shared position was forged, and its value (the ring's module docs, "What a peer may
+/// forge", point 3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Corruption {
+    /// Seen by the consumer: the producer's `tail` is not within `capacity` bytes ahead of
+    /// the consumer's `head`.
+    #[error("tail {tail} is not within {capacity} bytes ahead of head {head}")]
+    Tail {
+        /// The consumer's own position.
+        head: u64,
+        /// The position the producer stored.
+        tail: u64,
+        /// The ring's capacity.
+        capacity: usize,
+    },
+    /// Seen by the producer: the consumer's `head` is not within `capacity` bytes behind the
+    /// producer's `tail`.
+    #[error("head {head} is not within {capacity} bytes behind tail {tail}")]
+    Head {
+        /// The position the consumer stored.
+        head: u64,
+        /// The producer's own position.
+        tail: u64,
+        /// The ring's capacity.
+        capacity: usize,
     },
 }

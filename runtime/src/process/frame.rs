@@ -18,10 +18,28 @@
 //! 4. [`FrameReader`] is a resumable state machine: a read that would block returns
 //!    `io::ErrorKind::WouldBlock` with every byte already read kept, so the same code serves the
 //!    blocking channel and the async one.
+//! 5. The reader never accumulates descriptors. Each descriptor that arrives is attributed to
+//!    a frame (below); a frame is received either by a call that asks for exactly one
+//!    descriptor ([`FrameReader::read_frame_with_fd`]) or by one that asks for none, and a
+//!    frame carrying any other number is refused: its descriptors are closed, its body
+//!    dropped, and the call fails with [`FrameError::UnexpectedFds`] (or
+//!    [`FrameError::MissingFd`]), the stream staying in step for the next frame. At most
+//!    [`FrameReader::max_fds`] descriptors wait for their frames at once; one more closes them
+//!    all and breaks the reader ([`FrameError::TooManyFds`]).
+//!
+//! **Which frame a descriptor belongs to.** On an `AF_UNIX` stream socket the kernel hands
+//! `SCM_RIGHTS` descriptors to the `recvmsg` that reads the first byte of the `sendmsg` that
+//! carried them, and ends that `recvmsg` with that message's bytes. The sender
+//! ([`super::Channel::send_with_fd`]) attaches a descriptor to a `sendmsg` that starts with its
+//! frame's header and holds nothing else, so the descriptor belongs to the frame holding the
+//! *last* byte of the read that brought it. The reader tags each descriptor with that byte's
+//! stream offset. A hostile sender can attach descriptors anywhere; they are then attributed
+//! to some frame and refused there, or overflow the cap, and either way closed.
 //!
 //! The reader reads in [`READ_CHUNK`] pieces into its own buffer so that a small frame costs
 //! one system call; bytes past the current frame are kept for the next one.
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::OwnedFd;
 
@@ -43,6 +61,13 @@ pub const READ_CHUNK: usize = 64 << 10;
 
 /// How far a body buffer grows ahead of the bytes received (invariant 2).
 pub const GROW_STEP: usize = 1 << 20;
+
+/// The default cap on descriptors waiting for their frames (invariant 5). An honest sender
+/// attaches one descriptor per frame and a read ends with the first message that carries
+/// descriptors, so the reader holds at most two at once (the current frame's and the next
+/// one's); 16 is twice the most one `recvmsg` takes in (8), so no honest pattern comes near
+/// it. Picked by reasoning.
+pub const DEFAULT_MAX_FDS: usize = 16;
 
 /// Encodes `value` as one frame (header included), refusing bodies over `max`.
 pub fn encode<T: Serialize + ?Sized>(value: &T, max: usize) -> Result<Vec<u8>, FrameError> {
@@ -115,9 +140,17 @@ pub struct FrameReader {
     buf: Vec<u8>,
     start: usize,
     end: usize,
-    /// Descriptors that arrived with the bytes, in order.
-    fds: Vec<OwnedFd>,
-    /// Set once the stream ended or a frame was oversized: every later read repeats the error.
+    /// The stream offset of `buf[start]`: bytes ever consumed.
+    consumed: u64,
+    /// Descriptors waiting for their frames, in arrival order, each tagged with the stream
+    /// offset of the byte it belongs with (module docs, invariant 5).
+    fds: VecDeque<(u64, OwnedFd)>,
+    /// Scratch space the `read` callback pushes arriving descriptors onto.
+    arrived: Vec<OwnedFd>,
+    /// The cap on `fds.len()`.
+    max_fds: usize,
+    /// Set once the stream ended, a frame was oversized, or too many descriptors arrived:
+    /// every later read repeats the error.
     broken: Option<Broken>,
 }
 
@@ -125,6 +158,7 @@ pub struct FrameReader {
 enum Broken {
     Closed,
     Oversized { len: usize, max: usize },
+    TooManyFds { max: usize },
 }
 
 impl FrameReader {
@@ -135,7 +169,10 @@ impl FrameReader {
             buf: Vec::new(),
             start: 0,
             end: 0,
-            fds: Vec::new(),
+            consumed: 0,
+            fds: VecDeque::new(),
+            arrived: Vec::new(),
+            max_fds: DEFAULT_MAX_FDS,
             broken: None,
         }
     }
@@ -150,13 +187,24 @@ impl FrameReader {
         self.max = max;
     }
 
-    /// Takes the oldest descriptor that arrived with the stream.
-    pub fn take_fd(&mut self) -> Option<OwnedFd> {
-        (!self.fds.is_empty()).then(|| self.fds.remove(0))
+    /// The most descriptors that may wait for their frames at once (invariant 5).
+    pub fn max_fds(&self) -> usize {
+        self.max_fds
+    }
+
+    /// Changes [`FrameReader::max_fds`].
+    pub fn set_max_fds(&mut self, max: usize) {
+        self.max_fds = max;
+    }
+
+    /// Descriptors now waiting for their frames (at most [`FrameReader::max_fds`]).
+    pub fn pending_fds(&self) -> usize {
+        self.fds.len()
     }
 
     /// Returns the next frame's body, calling `read(buf, fds)` (which returns `Ok(0)` at
-    /// end-of-stream, or `WouldBlock`) as often as needed.
+    /// end-of-stream, or `WouldBlock`) as often as needed. A frame that carries descriptors is
+    /// refused (invariant 5).
     pub fn read_frame(
         &mut self,
         read: impl FnMut(&mut [u8], &mut Vec<OwnedFd>) -> io::Result<usize>,
@@ -168,14 +216,38 @@ impl FrameReader {
     /// reader's buffer: no allocation and no copy (decoding a value straight from it).
     pub fn read_frame_with<R>(
         &mut self,
-        mut read: impl FnMut(&mut [u8], &mut Vec<OwnedFd>) -> io::Result<usize>,
+        read: impl FnMut(&mut [u8], &mut Vec<OwnedFd>) -> io::Result<usize>,
         f: impl FnOnce(&[u8]) -> R,
     ) -> Result<R, FrameError> {
+        let (value, fd) = self.read_frame_inner(read, 0, f)?;
+        debug_assert!(fd.is_none());
+        Ok(value)
+    }
+
+    /// As [`FrameReader::read_frame_with`], for a frame that carries exactly one descriptor:
+    /// none is [`FrameError::MissingFd`], more is [`FrameError::UnexpectedFds`] (invariant 5).
+    pub fn read_frame_with_fd<R>(
+        &mut self,
+        read: impl FnMut(&mut [u8], &mut Vec<OwnedFd>) -> io::Result<usize>,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<(R, OwnedFd), FrameError> {
+        let (value, fd) = self.read_frame_inner(read, 1, f)?;
+        Ok((value, fd.ok_or(FrameError::MissingFd)?))
+    }
+
+    /// Reads one frame that must carry `wanted` descriptors (0 or 1).
+    fn read_frame_inner<R>(
+        &mut self,
+        mut read: impl FnMut(&mut [u8], &mut Vec<OwnedFd>) -> io::Result<usize>,
+        wanted: usize,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<(R, Option<OwnedFd>), FrameError> {
         loop {
             if let Some(broken) = self.broken {
                 return Err(match broken {
                     Broken::Closed => FrameError::PeerClosed,
                     Broken::Oversized { len, max } => FrameError::Oversized { len, max },
+                    Broken::TooManyFds { max } => FrameError::TooManyFds { max },
                 });
             }
             let available = &self.buf[self.start..self.end];
@@ -189,6 +261,7 @@ impl FrameReader {
                 }
                 if available.len() >= HEADER_LEN + len {
                     let body = self.start + HEADER_LEN..self.start + HEADER_LEN + len;
+                    self.consumed += (HEADER_LEN + len) as u64;
                     self.start = body.end;
                     if self.start == self.end {
                         // Nothing buffered past this frame: the next read starts at the front.
@@ -196,7 +269,22 @@ impl FrameReader {
                         self.start = 0;
                         self.end = 0;
                     }
-                    return Ok(f(&self.buf[body]));
+                    // This frame's descriptors: those tagged before its end.
+                    let mut fds = Vec::new();
+                    while self.fds.front().is_some_and(|(at, _)| *at < self.consumed) {
+                        fds.extend(self.fds.pop_front().map(|(_, fd)| fd));
+                    }
+                    if fds.len() != wanted {
+                        if fds.len() < wanted {
+                            return Err(FrameError::MissingFd);
+                        }
+                        // Dropping `fds` closes them; the body is skipped.
+                        return Err(FrameError::UnexpectedFds {
+                            count: fds.len(),
+                            expected: wanted,
+                        });
+                    }
+                    return Ok((f(&self.buf[body]), fds.pop()));
                 }
                 HEADER_LEN + len
             } else {
@@ -227,10 +315,22 @@ impl FrameReader {
             self.buf
                 .resize(target.max(self.end + READ_CHUNK.min(frame_len)), 0);
         }
-        let result = read(&mut self.buf[self.end..], &mut self.fds);
+        let result = read(&mut self.buf[self.end..], &mut self.arrived);
+        if !self.arrived.is_empty() {
+            // The stream offset of the last byte this read brought (module docs, invariant 5).
+            let n = *result.as_ref().unwrap_or(&0) as u64;
+            let last = (self.consumed + (self.end - self.start) as u64 + n).saturating_sub(1);
+            self.fds.extend(self.arrived.drain(..).map(|fd| (last, fd)));
+            if self.fds.len() > self.max_fds {
+                self.fds.clear();
+                self.broken = Some(Broken::TooManyFds { max: self.max_fds });
+                return Err(FrameError::TooManyFds { max: self.max_fds });
+            }
+        }
         match result {
             Ok(0) => {
                 self.broken = Some(Broken::Closed);
+                self.fds.clear();
                 if have == 0 {
                     Err(FrameError::PeerClosed)
                 } else if have < HEADER_LEN {
@@ -329,5 +429,157 @@ mod tests {
             decode::<String>(&body),
             Err(FrameError::Malformed { len: 2, .. })
         ));
+    }
+
+    /// What the kernel holds for the reader of an `AF_UNIX` stream: messages (one per
+    /// `sendmsg`), each with its bytes and the descriptors attached to it.
+    struct Socket {
+        queue: std::collections::VecDeque<(Vec<u8>, Vec<OwnedFd>)>,
+    }
+
+    impl Socket {
+        /// `recvmsg` as the kernel does it (module docs, invariant 5): bytes from as many
+        /// messages as fit, a message's descriptors handed over when its first byte is read,
+        /// and the read ended right after a message that carried any.
+        fn recv(&mut self, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<usize> {
+            let mut n = 0;
+            while n < buf.len() {
+                let Some((bytes, attached)) = self.queue.front_mut() else {
+                    break;
+                };
+                let took_fds = !attached.is_empty();
+                fds.append(attached);
+                let k = bytes.len().min(buf.len() - n);
+                buf[n..n + k].copy_from_slice(&bytes[..k]);
+                bytes.drain(..k);
+                n += k;
+                if bytes.is_empty() {
+                    self.queue.pop_front();
+                }
+                if took_fds {
+                    break;
+                }
+            }
+            if n == 0 && self.queue.is_empty() {
+                return Ok(0);
+            }
+            Ok(n)
+        }
+    }
+
+    /// SplitMix64, seeded: a failing case replays.
+    fn next(state: &mut u64) -> u64 {
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn an_fd() -> OwnedFd {
+        std::fs::File::open("/dev/null").unwrap().into()
+    }
+
+    /// Honest senders (`send` and `send_with_fd` as the channel makes them) in random
+    /// mixes, against a reader that receives each frame the way it was sent: every frame
+    /// arrives, with its descriptor when it has one, whatever the read sizes.
+    #[test]
+    fn descriptors_of_honest_frames_reach_their_frames() {
+        let mut seed = 0x4644_5331;
+        for _ in 0..300 {
+            let mut socket = Socket {
+                queue: Default::default(),
+            };
+            let mut with_fd = Vec::new();
+            for i in 0..(next(&mut seed) % 20) as u32 {
+                let body = vec![i as u8; (next(&mut seed) % 40) as usize];
+                let frame = encode_bytes(&body, DEFAULT_MAX_FRAME).unwrap();
+                let fd = next(&mut seed) % 3 == 0;
+                with_fd.push((body, fd));
+                // A large frame may leave sendmsg short: the rest follows in plain sends.
+                let split = (next(&mut seed) as usize % (frame.len() + 1)).max(1);
+                let attached = if fd { vec![an_fd()] } else { Vec::new() };
+                socket.queue.push_back((frame[..split].to_vec(), attached));
+                if split < frame.len() {
+                    socket
+                        .queue
+                        .push_back((frame[split..].to_vec(), Vec::new()));
+                }
+            }
+            let mut reader = FrameReader::new(DEFAULT_MAX_FRAME);
+            for (body, fd) in with_fd {
+                let chunk = 1 + (next(&mut seed) % 64) as usize;
+                let mut read = |buf: &mut [u8], fds: &mut Vec<OwnedFd>| {
+                    let end = buf.len().min(chunk);
+                    socket.recv(&mut buf[..end], fds)
+                };
+                if fd {
+                    let (got, _fd) = reader
+                        .read_frame_with_fd(&mut read, <[u8]>::to_vec)
+                        .unwrap();
+                    assert_eq!(got, body);
+                } else {
+                    assert_eq!(reader.read_frame(&mut read).unwrap(), body);
+                }
+                assert!(reader.pending_fds() <= 2, "{}", reader.pending_fds());
+            }
+            assert_eq!(reader.pending_fds(), 0);
+        }
+    }
+
+    /// A hostile sender attaches descriptors to arbitrary pieces of the stream, and the
+    /// reader asks for one or none at random: the reader never holds more than its cap, and
+    /// every outcome is a frame or a typed error.
+    #[test]
+    fn descriptors_anywhere_are_refused_or_capped() {
+        let mut seed = 0x484F_5354;
+        let mut outcomes = [0usize; 4];
+        for _ in 0..300 {
+            let mut socket = Socket {
+                queue: Default::default(),
+            };
+            let mut stream = Vec::new();
+            for i in 0..(next(&mut seed) % 20) as u8 {
+                let body = vec![i; (next(&mut seed) % 30) as usize];
+                stream.extend(encode_bytes(&body, DEFAULT_MAX_FRAME).unwrap());
+            }
+            while !stream.is_empty() {
+                let k = (1 + next(&mut seed) as usize % 16).min(stream.len());
+                let fds = (0..next(&mut seed) % 3).map(|_| an_fd()).collect();
+                socket.queue.push_back((stream.drain(..k).collect(), fds));
+            }
+            let mut reader = FrameReader::new(DEFAULT_MAX_FRAME);
+            reader.set_max_fds((next(&mut seed) % 6) as usize);
+            loop {
+                let chunk = 1 + (next(&mut seed) % 32) as usize;
+                let mut read = |buf: &mut [u8], fds: &mut Vec<OwnedFd>| {
+                    let end = buf.len().min(chunk);
+                    socket.recv(&mut buf[..end], fds)
+                };
+                let result = if next(&mut seed) % 2 == 0 {
+                    reader.read_frame_with_fd(&mut read, |_| ()).map(drop)
+                } else {
+                    reader.read_frame(&mut read).map(drop)
+                };
+                assert!(reader.pending_fds() <= reader.max_fds());
+                match result {
+                    Ok(()) => outcomes[0] += 1,
+                    Err(FrameError::UnexpectedFds { count, expected }) => {
+                        assert!(count > expected);
+                        outcomes[1] += 1;
+                    }
+                    Err(FrameError::MissingFd) => outcomes[2] += 1,
+                    Err(FrameError::TooManyFds { .. }) => {
+                        outcomes[3] += 1;
+                        assert_eq!(reader.pending_fds(), 0);
+                        break;
+                    }
+                    Err(FrameError::PeerClosed) => break,
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+            assert_eq!(reader.pending_fds(), 0, "nothing held at the end");
+        }
+        assert!(outcomes.iter().all(|&n| n > 0), "{outcomes:?}");
     }
 }

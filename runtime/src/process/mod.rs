@@ -19,4 +19,4 @@ pub use registry::{
     ENV_ENTRY, ENV_PARENT, EXIT_OK, EXIT_PANIC, EXIT_UNKNOWN_ENTRY, Entry, Init, fork_server_pid,
     hook, init, is_initialized,
 };
-pub use start::{StartMethod, start};
+pub use start::{Forker, StartMethod, serve_forks, start};

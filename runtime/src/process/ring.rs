@@ -5,7 +5,7 @@
 //! `tail` do not invalidate the consumer's line holding `head`):
 //!
 //! ```text
-//!  0    magic, capacity          written once by Ring::create
+//!  0    magic, capacity          written once, by create
 //!  64   tail      u64            bytes ever written; written by the producer only
 //!  128  head      u64            bytes ever read;    written by the consumer only
 //!  192  data_bell u32, consumer_waiting u32    the consumer sleeps on data_bell
@@ -17,7 +17,10 @@
 //! A message is a 4-byte little-endian length and its bytes, streamed through the ring: a
 //! message larger than the ring simply takes several laps, the producer waiting for space
 //! and the consumer for data, so memory stays bounded by the capacity. The producer publishes
-//! every [`PUBLISH_CHUNK`] bytes, so producer and consumer copy in parallel.
+//! every [`PUBLISH_CHUNK`] bytes, so producer and consumer copy in parallel. Each end refuses
+//! messages over its maximum ([`DEFAULT_MAX_MESSAGE`], `set_max_message_size`) with
+//! [`RingError::TooLong`]: the sender before writing anything, the receiver before allocating
+//! anything, and the receiver's buffer then grows with the bytes that arrive.
 //!
 //! **The doorbell protocol** (one bell per direction; shown for data, space is symmetric):
 //!
@@ -35,33 +38,81 @@
 //! A side that goes away (dropped) sets its `closed` bit and rings both bells. A side that is
 //! *killed* cannot, so every wait takes an optional timeout; a caller that must survive a
 //! killed peer pairs the ring with a channel, whose end-of-stream reports the death.
+//!
+//! **What a peer may forge.** The other end is another process, buggy or hostile, and it can
+//! write every word of the region at any time. No value it writes is used before it is
+//! checked (the memory-level argument is in [`shm`], "Why nothing a peer writes is
+//! undefined behaviour here"):
+//!
+//! 1. `magic` and `capacity` are read once, by `Ring::open`: the capacity must be a power of
+//!    two of at least [`LEN_PREFIX`] bytes that exactly fills the region after the header
+//!    ([`RingError::NotARing`]). Each end keeps its copy; rewriting them later changes nothing.
+//! 2. Each end keeps its own position (the producer's `tail`, the consumer's `head`) in private
+//!    memory and only *stores* it to the region; it never reads its own position back, so a
+//!    peer that overwrites it fools only itself.
+//! 3. The one position an end reads is the peer's, and it is checked before use: the distance
+//!    `tail - head` (wrapping, in `u64`) must be at most the capacity, else
+//!    [`RingError::Corrupt`] names the forged word ([`Corruption`]). A tail behind the head
+//!    wraps to a huge distance and is caught the same way; a position that moves back but
+//!    stays in range only makes this end wait or read stale bytes. Every copy then covers
+//!    at most `capacity` bytes at `position % capacity`, split in two at the end of the data
+//!    area, so it stays inside the region. A corrupt ring stays corrupt: every later call
+//!    repeats the error.
+//! 4. A length prefix is read in place, without consuming it, and compared with the maximum
+//!    message size (for [`RingConsumer::recv_with`], also with the capacity less the prefix)
+//!    before anything is allocated ([`RingError::TooLong`]); the receive buffer then grows
+//!    with the bytes that actually arrive ([`GROW_STEP`] at a time), never with what the
+//!    prefix claims.
+//! 5. Message bytes are copied out as they are, with volatile reads (shm point 4), or handed
+//!    over as [`SharedBytes`] windows that are copied from, never borrowed.
+//! 6. Bells, waiting flags and `closed` bits are hints: a forged value costs a spurious wake-up
+//!    or an early [`RingError::Closed`], never memory safety. A peer that stops writing can
+//!    stall a wait, which is what the timeouts are for.
 
 use std::time::{Duration, Instant};
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use super::shm::{SharedRegion, ShmError};
+pub use super::error::{Corruption, RingError};
+use super::frame::{DEFAULT_MAX_FRAME, GROW_STEP};
+use super::shm::{self, SharedBytes, SharedRegion};
 use super::sys;
 
-/// Identifies an initialised ring ("SYRING01").
-const MAGIC: u64 = u64::from_le_bytes(*b"SYRING01");
-const OFF_MAGIC: usize = 0;
-const OFF_CAPACITY: usize = 8;
-const OFF_TAIL: usize = 64;
-const OFF_HEAD: usize = 128;
-const OFF_DATA_BELL: usize = 192;
-const OFF_CONSUMER_WAITING: usize = 196;
-const OFF_SPACE_BELL: usize = 256;
-const OFF_PRODUCER_WAITING: usize = 260;
-const OFF_CLOSED: usize = 320;
+// The layout of the module docs: the format two processes agree on, so public (a peer written
+// in another language, or a test playing a hostile peer, needs it).
+/// Identifies an initialised ring ("SYRING01"), at [`OFF_MAGIC`].
+pub const MAGIC: u64 = u64::from_le_bytes(*b"SYRING01");
+/// Offset of the magic (u64).
+pub const OFF_MAGIC: usize = 0;
+/// Offset of the data capacity in bytes (u64).
+pub const OFF_CAPACITY: usize = 8;
+/// Offset of `tail`, bytes ever written (u64, stored by the producer).
+pub const OFF_TAIL: usize = 64;
+/// Offset of `head`, bytes ever read (u64, stored by the consumer).
+pub const OFF_HEAD: usize = 128;
+/// Offset of the data doorbell (u32).
+pub const OFF_DATA_BELL: usize = 192;
+/// Offset of the consumer's waiting flag (u32).
+pub const OFF_CONSUMER_WAITING: usize = 196;
+/// Offset of the space doorbell (u32).
+pub const OFF_SPACE_BELL: usize = 256;
+/// Offset of the producer's waiting flag (u32).
+pub const OFF_PRODUCER_WAITING: usize = 260;
+/// Offset of the `closed` bits (u32).
+pub const OFF_CLOSED: usize = 320;
 /// Where data starts: one page, so data is page-aligned and the header has its own page.
 pub const DATA_OFFSET: usize = 4096;
 /// `closed` bit set by the producer's drop.
-const PRODUCER_GONE: u32 = 1;
+pub const PRODUCER_GONE: u32 = 1;
 /// `closed` bit set by the consumer's drop.
-const CONSUMER_GONE: u32 = 2;
-/// Bytes in a message's length prefix.
-const LEN_PREFIX: usize = 4;
+pub const CONSUMER_GONE: u32 = 2;
+/// Bytes in a message's length prefix (also the smallest capacity a ring may have, so a
+/// prefix can be read in place).
+pub const LEN_PREFIX: usize = 4;
+/// The default maximum message size of both ends: the channel's default maximum frame
+/// ([`DEFAULT_MAX_FRAME`], 64 MiB), so moving a message from a channel to a ring never meets
+/// a smaller limit.
+pub const DEFAULT_MAX_MESSAGE: usize = DEFAULT_MAX_FRAME;
 /// Looks at the ring before a waiting side sleeps on the futex: about 10 µs of
 /// `spin_loop` on current x86 (a `pause` is ~40 cycles), the order of one 64 KiB copy, so a
 /// peer that is mid-message is caught without a sleep. Picked by reasoning; the lab's `ipc`
@@ -74,24 +125,10 @@ pub const SPIN_BEFORE_SLEEP: u32 = 1 << 10;
 /// Picked by reasoning, to be tuned with the lab's `ipc` experiment.
 pub const PUBLISH_CHUNK: usize = 64 << 10;
 
-/// Why a ring operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum RingError {
-    /// The other side dropped its end (for the consumer: after every message was read).
-    #[error("the other end of the ring was dropped")]
-    Closed,
-    /// The wait timed out (the peer may be dead; check its channel or child handle).
-    #[error("timed out waiting on the ring")]
-    TimedOut,
-    /// The region does not hold a ring (wrong magic or a capacity that does not fit).
-    #[error("the shared region does not hold an initialised ring")]
-    NotARing,
-    /// The message is longer than a length prefix can say.
-    #[error("a ring message of {0} bytes exceeds the 4 GiB limit of its length prefix")]
-    TooLong(usize),
-    /// Making or mapping the region failed.
-    #[error(transparent)]
-    Shm(#[from] ShmError),
+/// Bytes between `head` and `tail`, if at most `capacity` (point 3 of the module docs).
+fn distance(head: u64, tail: u64, capacity: usize) -> Option<usize> {
+    let d = tail.wrapping_sub(head);
+    (d <= capacity as u64).then_some(d as usize)
 }
 
 /// The shared words, resolved once.
@@ -108,6 +145,7 @@ struct Words<'a> {
 /// One end's view of the ring.
 struct Ring {
     region: SharedRegion,
+    /// Read once by `open` and never again (point 1).
     capacity: usize,
     /// [`SPIN_BEFORE_SLEEP`], or 0 when this process may run on one CPU only (spinning
     /// would then only keep the peer, on the same CPU, from running).
@@ -115,6 +153,10 @@ struct Ring {
     /// [`PUBLISH_CHUNK`], or the whole free space on one CPU (where publishing early cannot
     /// overlap anything and each wake-up would cost a context switch).
     publish_chunk: usize,
+    /// The largest message this end sends or accepts.
+    max_message: usize,
+    /// Set by the first [`Corruption`] seen: every later call repeats it.
+    corrupt: Option<Corruption>,
 }
 
 /// Whether this thread may run on more than one CPU.
@@ -122,12 +164,24 @@ fn may_run_in_parallel() -> bool {
     std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
 }
 
+/// A contiguous piece of the data area: `len` bytes at data offset `at`.
+#[derive(Clone, Copy)]
+struct Span {
+    at: usize,
+    len: usize,
+}
+
 impl Ring {
     fn open(region: SharedRegion) -> Result<Ring, RingError> {
+        if region.len() <= DATA_OFFSET {
+            return Err(RingError::NotARing);
+        }
         let magic = region.atomic_u64(OFF_MAGIC)?.load(Ordering::Acquire);
-        let capacity = region.atomic_u64(OFF_CAPACITY)?.load(Ordering::Acquire) as usize;
+        let capacity = region.atomic_u64(OFF_CAPACITY)?.load(Ordering::Acquire);
+        let capacity = usize::try_from(capacity).map_err(|_| RingError::NotARing)?;
         if magic != MAGIC
             || !capacity.is_power_of_two()
+            || capacity < LEN_PREFIX
             || DATA_OFFSET.checked_add(capacity) != Some(region.len())
         {
             return Err(RingError::NotARing);
@@ -138,12 +192,14 @@ impl Ring {
             capacity,
             spin: if parallel { SPIN_BEFORE_SLEEP } else { 0 },
             publish_chunk: if parallel { PUBLISH_CHUNK } else { usize::MAX },
+            max_message: DEFAULT_MAX_MESSAGE,
+            corrupt: None,
         })
     }
 
     fn words(&self) -> Words<'_> {
         let r = &self.region;
-        // Offsets are constants inside the header page that Ring::open checked exists.
+        // Offsets are constants inside the header page, which Ring::open checked exists.
         let u32_at = |o| r.atomic_u32(o).expect("header word in bounds");
         let u64_at = |o| r.atomic_u64(o).expect("header word in bounds");
         Words {
@@ -157,30 +213,83 @@ impl Ring {
         }
     }
 
-    /// Copies `src` into the ring at stream position `pos` (wrapping).
-    fn copy_in(&self, pos: u64, src: &[u8]) {
+    /// Fails with the corruption seen earlier, if any (point 3: a corrupt ring stays so).
+    fn check(&self) -> Result<(), RingError> {
+        self.corrupt.map_or(Ok(()), |c| Err(RingError::Corrupt(c)))
+    }
+
+    /// Remembers `c` and returns it as an error.
+    fn poison(&mut self, c: Corruption) -> RingError {
+        self.corrupt = Some(c);
+        RingError::Corrupt(c)
+    }
+
+    /// The `len` bytes at stream position `pos` as one or two spans of the data area (two
+    /// when they wrap around its end).
+    ///
+    /// # Panics
+    /// If `len > capacity`: every caller passes a length it checked against the capacity
+    /// (point 3), so this is a bug here, never the peer's doing.
+    fn spans(&self, pos: u64, len: usize) -> [Span; 2] {
+        assert!(len <= self.capacity, "a ring copy of {len} bytes");
         let at = pos as usize & (self.capacity - 1);
-        let first = src.len().min(self.capacity - at);
-        // SAFETY: `at + first <= capacity` and `src.len() - first <= at` keep both copies
-        // inside the data area; the producer only writes bytes between `tail` and
-        // `head + capacity`, which the consumer does not read until `tail` is published.
+        let first = len.min(self.capacity - at);
+        // at < capacity and first <= capacity - at; the rest, len - first, is 0 or
+        // len - (capacity - at) <= at since len <= capacity: both spans are in the data area.
+        [
+            Span { at, len: first },
+            Span {
+                at: 0,
+                len: len - first,
+            },
+        ]
+    }
+
+    /// The span's first byte.
+    fn data(&self, span: Span) -> *mut u8 {
+        debug_assert!(span.at + span.len <= self.capacity);
+        // SAFETY: `at <= capacity` (from `spans`) and the region is DATA_OFFSET + capacity
+        // bytes long (checked by `open`), so the result is inside the mapping or one past it.
+        unsafe { self.region.base().add(DATA_OFFSET + span.at) }
+    }
+
+    /// Copies `src` into the ring at stream position `pos` (wrapping).
+    fn copy_in(&self, pos: u64, src: Part<'_>) {
+        let [a, b] = self.spans(pos, src.len());
+        let (first, second) = src.split_at(a.len);
+        // SAFETY: 1. each span lies inside the data area (`spans`), `first` and `second` have
+        // exactly the spans' lengths; 2. the copies are volatile word copies (shm points 1 to
+        // 3), so a consumer that reads or writes these bytes concurrently, honest or not,
+        // causes no undefined behaviour here; an honest one does not look at them before
+        // `tail` is published.
         unsafe {
-            let data = self.region.base().add(DATA_OFFSET);
-            std::ptr::copy_nonoverlapping(src.as_ptr(), data.add(at), first);
-            std::ptr::copy_nonoverlapping(src.as_ptr().add(first), data, src.len() - first);
+            first.copy_to_shared(self.data(a));
+            second.copy_to_shared(self.data(b));
         }
     }
 
     /// Copies from the ring at stream position `pos` into `dst` (wrapping).
     fn copy_out(&self, pos: u64, dst: &mut [u8]) {
-        let at = pos as usize & (self.capacity - 1);
-        let first = dst.len().min(self.capacity - at);
-        // SAFETY: as in copy_in; the consumer only reads bytes between `head` and the
-        // published `tail`, which the producer does not overwrite until `head` moves past.
+        let [a, b] = self.spans(pos, dst.len());
+        let (first, second) = dst.split_at_mut(a.len);
+        // SAFETY: as in copy_in: in bounds (`spans`), volatile reads (shm points 1 to 4); the
+        // bytes are whatever the producer left, and u8 accepts any.
         unsafe {
-            let data = self.region.base().add(DATA_OFFSET);
-            std::ptr::copy_nonoverlapping(data.add(at), dst.as_mut_ptr(), first);
-            std::ptr::copy_nonoverlapping(data, dst.as_mut_ptr().add(first), dst.len() - first);
+            shm::copy_from_shared(self.data(a), first);
+            shm::copy_from_shared(self.data(b), second);
+        }
+    }
+
+    /// The same bytes as a window that is copied from, not borrowed.
+    fn window(&self, pos: u64, len: usize) -> [SharedBytes<'_>; 2] {
+        let [a, b] = self.spans(pos, len);
+        // SAFETY: both spans lie inside the data area (`spans`), which lives as long as
+        // `self.region`, borrowed for the windows' lifetime.
+        unsafe {
+            [
+                SharedBytes::new(self.data(a), a.len),
+                SharedBytes::new(self.data(b), b.len),
+            ]
         }
     }
 
@@ -251,22 +360,105 @@ pub fn create(min_capacity: usize) -> Result<SharedRegion, RingError> {
     Ok(region)
 }
 
+/// A piece of a message to send: bytes of this process, or bytes in shared memory (a message
+/// another ring handed over with [`RingConsumer::recv_with`]).
+#[derive(Clone, Copy, Debug)]
+pub enum Part<'a> {
+    /// Private bytes.
+    Local(&'a [u8]),
+    /// Bytes in a shared region, copied with volatile reads.
+    Shared(SharedBytes<'a>),
+}
+
+impl<'a> Part<'a> {
+    fn len(&self) -> usize {
+        match self {
+            Part::Local(b) => b.len(),
+            Part::Shared(b) => b.len(),
+        }
+    }
+
+    fn split_at(self, mid: usize) -> (Part<'a>, Part<'a>) {
+        match self {
+            Part::Local(b) => {
+                let (x, y) = b.split_at(mid);
+                (Part::Local(x), Part::Local(y))
+            }
+            Part::Shared(b) => {
+                let (x, y) = b.split_at(mid);
+                (Part::Shared(x), Part::Shared(y))
+            }
+        }
+    }
+
+    /// # Safety
+    /// `dst..dst + self.len()` lies inside the live mapping of a region.
+    unsafe fn copy_to_shared(self, dst: *mut u8) {
+        // SAFETY: the source is a Rust slice or a window inside a live region; the
+        // destination is the caller's contract.
+        unsafe {
+            match self {
+                Part::Local(b) => shm::copy_to_shared(b, dst),
+                Part::Shared(b) => shm::copy_shared(b.as_ptr(), dst, b.len()),
+            }
+        }
+    }
+}
+
+impl<'a> From<&'a [u8]> for Part<'a> {
+    fn from(b: &'a [u8]) -> Part<'a> {
+        Part::Local(b)
+    }
+}
+
+impl<'a, const N: usize> From<&'a [u8; N]> for Part<'a> {
+    fn from(b: &'a [u8; N]) -> Part<'a> {
+        Part::Local(b)
+    }
+}
+
+impl<'a> From<&'a Vec<u8>> for Part<'a> {
+    fn from(b: &'a Vec<u8>) -> Part<'a> {
+        Part::Local(b)
+    }
+}
+
+impl<'a> From<SharedBytes<'a>> for Part<'a> {
+    fn from(b: SharedBytes<'a>) -> Part<'a> {
+        Part::Shared(b)
+    }
+}
+
 /// The writing end of a ring.
 pub struct RingProducer {
     ring: Ring,
+    /// Bytes ever written: this end's own position, never read back from the region (point 2).
+    tail: u64,
 }
 
 impl RingProducer {
     /// The producer on a region made by [`create`] (in this process or another).
     pub fn new(region: SharedRegion) -> Result<RingProducer, RingError> {
-        Ok(RingProducer {
-            ring: Ring::open(region)?,
-        })
+        let ring = Ring::open(region)?;
+        // Whatever the region says (a forged value only offsets the positions: point 3 checks
+        // distances, not values).
+        let tail = ring.words().tail.load(Ordering::Acquire);
+        Ok(RingProducer { ring, tail })
     }
 
     /// The data capacity in bytes.
     pub fn capacity(&self) -> usize {
         self.ring.capacity
+    }
+
+    /// The largest message [`RingProducer::send`] accepts (default [`DEFAULT_MAX_MESSAGE`]).
+    pub fn max_message_size(&self) -> usize {
+        self.ring.max_message
+    }
+
+    /// Sets the largest message this end sends.
+    pub fn set_max_message_size(&mut self, max: usize) {
+        self.ring.max_message = max;
     }
 
     /// Sends one message, waiting for space as needed (without limit).
@@ -285,58 +477,82 @@ impl RingProducer {
         message: &[u8],
         deadline: Option<Instant>,
     ) -> Result<(), RingError> {
-        self.send_gather_deadline([message, &[]], deadline)
+        self.send_gather_deadline([Part::Local(message), Part::Local(&[])], deadline)
     }
 
-    /// Sends the concatenation of `parts` as one message (as [`RingConsumer::recv_with`] hands
-    /// a wrapped message over: echoing one ring into another costs a single copy).
-    pub fn send_gather(&mut self, parts: [&[u8]; 2]) -> Result<(), RingError> {
-        self.send_gather_deadline(parts, None)
+    /// Sends the concatenation of `parts` as one message. A part may be a slice or a message
+    /// another ring handed over ([`RingConsumer::recv_with`]), so echoing one ring into another
+    /// costs a single copy.
+    pub fn send_gather<'a, P: Into<Part<'a>>>(&mut self, parts: [P; 2]) -> Result<(), RingError> {
+        let [a, b] = parts;
+        self.send_gather_deadline([a.into(), b.into()], None)
     }
 
     fn send_gather_deadline(
         &mut self,
-        [a, b]: [&[u8]; 2],
+        [a, b]: [Part<'_>; 2],
         deadline: Option<Instant>,
     ) -> Result<(), RingError> {
-        let total = a.len() + b.len();
-        let len = u32::try_from(total).map_err(|_| RingError::TooLong(total))?;
+        self.ring.check()?;
+        let total = a.len().saturating_add(b.len());
+        let max = self.ring.max_message.min(u32::MAX as usize);
+        if total > max {
+            return Err(RingError::TooLong { len: total, max });
+        }
+        let len = (total as u32).to_le_bytes();
         // One stream of prefix and body, so a small message is published (and rung) once:
         // the consumer wakes once per message, not once for the prefix and again for the body.
-        self.write([&len.to_le_bytes(), a, b], deadline)
+        self.write([Part::Local(&len), a, b], deadline)
     }
 
-    fn write(&mut self, mut parts: [&[u8]; 3], deadline: Option<Instant>) -> Result<(), RingError> {
-        let ring = &self.ring;
-        let w = ring.words();
-        let capacity = ring.capacity as u64;
-        // Only this end writes `tail`, so a Relaxed read of our own value is exact.
-        let mut tail = w.tail.load(Ordering::Relaxed);
-        while parts.iter().any(|p| !p.is_empty()) {
-            let free = |head: u64| capacity - (tail - head);
+    /// Free bytes, given the consumer's `head` (point 3).
+    fn free(&self, head: u64) -> Result<usize, Corruption> {
+        let capacity = self.ring.capacity;
+        distance(head, self.tail, capacity)
+            .map(|used| capacity - used)
+            .ok_or(Corruption::Head {
+                head,
+                tail: self.tail,
+                capacity,
+            })
+    }
+
+    fn write(
+        &mut self,
+        mut parts: [Part<'_>; 3],
+        deadline: Option<Instant>,
+    ) -> Result<(), RingError> {
+        while parts.iter().any(|p| p.len() > 0) {
+            let ring = &self.ring;
+            let w = ring.words();
             let consumer_gone = || w.closed.load(Ordering::SeqCst) & CONSUMER_GONE != 0;
             Ring::wait(
                 ring.spin,
                 w.space_bell,
                 w.producer_waiting,
-                || free(w.head.load(Ordering::SeqCst)) > 0 || consumer_gone(),
+                // A forged head is "ready" too, so that it is reported below.
+                || self.free(w.head.load(Ordering::SeqCst)) != Ok(0) || consumer_gone(),
                 deadline,
             )?;
             if consumer_gone() {
                 return Err(RingError::Closed);
             }
             // Acquire: the consumer's reads of the bytes before `head` are done.
-            let mut room = (free(w.head.load(Ordering::Acquire)) as usize).min(ring.publish_chunk);
+            let free = self.free(w.head.load(Ordering::Acquire));
+            let mut room = match free {
+                Ok(room) => room.min(ring.publish_chunk),
+                Err(c) => return Err(self.ring.poison(c)),
+            };
             for part in &mut parts {
-                let n = room.min(part.len());
-                ring.copy_in(tail, &part[..n]);
-                tail += n as u64;
-                room -= n;
-                *part = &part[n..];
+                let (now, rest) = part.split_at(room.min(part.len()));
+                ring.copy_in(self.tail, now);
+                self.tail = self.tail.wrapping_add(now.len() as u64);
+                room -= now.len();
+                *part = rest;
             }
             // SeqCst: publishes the bytes (it is at least Release) and takes part in the
             // doorbell's total order.
-            w.tail.store(tail, Ordering::SeqCst);
+            w.tail.store(self.tail, Ordering::SeqCst);
             Ring::ring(w.data_bell, w.consumer_waiting);
         }
         Ok(())
@@ -352,14 +568,32 @@ impl Drop for RingProducer {
 /// The reading end of a ring.
 pub struct RingConsumer {
     ring: Ring,
+    /// Bytes ever read: this end's own position, never read back from the region (point 2).
+    head: u64,
 }
 
 impl RingConsumer {
     /// The consumer on a region made by [`create`] (in this process or another).
     pub fn new(region: SharedRegion) -> Result<RingConsumer, RingError> {
-        Ok(RingConsumer {
-            ring: Ring::open(region)?,
-        })
+        let ring = Ring::open(region)?;
+        let head = ring.words().head.load(Ordering::Acquire);
+        Ok(RingConsumer { ring, head })
+    }
+
+    /// The data capacity in bytes.
+    pub fn capacity(&self) -> usize {
+        self.ring.capacity
+    }
+
+    /// The largest message this end accepts (default [`DEFAULT_MAX_MESSAGE`]).
+    pub fn max_message_size(&self) -> usize {
+        self.ring.max_message
+    }
+
+    /// Sets the largest message this end accepts: a longer one gives [`RingError::TooLong`]
+    /// before anything is allocated for it.
+    pub fn set_max_message_size(&mut self, max: usize) {
+        self.ring.max_message = max;
     }
 
     /// Receives one message into `buf` (replacing its contents), waiting without limit.
@@ -378,89 +612,116 @@ impl RingConsumer {
         buf: &mut Vec<u8>,
         deadline: Option<Instant>,
     ) -> Result<(), RingError> {
-        let mut len = [0u8; LEN_PREFIX];
-        self.read(&mut len, deadline)?;
-        // Reuse the buffer's bytes: only growth is zero-filled (a 1 MiB memset per message
-        // would cost as much as the copy itself).
-        let len = u32::from_le_bytes(len) as usize;
+        let len = self.peek_len(deadline)?;
+        if len > self.ring.max_message {
+            return Err(RingError::TooLong {
+                len,
+                max: self.ring.max_message,
+            });
+        }
+        self.consume(LEN_PREFIX as u64);
+        // Grow with the bytes that arrive (point 4), reusing the buffer's bytes: only growth
+        // is zero-filled (a 1 MiB memset per message would cost as much as the copy itself).
+        let step = GROW_STEP.max(self.ring.capacity);
         buf.truncate(len);
-        buf.resize(len, 0);
-        self.read(buf, deadline)
+        let mut got = 0;
+        while got < len {
+            let upto = len.min(got + step);
+            if buf.len() < upto {
+                buf.resize(upto, 0);
+            }
+            self.read(&mut buf[got..upto], deadline)?;
+            got = upto;
+        }
+        Ok(())
     }
 
     /// Receives one message and hands it to `f` where it lies in shared memory, as two
-    /// slices (the second is non-empty when the message wraps around the ring's end): no copy.
-    /// The message must fit in the ring (else [`RingError::TooLong`]; use
-    /// [`RingConsumer::recv`] for messages larger than the capacity).
-    pub fn recv_with<R>(&mut self, f: impl FnOnce(&[u8], &[u8]) -> R) -> Result<R, RingError> {
-        let mut len = [0u8; LEN_PREFIX];
-        self.read(&mut len, None)?;
-        let len = u32::from_le_bytes(len) as usize;
-        if len > self.ring.capacity {
-            return Err(RingError::TooLong(len));
+    /// windows (the second is non-empty when the message wraps around the ring's end): no
+    /// copy. The message and its 4-byte prefix must fit in the ring, else
+    /// [`RingError::TooLong`] and the message stays in the ring for [`RingConsumer::recv`].
+    ///
+    /// The windows are copied from ([`SharedBytes::copy_to`], or handed to
+    /// [`RingProducer::send_gather`]), never borrowed as `&[u8]`: the producer's process can
+    /// write those bytes at any moment, and Rust forbids a shared slice whose bytes change.
+    pub fn recv_with<R>(
+        &mut self,
+        f: impl FnOnce(SharedBytes<'_>, SharedBytes<'_>) -> R,
+    ) -> Result<R, RingError> {
+        let len = self.peek_len(None)?;
+        let max = self.ring.max_message.min(self.ring.capacity - LEN_PREFIX);
+        if len > max {
+            return Err(RingError::TooLong { len, max });
         }
+        self.wait_for(LEN_PREFIX + len, None)?;
+        let [a, b] = self
+            .ring
+            .window(self.head.wrapping_add(LEN_PREFIX as u64), len);
+        let result = f(a, b);
+        self.consume((LEN_PREFIX + len) as u64);
+        Ok(result)
+    }
+
+    /// Waits until at least `need` bytes (at most the capacity) are published, and returns
+    /// how many are. [`RingError::Closed`] if the producer is gone with fewer left.
+    fn wait_for(&mut self, need: usize, deadline: Option<Instant>) -> Result<usize, RingError> {
+        self.ring.check()?;
         let ring = &self.ring;
         let w = ring.words();
-        let head = w.head.load(Ordering::Relaxed);
+        let head = self.head;
+        let available = |tail: u64| distance(head, tail, ring.capacity);
         let producer_gone = || w.closed.load(Ordering::SeqCst) & PRODUCER_GONE != 0;
         Ring::wait(
             ring.spin,
             w.data_bell,
             w.consumer_waiting,
-            || w.tail.load(Ordering::SeqCst) - head >= len as u64 || producer_gone(),
-            None,
+            // A forged tail is "ready" too, so that it is reported below.
+            || {
+                available(w.tail.load(Ordering::SeqCst)).is_none_or(|n| n >= need)
+                    || producer_gone()
+            },
+            deadline,
         )?;
         // Acquire: the producer's copy of these bytes happened before its `tail` store.
-        if w.tail.load(Ordering::Acquire) - head < len as u64 {
-            return Err(RingError::Closed);
+        let tail = w.tail.load(Ordering::Acquire);
+        match available(tail) {
+            Some(n) if n >= need => Ok(n),
+            Some(_) => Err(RingError::Closed),
+            None => {
+                let capacity = ring.capacity;
+                Err(self.ring.poison(Corruption::Tail {
+                    head,
+                    tail,
+                    capacity,
+                }))
+            }
         }
-        let at = head as usize & (ring.capacity - 1);
-        let first = len.min(ring.capacity - at);
-        // SAFETY: 1. `[head, head + len)` was published by the producer (checked against
-        // `tail` above, with Acquire), and the producer does not write there again until
-        // `head` moves past it, which only this end does, after `f` returns; 2. both ranges lie
-        // inside the data area (`at + first <= capacity`, `len - first <= at`); 3. the bytes
-        // are u8, valid whatever their content.
-        let (a, b) = unsafe {
-            let data = ring.region.base().add(DATA_OFFSET);
-            (
-                std::slice::from_raw_parts(data.add(at), first),
-                std::slice::from_raw_parts(data, len - first),
-            )
-        };
-        let result = f(a, b);
+    }
+
+    /// The next message's length, read in place without consuming it.
+    fn peek_len(&mut self, deadline: Option<Instant>) -> Result<usize, RingError> {
+        self.wait_for(LEN_PREFIX, deadline)?;
+        let mut len = [0u8; LEN_PREFIX];
+        self.ring.copy_out(self.head, &mut len);
+        Ok(u32::from_le_bytes(len) as usize)
+    }
+
+    /// Releases `n` read bytes to the producer.
+    fn consume(&mut self, n: u64) {
+        self.head = self.head.wrapping_add(n);
+        let w = self.ring.words();
         // SeqCst: releases the space (at least Release) and joins the doorbell order.
-        w.head.store(head + len as u64, Ordering::SeqCst);
+        w.head.store(self.head, Ordering::SeqCst);
         Ring::ring(w.space_bell, w.producer_waiting);
-        Ok(result)
     }
 
     fn read(&mut self, mut dst: &mut [u8], deadline: Option<Instant>) -> Result<(), RingError> {
-        let ring = &self.ring;
-        let w = ring.words();
-        // Only this end writes `head`.
-        let mut head = w.head.load(Ordering::Relaxed);
         while !dst.is_empty() {
-            let producer_gone = || w.closed.load(Ordering::SeqCst) & PRODUCER_GONE != 0;
-            Ring::wait(
-                ring.spin,
-                w.data_bell,
-                w.consumer_waiting,
-                || w.tail.load(Ordering::SeqCst) > head || producer_gone(),
-                deadline,
-            )?;
-            // Acquire: the producer's copy of these bytes happened before its `tail` store.
-            let available = w.tail.load(Ordering::Acquire) - head;
-            if available == 0 {
-                return Err(RingError::Closed);
-            }
-            let n = (available as usize).min(dst.len());
+            let available = self.wait_for(1, deadline)?;
+            let n = available.min(dst.len());
             let (now, rest) = std::mem::take(&mut dst).split_at_mut(n);
-            ring.copy_out(head, now);
-            head += n as u64;
-            // SeqCst: releases the space (at least Release) and joins the doorbell order.
-            w.head.store(head, Ordering::SeqCst);
-            Ring::ring(w.space_bell, w.producer_waiting);
+            self.ring.copy_out(self.head, now);
+            self.consume(n as u64);
             dst = rest;
         }
         Ok(())
@@ -470,94 +731,5 @@ impl RingConsumer {
 impl Drop for RingConsumer {
     fn drop(&mut self) {
         self.ring.close(CONSUMER_GONE);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::os::fd::AsFd;
-
-    use super::*;
-
-    fn pair(capacity: usize) -> (RingProducer, RingConsumer) {
-        let region = create(capacity).unwrap();
-        let other = SharedRegion::from_fd(region.as_fd().try_clone_to_owned().unwrap()).unwrap();
-        (
-            RingProducer::new(region).unwrap(),
-            RingConsumer::new(other).unwrap(),
-        )
-    }
-
-    #[test]
-    fn messages_larger_than_the_ring_stream_through() {
-        let (mut tx, mut rx) = pair(64);
-        let big: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
-        let expected = big.clone();
-        let sender = std::thread::spawn(move || {
-            for _ in 0..3 {
-                tx.send(&big).unwrap();
-            }
-            tx.send(b"end").unwrap();
-        });
-        let mut buf = Vec::new();
-        for _ in 0..3 {
-            rx.recv(&mut buf).unwrap();
-            assert_eq!(buf, expected);
-        }
-        rx.recv(&mut buf).unwrap();
-        assert_eq!(buf, b"end");
-        sender.join().unwrap();
-        assert!(matches!(rx.recv(&mut buf), Err(RingError::Closed)));
-    }
-
-    #[test]
-    fn a_message_is_read_in_place_even_when_it_wraps() {
-        let (mut tx, mut rx) = pair(64);
-        for round in 0..10u8 {
-            let message: Vec<u8> = (0..40).map(|i| i ^ round).collect();
-            tx.send(&message).unwrap();
-            let got = rx.recv_with(|a, b| [a, b].concat()).unwrap();
-            assert_eq!(got, message);
-        }
-    }
-
-    #[test]
-    fn reading_in_place_refuses_a_message_larger_than_the_ring() {
-        let (mut tx, mut rx) = pair(64);
-        let sender = std::thread::spawn(move || {
-            let _ = tx.send(&[7; 100]);
-        });
-        assert!(matches!(
-            rx.recv_with(|_, _| ()),
-            Err(RingError::TooLong(100))
-        ));
-        drop(rx);
-        sender.join().unwrap();
-    }
-
-    #[test]
-    fn an_empty_ring_times_out() {
-        let (_tx, mut rx) = pair(64);
-        let mut buf = Vec::new();
-        assert!(matches!(
-            rx.recv_timeout(&mut buf, Duration::from_millis(1)),
-            Err(RingError::TimedOut)
-        ));
-    }
-
-    #[test]
-    fn a_region_without_a_ring_is_refused() {
-        let region = SharedRegion::new(8192).unwrap();
-        assert!(matches!(
-            RingConsumer::new(region),
-            Err(RingError::NotARing)
-        ));
-    }
-
-    #[test]
-    fn a_dropped_consumer_closes_the_producer() {
-        let (mut tx, rx) = pair(64);
-        drop(rx);
-        assert!(matches!(tx.send(&[0; 200]), Err(RingError::Closed)));
     }
 }

@@ -194,6 +194,134 @@ impl ForkServer {
     }
 }
 
+/// A fork server of one's own, forked when [`Forker::new`] is called: what keeps
+/// [`StartMethod::Fork`] usable after the caller became multithreaded.
+///
+/// `fork` is refused in a multithreaded process (see the module docs), so a process pool that
+/// forks its workers could not fork replacements once its own thread runs. Instead it makes a
+/// `Forker` while it still has one thread: a copy of the process as it is now, which forks
+/// each child on request, with `clone(CLONE_PARENT)` as the fork server does (steps 2 to 5
+/// above), so the children are ours to reap. Every child starts from the memory of the moment
+/// `Forker::new` ran, not of the moment it is started.
+///
+/// [`Forker::from_child`] makes one from a child that was *spawned* and then asked to serve
+/// ([`serve_forks`]): every child then starts as a copy of a fresh execution that only ran
+/// `init()`, as with [`StartMethod::Spawn`], for the cost of a `fork` of a small process
+/// instead of an `exec` of this binary.
+#[derive(Debug)]
+pub struct Forker {
+    server: ForkServer,
+    /// The server, when it was spawned (reaped through its `Child`).
+    spawned: Option<Child>,
+}
+
+impl Forker {
+    /// Forks the server. Fails with [`ProcessError::ForkWithThreads`] if this process runs
+    /// more than one thread, and [`ProcessError::NotInitialized`] before `init()`.
+    pub fn new() -> Result<Forker, ProcessError> {
+        Registry::get()?;
+        let threads = sys::thread_count().map_err(ProcessError::Start)?;
+        if threads > 1 {
+            return Err(ProcessError::ForkWithThreads { threads });
+        }
+        let (parent_end, server_end) = Channel::pair().map_err(ProcessError::Start)?;
+        // SAFETY: we counted one thread just above, and only this thread can start one.
+        match unsafe { sys::fork() }.map_err(ProcessError::Start)? {
+            Forked::Child => {
+                drop(parent_end);
+                // The copy of the parent's memory holds the table `init()` stored.
+                match Registry::get() {
+                    Ok(registry) => become_child(server_end, |channel| serve(channel, registry)),
+                    Err(_) => sys::exit_now(1),
+                }
+            }
+            Forked::Parent(pid) => {
+                bound_waits(&parent_end);
+                Ok(Forker {
+                    server: ForkServer {
+                        channel: parent_end,
+                        pid,
+                    },
+                    spawned: None,
+                })
+            }
+        }
+    }
+
+    /// A `Forker` over a child that runs [`serve_forks`] on its channel (the caller asked it
+    /// to, in its own protocol). `None` if the child's channel was taken.
+    pub fn from_child(mut child: Child) -> Option<Forker> {
+        let channel = child.take_channel()?;
+        bound_waits(&channel);
+        Some(Forker {
+            server: ForkServer {
+                channel,
+                pid: child.pid(),
+            },
+            spawned: Some(child),
+        })
+    }
+
+    /// Starts a child running the registered entry point `name` (forked from the server).
+    pub fn start(&mut self, name: &str) -> Result<Child, ProcessError> {
+        Registry::get()?.main_entry(name)?;
+        let (parent_end, child_end) = Channel::pair().map_err(ProcessError::Start)?;
+        let pid = self.server.request(name, &child_end)?;
+        drop(child_end);
+        Ok(Child::new(pid, parent_end))
+    }
+
+    /// The server's pid.
+    pub fn pid(&self) -> i32 {
+        self.server.pid()
+    }
+}
+
+impl Drop for Forker {
+    fn drop(&mut self) {
+        // Step 5: the server reads end-of-stream, exits, and is reaped.
+        match self.spawned.take() {
+            None => self.server.stop(),
+            Some(mut child) => {
+                let _ = sys::shutdown(self.server.channel.as_fd());
+                // It exits at once; if it does not, dropping the Child kills and reaps it.
+                let _ = child.wait_timeout(SERVER_EXIT_GRACE);
+            }
+        }
+    }
+}
+
+/// The longest a [`Forker`]'s request may wait for the server (to take the request, or to
+/// reply): a server that stopped answering gives [`ProcessError::ForkServerGone`] instead of
+/// blocking its caller for ever. Picked out of thin air: a fork takes a millisecond.
+const SERVER_REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Sets [`SERVER_REPLY_TIMEOUT`] on both directions of a server's channel. Best effort: a
+/// socket that refuses keeps blocking waits (it cannot happen on a Unix socket).
+fn bound_waits(channel: &Channel) {
+    use rustix::net::sockopt::{Timeout, set_socket_timeout};
+    for direction in [Timeout::Send, Timeout::Recv] {
+        let _ = set_socket_timeout(channel, direction, Some(SERVER_REPLY_TIMEOUT));
+    }
+}
+
+/// How long a spawned fork server may take to exit once its channel is shut down before it is
+/// killed. Picked out of thin air: it exits within microseconds.
+const SERVER_EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Runs the fork server's loop (steps 3 to 5 of the module docs) in this process, on
+/// `channel`: for a child whose parent wraps it with [`Forker::from_child`]. Returns only an
+/// error: before `init()`, or if this process has more than one thread (its children would
+/// inherit locks held by the others).
+pub fn serve_forks(channel: Channel) -> Result<std::convert::Infallible, ProcessError> {
+    let registry = Registry::get()?;
+    let threads = sys::thread_count().map_err(ProcessError::Start)?;
+    if threads > 1 {
+        return Err(ProcessError::ForkWithThreads { threads });
+    }
+    serve(channel, registry)
+}
+
 /// The fork server's loop (steps 3 to 5). Runs in the server process and never returns.
 fn serve(mut channel: Channel, registry: &Registry) -> ! {
     loop {

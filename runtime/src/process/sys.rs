@@ -308,16 +308,6 @@ pub(crate) fn thread_count() -> io::Result<usize> {
         .ok_or_else(|| io::Error::other("no Threads: line in /proc/self/status"))
 }
 
-/// `memfd_create(name, MFD_CLOEXEC)`, then `fchmod(0600)` so the file is never world-readable.
-pub(crate) fn memfd(name: &CStr, len: u64) -> io::Result<OwnedFd> {
-    let fd = syscall!(memfd_create(name.as_ptr(), libc::MFD_CLOEXEC))?;
-    // SAFETY: memfd_create succeeded, so `fd` is open and owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    syscall!(fchmod(fd.as_raw_fd(), 0o600))?;
-    retry(|| syscall!(ftruncate(fd.as_raw_fd(), len as libc::off_t)))?;
-    Ok(fd)
-}
-
 /// The size and mode of the file behind `fd`.
 pub(crate) fn fstat(fd: BorrowedFd<'_>) -> io::Result<(u64, u32)> {
     // SAFETY: stat is plain data; all-zero is valid and fstat overwrites it.
@@ -453,4 +443,77 @@ pub(crate) fn posix_spawn(
         ))?;
     }
     Ok(pid)
+}
+
+/// Seals a region made by [`memfd_sealed`] carries: it can neither shrink (a peer's
+/// `ftruncate` would turn our next access into `SIGBUS`) nor grow, and no seal can be added
+/// or removed later.
+pub(crate) const REGION_SEALS: u32 =
+    (libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL) as u32;
+
+/// `memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING)`, `fchmod(0600)` so the file is never
+/// world-readable, `ftruncate(len)`, then [`REGION_SEALS`]: from here on nobody, in any
+/// process, can change the file's size.
+pub(crate) fn memfd_sealed(name: &CStr, len: u64) -> io::Result<OwnedFd> {
+    let fd = syscall!(memfd_create(
+        name.as_ptr(),
+        libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING
+    ))?;
+    // SAFETY: memfd_create succeeded, so `fd` is open and owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    syscall!(fchmod(fd.as_raw_fd(), 0o600))?;
+    use std::os::fd::AsFd;
+    let len =
+        libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    retry(|| syscall!(ftruncate(fd.as_raw_fd(), len)))?;
+    add_seals(fd.as_fd(), REGION_SEALS)?;
+    Ok(fd)
+}
+
+/// `fcntl(F_ADD_SEALS)`.
+pub(crate) fn add_seals(fd: BorrowedFd<'_>, seals: u32) -> io::Result<()> {
+    syscall!(fcntl(
+        fd.as_raw_fd(),
+        libc::F_ADD_SEALS,
+        seals as libc::c_int
+    ))?;
+    Ok(())
+}
+
+/// `fcntl(F_GET_SEALS)`: the file's seals, or `None` for a file that cannot be sealed at all
+/// (not a memfd or shmem file: the kernel answers `EINVAL`).
+pub(crate) fn seals(fd: BorrowedFd<'_>) -> io::Result<Option<u32>> {
+    match syscall!(fcntl(fd.as_raw_fd(), libc::F_GET_SEALS)) {
+        Ok(seals) => Ok(Some(seals as u32)),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `pidfd_open(pid, 0)`: a descriptor that becomes readable when `pid` ends (Linux 5.3+),
+/// close-on-exec. Death is then seen from the process itself, not from a socket that another
+/// process (a grandchild) may still hold open.
+pub(crate) fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; it touches
+    // no memory of ours.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0u32) };
+    if fd == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the call succeeded, so `fd` is a new open descriptor owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `poll` of one descriptor for readability, up to `timeout`; whether it became readable.
+pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: std::time::Duration) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `pfd` is one valid pollfd for the duration of the call; poll only writes its
+    // `revents`.
+    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+    n > 0 && pfd.revents != 0
 }

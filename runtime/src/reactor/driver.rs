@@ -3,7 +3,8 @@
 //! Owns the `mio::Poll`, the events buffer and the precise-timeout timerfd; one thread at a
 //! time calls [`Reactor::poll`] (`&mut self` enforces it). One `poll` is five steps,
 //! numbered in its body: choose how to wait (arm the timerfd for a finite non-zero
-//! timeout), wait in `epoll_wait`, route the events to their registrations under one
+//! timeout; under Miri, which has no timerfd, pass the timeout to epoll), wait in
+//! `epoll_wait`, route the events to their registrations under one
 //! table lock, drain or disarm the timerfd, and wake the collected wakers after the lock
 //! is released (steps 3 and 4 of the module doc's "How readiness flows").
 
@@ -17,7 +18,7 @@ use mio::{Events, Poll};
 use super::handle::{IoHandle, Shared};
 use super::scheduled_io::{READ_CLOSED, READABLE, WRITABLE, WRITE_CLOSED};
 use super::table::RegistrationTable;
-use super::timer::PreciseTimeout;
+use super::timer::{Armed, PreciseTimeout};
 use super::token::{Key, TIMER_TOKEN, WAKER_TOKEN};
 
 /// The registration table's capacity when none is given. Far above the common soft
@@ -100,10 +101,11 @@ impl Reactor {
     pub fn poll(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
         // Step 1: choose how to wait.
         let epoll_timeout = match timeout {
-            Some(t) if !t.is_zero() => {
-                self.timeout.arm(t)?;
-                None
-            }
+            Some(t) if !t.is_zero() => match self.timeout.arm(t)? {
+                Armed::Timer => None,
+                // Under Miri only: no timerfd (`timer.rs`).
+                Armed::EpollTimeout => Some(t),
+            },
             other => other,
         };
         // Step 2: wait.

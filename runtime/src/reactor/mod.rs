@@ -51,7 +51,8 @@
 //! ## Timeouts to the microsecond
 //!
 //! epoll's timeout is in milliseconds. For a finite non-zero timeout the driver arms a
-//! timerfd in the epoll set instead and waits without a timeout; see `timer.rs`.
+//! timerfd in the epoll set instead and waits without a timeout; see `timer.rs` (which also
+//! says what Miri, lacking timerfd, gets instead).
 //!
 //! ## Driving it by hand
 //!

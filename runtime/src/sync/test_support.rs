@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
 
 /// A waker that counts its wakes.
 #[derive(Default)]
@@ -46,7 +47,16 @@ impl Wake for ThreadWaker {
     }
 }
 
+/// How long [`block_on`] waits for a wake-up before it declares a hang: far above any wait
+/// these tests have (a few microseconds), so a lost wake-up fails the test with a message
+/// instead of stalling the suite.
+const HANG_LIMIT: Duration = Duration::from_secs(60);
+
 /// Polls `future` on this thread until it completes, parking while it is pending.
+///
+/// # Panics
+///
+/// If no wake-up arrives for [`HANG_LIMIT`] while the future is pending: a lost wake-up.
 pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     let state = Arc::new(ThreadWaker {
@@ -59,8 +69,15 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
             return output;
         }
+        let waiting_since = Instant::now();
         while !state.woken.swap(false, Ordering::Acquire) {
-            thread::park();
+            // park_timeout may return early or spuriously; only the clock says it hung.
+            thread::park_timeout(HANG_LIMIT);
+            assert!(
+                state.woken.load(Ordering::Acquire) || waiting_since.elapsed() < HANG_LIMIT,
+                "no wake-up within {HANG_LIMIT:?} on thread {:?}: a lost wake-up",
+                thread::current().name()
+            );
         }
     }
 }

@@ -5,7 +5,7 @@ use std::io;
 use std::marker::PhantomData;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{Ordering, fence};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,7 @@ use switchyard_runtime::time::Timers;
 
 use super::context::Entered;
 use super::metrics::{Counters, LoopMetrics};
+use super::park::Park;
 use super::scheduler::{Local, Shared};
 use super::{Builder, LoopHandle, SpawnError};
 
@@ -150,18 +151,17 @@ impl EventLoop {
             // A timer is already due: fire it at the next tick instead of sleeping.
             return;
         }
-        // Parking protocol steps a to c (module doc).
-        shared.parked.store(true, Ordering::Relaxed);
-        // SeqCst fence (b): pairs with fence (y) in `Shared::unpark`.
-        fence(Ordering::SeqCst);
-        if shared.main_woken.load(Ordering::Relaxed) || shared.has_remote() {
-            shared.parked.store(false, Ordering::Relaxed);
+        // Parking protocol steps a to c (module doc; the code is in `park.rs`).
+        let park = shared
+            .park
+            .prepare(|| shared.main_woken.load(Ordering::Relaxed) || shared.has_remote());
+        if park == Park::Skip {
             return;
         }
         Counters::add(&self.local.counters.parks, 1);
         // Step d.
         poll_reactor(&mut self.reactor, timeout);
-        shared.parked.store(false, Ordering::Relaxed);
+        shared.park.unparked();
     }
 
     /// Spawns a `!Send` future on the loop. It first runs at the next tick of `block_on`.

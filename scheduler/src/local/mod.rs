@@ -16,7 +16,8 @@
 //!   | Local  (loop thread only)           |         | Shared  (Arc, any thread)        |
 //!   |   run_queue: VecDeque<Runnable>  <------drain----- remote_queue: Injector        |
 //!   |   tasks:     TaskSlab               |         |   remote_tasks: Mutex<Slab<Task>>|
-//!   +-------------------------------------+         |   parked, main_woken: AtomicBool |
+//!   +-------------------------------------+         |   park: ParkFlag (park.rs)       |
+//!                       |                           |   main_woken: AtomicBool         |
 //!                       |                           |   io: IoHandle (mio::Waker)      |
 //!                       v                           +----------------------------------+
 //!              EventLoop::block_on: the tick
@@ -61,6 +62,10 @@
 //! `parked` at (z) and the eventfd write makes (d) return. A wake from the loop's own thread
 //! never needs this: the loop is running, and it checks its queues before it parks.
 //!
+//! Both sides are written once, in `park.rs` (`ParkFlag`), which the loop and `Shared::unpark`
+//! call, and which a loom model drives against remote wakes, remote spawns and the main
+//! future's waker (`RUSTFLAGS="--cfg loom" cargo test -p switchyard-scheduler --lib loom_loop`).
+//!
 //! ## Task identity and the task table
 //!
 //! The table (`TaskSlab`, in `task_slab.rs`: a slab with 8-byte entries, half of
@@ -99,6 +104,7 @@ mod error;
 mod event_loop;
 mod handle;
 mod metrics;
+mod park;
 mod scheduler;
 
 pub use builder::Builder;

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::num::NonZeroU64;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crossbeam_deque::{Injector, Steal};
@@ -23,6 +23,7 @@ use switchyard_runtime::task::{self, JoinHandle, Runnable, Schedule, ScheduleInf
 use super::SpawnError;
 use super::context;
 use super::metrics::Counters;
+use super::park::ParkFlag;
 use crate::task_slab::TaskSlab;
 
 /// Slots an empty run queue keeps (8 KiB): enough that steady traffic never reallocates,
@@ -108,7 +109,7 @@ pub(super) struct Shared {
     live: AtomicUsize,
     capacity: usize,
     /// The loop is blocked in the reactor, or about to be.
-    pub(super) parked: AtomicBool,
+    pub(super) park: ParkFlag,
     /// The main future's waker fired since its last poll.
     pub(super) main_woken: AtomicBool,
     /// Wakes the reactor; `None` once the loop is dropped, so that a `LoopHandle` kept alive
@@ -127,7 +128,7 @@ impl Shared {
             }),
             live: AtomicUsize::new(0),
             capacity,
-            parked: AtomicBool::new(false),
+            park: ParkFlag::new(),
             main_woken: AtomicBool::new(false),
             io: Mutex::new(Some(io)),
         }
@@ -205,10 +206,9 @@ impl Shared {
 
     /// Steps y and z of the parking protocol: wake the loop if it is parked.
     pub(super) fn unpark(&self) {
-        // SeqCst fence (y): pairs with the loop's fence (b) so that either the loop sees the work
-        // we just published, or we see `parked` and wake it (module doc, "Parking").
-        fence(Ordering::SeqCst);
-        if self.parked.load(Ordering::Relaxed) {
+        // Either the loop sees the work we just published, or we see `parked` and wake it
+        // (module doc, "Parking"; the fence is in `park.rs`).
+        if self.park.must_wake() {
             let io = self.io.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(io) = io.as_ref() {
                 // A failed eventfd write leaves the counter saturated, i.e. readable: the loop

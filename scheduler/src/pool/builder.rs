@@ -41,6 +41,22 @@ pub(crate) struct Hooks {
     pub(crate) on_thread_unpark: Option<ThreadHook>,
     pub(crate) on_task_spawn: Option<TaskHook>,
     pub(crate) on_task_terminate: Option<TaskHook>,
+    /// Test support only ([`Builder::test_hook`]).
+    pub(crate) test_hook: Option<Arc<dyn Fn(TestPoint) + Send + Sync + 'static>>,
+}
+
+/// Test support: the points of the pool's protocols where [`Builder::test_hook`] is called,
+/// so that a test can park a thread exactly in a race window. Not part of the stable API.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TestPoint {
+    /// A thread outside the pool has passed the shutdown check of `Shared::schedule` and
+    /// is about to push its job (shutdown.rs, the gate: G1 done, G2 next).
+    ScheduleAdmitted,
+    /// Shutdown has closed the gate and is waiting for the schedulers it admitted
+    /// (shutdown.rs, step 2).
+    ShutdownWaitsForSchedulers,
 }
 
 /// The settings a running pool reads.
@@ -194,6 +210,14 @@ impl Builder {
     /// cancelled), on the thread that dropped it.
     pub fn on_task_terminate(mut self, f: impl Fn(TaskId) + Send + Sync + 'static) -> Self {
         self.config.hooks.on_task_terminate = Some(Arc::new(f));
+        self
+    }
+
+    /// Test support: `f` runs at each [`TestPoint`], on the thread that reaches it (and may
+    /// block it there, to hold a race window open). Not part of the stable API.
+    #[doc(hidden)]
+    pub fn test_hook(mut self, f: impl Fn(TestPoint) + Send + Sync + 'static) -> Self {
+        self.config.hooks.test_hook = Some(Arc::new(f));
         self
     }
 

@@ -11,7 +11,10 @@
 //! poll, so running it straight from its box is what lets `scope` compete with rayon.
 //!
 //! Dropping a `Job` unrun cancels it: a task completes as cancelled (its `JoinHandle` says
-//! so), a closure's captures are dropped.
+//! so), a closure's captures are dropped. The pool does that only through [`Job::discard`],
+//! which contains a panicking `Drop` (of a closure's captures; a task's future is dropped
+//! under the task core's own `catch_unwind`), so that one bad destructor cannot stop a
+//! worker's exit or a shutdown step half-way (shutdown.rs).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use switchyard_runtime::task::{Runnable, TaskId};
@@ -44,6 +47,15 @@ impl Job {
         match self {
             Job::Task(runnable) => Some(runnable.id()),
             Job::Closure(_) => None,
+        }
+    }
+
+    /// Drops the job unrun (a task is cancelled), containing a panic of its `Drop`. Returns
+    /// whether it panicked; the payload is dropped (the panic hook has reported it).
+    pub(crate) fn discard(self) -> Ran {
+        match catch_unwind(AssertUnwindSafe(move || drop(self))) {
+            Ok(()) => Ran::Done,
+            Err(_payload) => Ran::Panicked,
         }
     }
 

@@ -2,6 +2,7 @@
 
 mod block_on;
 mod builder;
+mod current;
 mod driver;
 mod job;
 mod metrics;
@@ -17,8 +18,9 @@ mod worker;
 pub use block_on::block_on;
 pub use builder::{
     BuildError, Builder, DEFAULT_GLOBAL_QUEUE_INTERVAL, DEFAULT_LIFO_POLL_BOUND,
-    DEFAULT_STACK_SIZE, DEFAULT_STALL_TIME_SLICE, TaskHook, ThreadHook,
+    DEFAULT_STACK_SIZE, DEFAULT_STALL_TIME_SLICE, TaskHook, TestPoint, ThreadHook,
 };
+pub use current::{NotInPool, spawn};
 pub use metrics::{HAND_OFF_LOG, HandOff, LATENCY_SAMPLE_EVERY, Metrics, WorkerMetrics};
 pub use scope::{SCOPE_CANCELLED, Scope};
 pub use tasks::SHARDS_PER_WORKER;
@@ -29,23 +31,24 @@ use job::Job;
 use seat::SeatSlot;
 use shared::{Placement, Shared};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use switchyard_runtime::park::{Parker, Unparker};
 use switchyard_runtime::task::{self, JoinHandle};
 
 /// A work-stealing pool of OS threads. See the [module documentation](self).
 ///
-/// Dropping it shuts it down (shutdown.rs: flag, monitor, wake, join, injector) and joins every
-/// thread it started.
+/// Dropping it shuts it down (the numbered steps of shutdown.rs), joins every thread it
+/// started and closes its file descriptors, whatever handles survive it.
 pub struct Pool {
     handle: PoolHandle,
     monitor: Option<(std::thread::JoinHandle<()>, Unparker)>,
 }
 
 /// A cheap, cloneable handle to a [`Pool`], usable from any thread (and from the pool's own
-/// jobs) to submit work. It does not keep the threads alive: after the pool is dropped,
-/// submitted work is dropped unrun.
+/// jobs) to submit work. It keeps neither the threads nor the reactor's file descriptors
+/// alive: after the pool is dropped, submitted work is dropped unrun (a spawned task's
+/// `JoinHandle` reports cancelled, see [`PoolHandle::is_shut_down`]).
 #[derive(Clone)]
 pub struct PoolHandle {
     shared: Arc<Shared>,
@@ -88,7 +91,9 @@ impl Pool {
             None
         };
         let driver = match config.io_capacity {
-            Some(capacity) => Some(driver::Driver::new(capacity).map_err(BuildError::Io)?),
+            Some(capacity) => Some(Arc::new(
+                driver::Driver::new(capacity).map_err(BuildError::Io)?,
+            )),
             None => None,
         };
         let n = config.workers;
@@ -100,11 +105,11 @@ impl Pool {
             stealers,
             injector: Injector::new(),
             idle: sleep::Idle::new(n),
-            driver,
+            driver: Mutex::new(driver),
             timers: switchyard_runtime::time::Timers::new(),
             tasks: tasks::TaskTable::new(n),
             metrics: metrics::PoolMetrics::new(),
-            shutdown: AtomicBool::new(false),
+            gate: shutdown::Gate::new(),
             spares: Mutex::new(Vec::new()),
             threads: Mutex::new(Vec::with_capacity(n)),
             next_thread_number: AtomicUsize::new(0),

@@ -2,10 +2,11 @@
 //!
 //! [`Shared`] is what every pool thread, every [`PoolHandle`](super::PoolHandle) and (once
 //! spawned) every task's scheduler hook points at. Its one decision is [`Shared::schedule`]:
-//! which queue a runnable job goes to.
+//! which queue a runnable job goes to. Every job handed to the pool (a spawn, an `execute`, a
+//! scope's closure, a wake, the monitor's rescue of a seat) comes through here.
 //!
-//! 1. Shut down: the job is dropped (a task is cancelled, its `JoinHandle` says so).
-//! 2. Scheduled from a thread that holds one of this pool's seats: to that seat, either
+//! 1. Scheduled from a thread that holds one of this pool's seats, while the pool is not
+//!    shutting down: to that seat, either
 //!    - the LIFO slot ([`Placement::Lifo`]: a task woken by the task being polled, the
 //!      message-passing case), pushing the slot's previous occupant to the back of the deque,
 //!      or
@@ -13,12 +14,17 @@
 //!      a yield must let the others run first).
 //!
 //!    A deque holds at most [`LOCAL_QUEUE_CAPACITY`] jobs: the push that goes past it moves
-//!    the older half to the injector, where every worker takes its turn at them.
+//!    the older half to the injector (through the gate, as in 2), where every worker takes
+//!    its turn at them.
 //!
 //!    Inside a poll the seat may be taken by the stall monitor at any moment, so the push is
 //!    bracketed by `lock_in_poll` / `unlock_in_poll` (seat.rs, steps 4 and 5); if the seat is
-//!    gone the job goes to the injector instead.
-//! 3. From anywhere else: to the injector.
+//!    gone the job goes to the injector instead (2).
+//! 2. From anywhere else: to the injector, through the shutdown gate ([`Shared::inject`];
+//!    shutdown.rs, G1-G3): admitted, the job is pushed; refused (the pool is shutting down),
+//!    it is dropped unrun (a task is cancelled, its `JoinHandle` says so). The only push into
+//!    the injector, [`Shared::push_injector`], takes the gate's [`Admitted`] token, so no path
+//!    can skip the gate.
 //!
 //! A job that lands where another worker could take it (a deque or the injector) is followed
 //! by a notify (sleep.rs, N1-N3), so a sleeping worker wakes if nobody is searching. A push to
@@ -31,17 +37,17 @@
 /// units on 2 workers) gave Jain's index 0.05-0.1 before this bound.
 pub(crate) const LOCAL_QUEUE_CAPACITY: usize = 256;
 
-use super::builder::Config;
+use super::builder::{Config, TestPoint};
 use super::driver::Driver;
 use super::job::Job;
 use super::metrics::PoolMetrics;
 use super::monitor::Spare;
 use super::seat::SeatSlot;
+use super::shutdown::{Admitted, Gate};
 use super::sleep::Idle;
 use super::tasks::TaskTable;
 use crossbeam_deque::{Injector, Stealer};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Where on its seat a job scheduled from a worker goes.
@@ -59,16 +65,18 @@ pub(crate) struct Shared {
     pub(crate) stealers: Box<[Stealer<Job>]>,
     pub(crate) injector: Injector<Job>,
     pub(crate) idle: Idle,
-    /// The reactor, driven by one worker at a time (driver.rs); `None` with `io(false)`.
-    pub(crate) driver: Option<Driver>,
+    /// The reactor, driven by one worker at a time (driver.rs); `None` with `io(false)`, and
+    /// after shutdown step 8, which drops it so that its fds close whatever handles survive.
+    /// Pool threads clone the `Arc` when they start and use their copy.
+    pub(crate) driver: Mutex<Option<Arc<Driver>>>,
     /// The pool's timer wheel, processed by workers (driver.rs, step 4).
     pub(crate) timers: switchyard_runtime::time::Timers,
-    /// Every live task (for shutdown step 6).
+    /// Every live task (for shutdown step 7).
     pub(crate) tasks: TaskTable,
     pub(crate) config: Config,
     pub(crate) metrics: PoolMetrics,
-    /// Set once, by shutdown step 1.
-    pub(crate) shutdown: AtomicBool,
+    /// Admits jobs into the injector until shutdown step 1 closes it (shutdown.rs).
+    pub(crate) gate: Gate,
     /// Stuck threads waiting for a seat (monitor.rs).
     pub(crate) spares: Mutex<Vec<Arc<Spare>>>,
     /// Every pool thread ever started and not yet joined (workers, spares).
@@ -130,41 +138,73 @@ pub(crate) fn on_pool_thread(shared: &Shared) -> bool {
 
 impl Shared {
     pub(crate) fn is_shut_down(&self) -> bool {
-        // Acquire: pairs with shutdown step 1's SeqCst store.
-        self.shutdown.load(Ordering::Acquire)
+        self.gate.is_closed()
     }
 
-    /// Routes a runnable job to a queue (module doc, steps 1-3).
+    /// The reactor, for a pool thread to keep while it runs (`None` without I/O or after
+    /// shutdown step 8).
+    pub(crate) fn driver(&self) -> Option<Arc<Driver>> {
+        self.driver
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Routes a runnable job to a queue (module doc, steps 1-2).
     pub(crate) fn schedule(&self, job: Job, placement: Placement) {
         // 1.
-        if self.is_shut_down() {
-            drop(job);
+        let job = with_current(|cx| match cx {
+            Some(cx) if std::ptr::eq(cx.shared, self) => match cx.seat.get() {
+                // A seat holder is joined by shutdown step 5 and empties its seat when it
+                // sees the flag, so checking the flag here is enough (shutdown.rs, "The
+                // gate"); a job it keeps is dropped below, outside the thread-local borrow.
+                Some(_) if self.is_shut_down() => Err(job),
+                Some(seat) => {
+                    if let Some(id) = job.task_id() {
+                        self.metrics.on_schedule(id);
+                    }
+                    Ok(self.push_to_seat(cx, seat, job, placement))
+                }
+                None => Ok(Some(job)),
+            },
+            _ => Ok(Some(job)),
+        });
+        match job {
+            Ok(None) => {}
+            // 2.
+            Ok(Some(job)) => self.inject(job),
+            Err(job) => {
+                let _ = job.discard();
+            }
+        }
+    }
+
+    /// Step 2: through the gate into the injector, and notify; dropped unrun if the pool is
+    /// shutting down.
+    pub(crate) fn inject(&self, job: Job) {
+        // G1.
+        let Some(admitted) = self.gate.enter() else {
+            let _ = job.discard();
             return;
+        };
+        if let Some(hook) = &self.config.hooks.test_hook {
+            hook(TestPoint::ScheduleAdmitted);
         }
         if let Some(id) = job.task_id() {
             self.metrics.on_schedule(id);
         }
-        // 2.
-        let job = with_current(|cx| match cx {
-            Some(cx) if std::ptr::eq(cx.shared, self) => match cx.seat.get() {
-                Some(seat) => self.push_to_seat(cx, seat, job, placement),
-                None => Some(job),
-            },
-            _ => Some(job),
-        });
-        // 3.
-        if let Some(job) = job {
-            self.inject(job);
-        }
-    }
-
-    /// Pushes to the injector and notifies.
-    pub(crate) fn inject(&self, job: Job) {
-        self.injector.push(job);
+        // G2.
+        self.push_injector(&admitted, job);
         self.idle.notify_one();
+        // G3: `admitted` drops here.
     }
 
-    /// Step 2. Returns the job back if the seat was handed off meanwhile.
+    /// The one push into the injector: only a scheduler the gate admitted may make it.
+    fn push_injector(&self, _admitted: &Admitted<'_>, job: Job) {
+        self.injector.push(job);
+    }
+
+    /// Step 1. Returns the job back if the seat was handed off meanwhile.
     fn push_to_seat(
         &self,
         cx: &WorkerCx,
@@ -199,14 +239,7 @@ impl Shared {
         // The deque is FIFO for its owner: `pop` takes the oldest jobs, which have waited
         // longest and go to the shared queue first.
         let overflowed = spilled && local.deque.len() > LOCAL_QUEUE_CAPACITY;
-        if overflowed {
-            for _ in 0..LOCAL_QUEUE_CAPACITY / 2 {
-                match local.deque.pop() {
-                    Some(oldest) => self.injector.push(oldest),
-                    None => break,
-                }
-            }
-        }
+        let overflowed = overflowed && self.spill(local);
         if let Some(seq) = polling {
             slot.unlock_in_poll(seq);
         }
@@ -217,5 +250,21 @@ impl Shared {
             self.idle.notify_local();
         }
         None
+    }
+
+    /// Step 1's overflow: moves the older half of the deque to the injector, through the gate.
+    /// Returns whether it moved any (a closed gate leaves them on the seat, which its holder
+    /// empties on its way out: shutdown.rs, step 4).
+    fn spill(&self, local: &mut super::seat::SeatLocal) -> bool {
+        let Some(admitted) = self.gate.enter() else {
+            return false;
+        };
+        for _ in 0..LOCAL_QUEUE_CAPACITY / 2 {
+            match local.deque.pop() {
+                Some(oldest) => self.push_injector(&admitted, oldest),
+                None => break,
+            }
+        }
+        true
     }
 }

@@ -1,7 +1,10 @@
 //! # The sleep protocol: idle workers park, and no wake-up is lost
 //!
-//! The proof sketch is in the pool's README ("The sleep protocol"); the steps below carry the
-//! same numbers, and every fence names the step it pairs with.
+//! The race this protocol closes is told in the pool's README ("The sleep protocol"). The
+//! steps below are numbered here and only here (worker.rs, shared.rs and the README cite
+//! them), and every fence names the step it pairs with. The sleeper's side runs as one
+//! function, [`sleep`], called by the worker loop (worker.rs, tick step 7) and by the loom
+//! models at the end of this file, so the models check the code that runs.
 //!
 //! State (one word, [`Idle::state`]): how many seats are *unparked* (their holder is not
 //! asleep) and how many workers are *searching* (stealing from others because their own
@@ -32,6 +35,43 @@
 //!
 //! At most half of the seats search at once ([`Idle::transition_to_searching`]): more
 //! searchers than that mostly contend on the same deques.
+//!
+//! ## Proof sketch (no lost wake-up)
+//!
+//! Take a job J pushed by notifier N, and suppose every worker is asleep or about to sleep
+//! with J still queued. SeqCst fences and SeqCst read-modify-writes are totally ordered (the SC
+//! order); a read that comes after a fence X in that order sees every write sequenced before
+//! any fence or SC operation earlier than X.
+//!
+//! - *Case A: N's fence (N1) is before sleeper W's fence (S2).* Then W's re-check (S3), after
+//!   its fence, sees J's push, which was before N1. W takes J.
+//! - *Case B: W's fence is before N's.* Then N's read (N2) sees W's registration (S2, before
+//!   W's fence). N stops only if (i) a worker S was searching or (ii) no seat was parked.
+//!   (ii) is false: W is parked. In (i), N's read came before S's decrement (S1 or F1) in the
+//!   SC order. If S goes to sleep, its S1 decrement and its own S2 fence come after N1, so S
+//!   is in case A with N: its re-check sees J. If S found another job instead, its F1
+//!   decrement came after N2; if S was the last searcher it notifies (N1-N3), and its N2 read
+//!   sees W parked and nobody searching, so it wakes a sleeper, who searches and finds J; if
+//!   S was not the last, the same argument applies to the last searcher, which exists since
+//!   the count was positive.
+//! - A notifier that pops W (N3) counts it unparked under the mutex, and unparks its
+//!   `Parker`, whose token is never lost (park.rs): W either has not parked yet (its park
+//!   returns at once) or is parked (it wakes).
+//!
+//! So in every case some worker sees J. (A job a worker pushes to its *own* deque needs none of
+//! this for liveness: its holder is awake and pops its own deque before it can reach S2. Such
+//! pushes notify only to share work, and skip the fence when a plain read shows no seat
+//! asleep.) The same reasoning covers the shutdown flag (shutdown.rs, step 1, a SeqCst
+//! read-modify-write), which S3 reads after S2's fence.
+//!
+//! ## How it is checked
+//!
+//! - `loom_sleep_one_worker_no_lost_wakeup`, `loom_sleep_two_workers_no_lost_wakeup`: one or
+//!   two workers run the real [`sleep`] against an outside notifier; a lost wake-up is a
+//!   deadlock in the model. Deleting S3 fails the two-worker model.
+//! - `tests/pool_sleep_random_gaps.rs`: one job at a time with random 0-40 µs gaps, on 1 and
+//!   2 workers, with and without the reactor; deleting S3 loses a job within a few thousand.
+//! - `tests/pool_no_lost_wakeups.rs`: 10^6 cross-thread wakes in lock-step.
 
 use switchyard_runtime::loom::sync::Mutex;
 use switchyard_runtime::loom::sync::atomic::{AtomicUsize, Ordering, fence};
@@ -229,6 +269,100 @@ impl Idle {
     }
 }
 
+/// What [`sleep`] needs from the worker going to sleep: the worker loop (worker.rs) provides
+/// the real queues, reactor, timers and parker; the loom model below provides a job counter
+/// and a parker. Both run the same [`sleep`], so the model checks the code that runs.
+pub(crate) trait Sleeper {
+    /// What a look at the queues finds.
+    type Job;
+    /// Whether the worker is counted as searching.
+    fn searching(&self) -> bool;
+    /// Sets whether the worker is counted as searching.
+    fn set_searching(&mut self, searching: bool);
+    /// Pauses between two spin rounds (a few hundred cycles; nothing under loom).
+    fn pause(&mut self);
+    /// One look at every queue another thread could have pushed to (other seats' deques and
+    /// the injector), taking a job if there is one.
+    fn look(&mut self) -> Option<Self::Job>;
+    /// Whether the pool is shutting down (shutdown.rs, step 1).
+    fn is_shut_down(&self) -> bool;
+    /// How the thread is to be woken (S2): its `Parker`, or the reactor if it takes the
+    /// driver here (driver.rs, step 1).
+    fn wake_by(&mut self) -> WakeBy;
+    /// S4, once, before the first park: bookkeeping, and firing due timers (driver.rs,
+    /// step 4).
+    fn before_park(&mut self);
+    /// Whether the worker's own seat holds a job (woken onto it by fired timers).
+    fn has_local_work(&mut self) -> bool;
+    /// S4: sleeps until unparked (or the next timer, or an I/O event).
+    fn park(&mut self);
+    /// S4: a wake-up that found the seat still listed: stale, or a timer or I/O event.
+    fn after_stale_wake(&mut self);
+    /// After S4, once: hands the driver on, bookkeeping.
+    fn after_park(&mut self);
+}
+
+/// Step 7 of the worker tick (worker.rs): spin, then S1-S4. Returns a job that the spin or
+/// the re-check found, or `None` after a wake-up (the worker loop then looks again, counted
+/// as a searcher if a notifier woke it).
+pub(crate) fn sleep<S: Sleeper>(
+    idle: &Idle,
+    seat: usize,
+    spin_rounds: u32,
+    s: &mut S,
+) -> Option<S::Job> {
+    // Spin a little first: parking and being woken cost a futex round trip each (some
+    // microseconds), more than the gap between two jobs of a producer that is a little
+    // slower than the workers. A spinning searcher also keeps notifiers from waking
+    // sleepers (N2 sees it searching), which is right: it will find their job.
+    for _ in 0..spin_rounds {
+        s.pause();
+        if let Some(job) = s.look() {
+            return Some(job);
+        }
+    }
+    // S1.
+    if s.searching() {
+        s.set_searching(false);
+        let _ = idle.transition_from_searching();
+    }
+    // S2.
+    let wake_by = s.wake_by();
+    idle.register_sleeper(seat, wake_by);
+    // S3: the re-check, after S2's fence. The shutdown flag counts as work.
+    let found = if s.is_shut_down() { None } else { s.look() };
+    if found.is_some() || s.is_shut_down() {
+        if idle.cancel_sleep(seat) == Cancel::AlreadyWoken {
+            // Popped meanwhile: by a notifier, which counted us as a searcher (N3), or by
+            // shutdown's `notify_all`, which did not. The flag decides, as in S4 below.
+            s.set_searching(!s.is_shut_down());
+        }
+        return found;
+    }
+    // S4.
+    s.before_park();
+    loop {
+        if s.has_local_work() {
+            // Fired timers woke tasks onto this seat: run them instead of sleeping.
+            if idle.cancel_sleep(seat) == Cancel::AlreadyWoken {
+                // As in S3: counted as a searcher unless shutdown popped us.
+                s.set_searching(!s.is_shut_down());
+            }
+            break;
+        }
+        s.park();
+        if !idle.is_sleeping(seat) {
+            // Popped by a notifier (N3): we are a searcher. (Woken by shutdown: the flag
+            // decides.)
+            s.set_searching(!s.is_shut_down());
+            break;
+        }
+        s.after_stale_wake();
+    }
+    s.after_park();
+    None
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -298,16 +432,25 @@ mod loom_tests {
             false
         }
 
-        /// The worker loop of worker.rs, reduced to the protocol. Returns after running one job
-        /// or seeing `done`.
+        /// The worker loop of worker.rs reduced to its tick's last steps: look at the queue,
+        /// and if it is empty run the real step 7, [`sleep`] (spin, S1-S4). Returns after
+        /// running one job or seeing `done`.
         fn worker(&self, seat: usize, parker: &Parker) {
-            let unparker = parker.unparker();
-            let mut searching = self.idle.transition_to_searching();
+            let mut sleeper = ModelSleeper {
+                model: self,
+                parker,
+                searching: self.idle.transition_to_searching(),
+            };
             loop {
-                if self.try_take() {
-                    if searching && self.idle.transition_from_searching() {
-                        self.idle.notify_one(); // F1
+                let found = self.try_take()
+                    || (!self.done.load(Ordering::SeqCst)
+                        && sleep(&self.idle, seat, SPIN_ROUNDS, &mut sleeper).is_some());
+                if found {
+                    // F1.
+                    if sleeper.searching && self.idle.transition_from_searching() {
+                        self.idle.notify_one();
                     }
+                    // The end (shutdown steps 1 and 4, in short).
                     self.done.store(true, Ordering::SeqCst);
                     self.idle.notify_all();
                     return;
@@ -315,28 +458,58 @@ mod loom_tests {
                 if self.done.load(Ordering::SeqCst) {
                     return;
                 }
-                if searching {
-                    searching = false;
-                    let _ = self.idle.transition_from_searching(); // S1
-                }
-                self.idle
-                    .register_sleeper(seat, WakeBy::Parker(unparker.clone())); // S2
-                if self.done.load(Ordering::SeqCst) || self.jobs.load(Ordering::SeqCst) > 0 {
-                    // S3 found work (or the end).
-                    if self.idle.cancel_sleep(seat) == Cancel::AlreadyWoken {
-                        searching = true;
-                    }
-                    continue;
-                }
-                loop {
-                    parker.park(); // S4
-                    if !self.idle.is_sleeping(seat) {
-                        break;
-                    }
-                }
-                searching = !self.done.load(Ordering::SeqCst);
             }
         }
+    }
+
+    /// Spin rounds in the model: one, so the spin path is checked too, at little cost.
+    const SPIN_ROUNDS: u32 = 1;
+
+    /// The model's side of [`Sleeper`]: the queue is a counter, the pool's end is `done`.
+    struct ModelSleeper<'m> {
+        model: &'m Model,
+        parker: &'m Parker,
+        searching: bool,
+    }
+
+    impl Sleeper for ModelSleeper<'_> {
+        type Job = ();
+
+        fn searching(&self) -> bool {
+            self.searching
+        }
+
+        fn set_searching(&mut self, searching: bool) {
+            self.searching = searching;
+        }
+
+        fn pause(&mut self) {}
+
+        fn look(&mut self) -> Option<()> {
+            self.model.try_take().then_some(())
+        }
+
+        fn is_shut_down(&self) -> bool {
+            self.model.done.load(Ordering::SeqCst)
+        }
+
+        fn wake_by(&mut self) -> WakeBy {
+            WakeBy::Parker(self.parker.unparker())
+        }
+
+        fn before_park(&mut self) {}
+
+        fn has_local_work(&mut self) -> bool {
+            false
+        }
+
+        fn park(&mut self) {
+            self.parker.park();
+        }
+
+        fn after_stale_wake(&mut self) {}
+
+        fn after_park(&mut self) {}
     }
 
     /// Preemptions explored per execution unless LOOM_MAX_PREEMPTIONS says otherwise: the

@@ -10,7 +10,7 @@
 //!
 //! [`TaskTable`] holds a [`Task`] handle for every live task, so that shutdown can cancel the
 //! tasks that are idle (waiting on a waker that may never fire, or that a cycle keeps alive):
-//! shutdown step 6. It is sharded ([`SHARDS_PER_WORKER`] slabs per worker, `TaskSlab`s with
+//! shutdown step 7. It is sharded ([`SHARDS_PER_WORKER`] slabs per worker, `TaskSlab`s with
 //! 8-byte entries, each behind a mutex; a worker spawns into the shards of its own seat, so
 //! the lock is rarely contended),
 //! and a task's [`TaskId`] says where it lives, as the loop's ids do:
@@ -148,7 +148,7 @@ impl TaskTable {
         drop(task);
     }
 
-    /// Shutdown step 6: cancel every task still in the table. Each `shutdown` drops an idle
+    /// Shutdown step 7: cancel every task still in the table. Each `shutdown` drops an idle
     /// task's future here (its `release` removes it from the table, taking the shard lock, so
     /// no lock is held while calling it).
     pub(crate) fn shutdown_all(&self) {

@@ -4,7 +4,7 @@
 //! *tick* takes one job and runs it:
 //!
 //! 1. **Shutdown?** If the pool is shutting down, drop everything left on the seat (tasks are
-//!    cancelled) and leave (shutdown.rs, step 3).
+//!    cancelled) and leave (shutdown.rs, step 4).
 //! 2. **Injector, every N ticks.** Every `global_queue_interval` ticks (61) take one job from
 //!    the injector first, so jobs injected from outside are not starved by a worker whose
 //!    deque never empties; at the same tick, poll the reactor without blocking (if no other
@@ -18,10 +18,15 @@
 //!    batch from the other seats' deques (random start, then round the ring), then the
 //!    injector again. A searcher that finds a job stops searching, and if it was the last
 //!    searcher wakes another (sleep.rs, F1).
-//! 7. **Sleep**: first spin a few microseconds looking for work ([`SPIN_ROUNDS`]); then the
-//!    sleep protocol (sleep.rs, S1-S4): register as a sleeper, re-check every queue once, fire
-//!    due timers, and sleep until woken or the next timer: in the reactor if this worker can
-//!    take the driver, else on its `Parker` (driver.rs, steps 1-2, 4).
+//! 7. **Sleep**: `sleep::sleep`, the one implementation of the sleeper's side of the sleep
+//!    protocol (sleep.rs, which numbers its steps), run with this worker's queues: first spin
+//!    a few microseconds looking for work ([`SPIN_ROUNDS`]); then register as a sleeper (S1,
+//!    S2), re-check every queue once (S3), fire due timers, and sleep until woken or the next
+//!    timer (S4): in the reactor if this worker can take the driver, else on its `Parker`
+//!    (driver.rs, steps 1-2, 4).
+//!
+//! This list is the one numbering of the tick; the README and the other files cite it as
+//! "tick step N".
 //!
 //! Running a job (`run_job`): bracket it with `begin_poll`/`end_poll` (seat.rs, steps 1-2),
 //! run it under a fresh cooperative budget ([`coop::with_budget`]), count it. If `end_poll`
@@ -29,12 +34,13 @@
 //! worker `i` at once (it must not touch the seat again) and goes to the spare room
 //! (monitor.rs) to wait for a seat of its own, or retires.
 
+use super::driver::{Driver, Driving};
 use super::job::{Job, Ran};
 use super::metrics::bump;
 use super::monitor;
 use super::seat::{EndPoll, SeatSlot};
 use super::shared::{Shared, WorkerCx, enter};
-use super::sleep::{Cancel, WakeBy};
+use super::sleep::{self, Sleeper, WakeBy};
 use crossbeam_deque::Steal;
 use std::sync::Arc;
 use std::time::Instant;
@@ -100,8 +106,12 @@ fn thread_main(shared: Arc<Shared>, start: Start) {
         polling: std::cell::Cell::new(None),
     };
     let _entered = enter(&cx);
+    // current.rs: `PoolHandle::current()` and `pool::spawn` work on this thread.
+    let _current = super::current::enter(&shared);
     // driver.rs: `IoHandle::current()` works in pool tasks.
-    let _io = shared.driver.as_ref().map(|d| d.io.enter());
+    // The thread's own reference to the reactor, dropped when it exits (shutdown.rs, step 8).
+    let driver = shared.driver();
+    let _io = driver.as_ref().map(|d| d.io.enter());
     let _timers = shared.timers.enter();
     let mut next = Some(start);
     while let Some(start) = next.take() {
@@ -120,6 +130,7 @@ fn thread_main(shared: Arc<Shared>, start: Start) {
             shared: &shared,
             seat,
             slot: &shared.seats[seat],
+            driver: driver.as_deref(),
             cx: &cx,
             parker: &parker,
             unparker: &unparker,
@@ -163,6 +174,7 @@ struct WorkerLoop<'a> {
     shared: &'a Shared,
     seat: usize,
     slot: &'a SeatSlot,
+    driver: Option<&'a Driver>,
     cx: &'a WorkerCx,
     parker: &'a Parker,
     unparker: &'a Unparker,
@@ -216,7 +228,7 @@ impl<'a> WorkerLoop<'a> {
         let shared = self.shared;
         // 2. (and driver.rs step 3: ready I/O and due timers, without blocking)
         if self.tick % shared.config.global_queue_interval == 0 {
-            if let Some(driver) = &shared.driver {
+            if let Some(driver) = self.driver {
                 driver.poll_now();
             }
             shared.timers.process(Instant::now());
@@ -326,101 +338,20 @@ impl<'a> WorkerLoop<'a> {
         }
     }
 
-    /// Step 7: S1-S4 of the sleep protocol. Returns a job the re-check found, or `None` after
-    /// a wake-up (the loop then looks again). The worker sleeps in the reactor if it can take
-    /// the driver (driver.rs, step 1), else on its `Parker`.
+    /// Step 7: the sleep protocol's one implementation, `sleep::sleep` (spin, then S1-S4),
+    /// run with this worker's queues, driver, timers and parker. Returns a job the spin or
+    /// the re-check found, or `None` after a wake-up (the loop then looks again). The worker
+    /// sleeps in the reactor if it can take the driver (driver.rs, step 1), else on its
+    /// `Parker`.
     fn sleep(&mut self) -> Option<Job> {
         let shared = self.shared;
-        let idle = &shared.idle;
-        // Spin a little first: parking and being woken cost a futex round trip each (some
-        // microseconds), more than the gap between two jobs of a producer that is a little
-        // slower than the workers. A spinning searcher also keeps notifiers from waking
-        // sleepers (N2 sees it searching), which is right: it will find their job.
-        for _ in 0..SPIN_ROUNDS {
-            for _ in 0..SPIN_PAUSES {
-                std::hint::spin_loop();
-            }
-            if let Some(job) = self.steal_any() {
-                return Some(job);
-            }
-        }
-        // S1.
-        if self.searching {
-            self.searching = false;
-            let _ = idle.transition_from_searching();
-        }
-        let mut driving = shared.driver.as_ref().and_then(|d| d.try_drive());
-        // S2.
-        let wake_by = match (&driving, &shared.driver) {
-            (Some(_), Some(driver)) => WakeBy::Reactor(driver.io.clone()),
-            _ => WakeBy::Parker(self.unparker.clone()),
+        let seat = self.seat;
+        let mut sleeper = WorkerSleeper {
+            worker: self,
+            driving: None,
+            next_timer: None,
         };
-        idle.register_sleeper(self.seat, wake_by);
-        // S3: the re-check, after S2's fence. The shutdown flag counts as work.
-        let found = if shared.is_shut_down() {
-            None
-        } else {
-            self.steal_any()
-        };
-        if found.is_some() || shared.is_shut_down() {
-            if idle.cancel_sleep(self.seat) == Cancel::AlreadyWoken {
-                // Popped meanwhile: by a notifier, which counted us as a searcher (N3), or by
-                // shutdown's `notify_all`, which did not. The flag decides, as in S4 below.
-                self.searching = !shared.is_shut_down();
-            }
-            return found;
-        }
-        // S4.
-        let metrics = &self.slot.metrics;
-        bump(&metrics.parks, 1);
-        bump(
-            &metrics.busy_ns,
-            u64::try_from(self.busy_since.elapsed().as_nanos()).unwrap_or(u64::MAX),
-        );
-        if let Some(hook) = &shared.config.hooks.on_thread_park {
-            hook();
-        }
-        // Timers (driver.rs, step 4): fire what is due now; sleep no longer than the next.
-        let mut next_timer = shared.timers.process(Instant::now());
-        loop {
-            if self.has_local_work() {
-                // Fired timers woke tasks onto this seat: run them instead of sleeping.
-                if idle.cancel_sleep(self.seat) == Cancel::AlreadyWoken {
-                    // As in S3: counted as a searcher unless shutdown popped us.
-                    self.searching = !shared.is_shut_down();
-                }
-                break;
-            }
-            let timeout = next_timer.map(|t| t.saturating_duration_since(Instant::now()));
-            match &mut driving {
-                // Tasks woken by I/O are scheduled from this thread: onto this seat.
-                Some(driving) => driving.wait(timeout),
-                None => match timeout {
-                    Some(timeout) => {
-                        self.parker.park_timeout(timeout);
-                    }
-                    None => self.parker.park(),
-                },
-            }
-            if !idle.is_sleeping(self.seat) {
-                // Popped by a notifier (N3): we are a searcher. (Woken by shutdown: the flag
-                // decides.)
-                self.searching = !shared.is_shut_down();
-                break;
-            }
-            next_timer = shared.timers.process(Instant::now());
-        }
-        if driving.take().is_some() {
-            // The reactor is undriven from here: hand it on. A sleeper woken as a searcher
-            // will, if it finds nothing, sleep again and take the driver (driver.rs, step 1).
-            idle.notify_one();
-        }
-        self.busy_since = Instant::now();
-        bump(&metrics.unparks, 1);
-        if let Some(hook) = &shared.config.hooks.on_thread_unpark {
-            hook();
-        }
-        None
+        sleep::sleep(&shared.idle, seat, SPIN_ROUNDS, &mut sleeper)
     }
 
     /// Whether the seat's LIFO slot or deque holds a job.
@@ -452,21 +383,120 @@ impl<'a> WorkerLoop<'a> {
         end
     }
 
-    /// Shutdown step 3: drop what is left on the seat (tasks cancelled).
+    /// Shutdown step 4: drop what is left on the seat (tasks cancelled).
     fn empty_seat(&mut self) {
         if self.searching {
             self.searching = false;
             let _ = self.shared.idle.transition_from_searching();
         }
         let local = self.local();
-        drop(local.lifo.take());
+        if let Some(job) = local.lifo.take() {
+            let _ = job.discard();
+        }
         while let Some(job) = local.deque.pop() {
-            drop(job);
+            let _ = job.discard();
         }
         bump(
             &self.slot.metrics.busy_ns,
             u64::try_from(self.busy_since.elapsed().as_nanos()).unwrap_or(u64::MAX),
         );
+    }
+}
+
+/// A worker going to sleep, as the sleep protocol sees it (sleep.rs, [`Sleeper`]).
+struct WorkerSleeper<'w, 'a> {
+    worker: &'w mut WorkerLoop<'a>,
+    /// The driver, if this worker took it at S2 (driver.rs, step 1).
+    driving: Option<Driving<'a>>,
+    /// The wheel's next deadline: the longest this worker may sleep (driver.rs, step 4).
+    next_timer: Option<Instant>,
+}
+
+impl Sleeper for WorkerSleeper<'_, '_> {
+    type Job = Job;
+
+    fn searching(&self) -> bool {
+        self.worker.searching
+    }
+
+    fn set_searching(&mut self, searching: bool) {
+        self.worker.searching = searching;
+    }
+
+    fn pause(&mut self) {
+        for _ in 0..SPIN_PAUSES {
+            std::hint::spin_loop();
+        }
+    }
+
+    fn look(&mut self) -> Option<Job> {
+        self.worker.steal_any()
+    }
+
+    fn is_shut_down(&self) -> bool {
+        self.worker.shared.is_shut_down()
+    }
+
+    fn wake_by(&mut self) -> WakeBy {
+        let driver = self.worker.driver;
+        self.driving = driver.and_then(Driver::try_drive);
+        match (&self.driving, driver) {
+            (Some(_), Some(driver)) => WakeBy::Reactor(driver.io.clone()),
+            _ => WakeBy::Parker(self.worker.unparker.clone()),
+        }
+    }
+
+    fn before_park(&mut self) {
+        let worker = &*self.worker;
+        let metrics = &worker.slot.metrics;
+        bump(&metrics.parks, 1);
+        bump(
+            &metrics.busy_ns,
+            u64::try_from(worker.busy_since.elapsed().as_nanos()).unwrap_or(u64::MAX),
+        );
+        if let Some(hook) = &worker.shared.config.hooks.on_thread_park {
+            hook();
+        }
+        // Timers (driver.rs, step 4): fire what is due now; sleep no longer than the next.
+        self.next_timer = worker.shared.timers.process(Instant::now());
+    }
+
+    fn has_local_work(&mut self) -> bool {
+        self.worker.has_local_work()
+    }
+
+    fn park(&mut self) {
+        let timeout = self
+            .next_timer
+            .map(|t| t.saturating_duration_since(Instant::now()));
+        match &mut self.driving {
+            // Tasks woken by I/O are scheduled from this thread: onto this seat.
+            Some(driving) => driving.wait(timeout),
+            None => match timeout {
+                Some(timeout) => {
+                    self.worker.parker.park_timeout(timeout);
+                }
+                None => self.worker.parker.park(),
+            },
+        }
+    }
+
+    fn after_stale_wake(&mut self) {
+        self.next_timer = self.worker.shared.timers.process(Instant::now());
+    }
+
+    fn after_park(&mut self) {
+        let shared = self.worker.shared;
+        if self.driving.take().is_some() {
+            // The reactor is undriven from here: hand it on. A sleeper woken as a searcher
+            // will, if it finds nothing, sleep again and take the driver (driver.rs, step 1).
+            shared.idle.notify_one();
+        }
+        self.worker.busy_since = Instant::now();
+        bump(&self.worker.slot.metrics.unparks, 1);
+        if let Some(hook) = &shared.config.hooks.on_thread_unpark {
+            hook();
+        }
     }
 }
 

@@ -1,0 +1,265 @@
+"""Experiment `echo` for Python's models (docs/lab.md): a TCP echo server on loopback, served by
+the model in a process of its own, driven by an open-loop client in this process.
+
+Servers (`echo.py --serve MODEL` prints {"port": P} and serves until its stdin closes):
+* py-asyncio: asyncio.start_server, one coroutine per connection (read, write, drain);
+* py-threading: one thread per connection (recv, sendall), accepted by the main thread;
+* py-multiprocessing: pre-forked: one worker process per CPU of --cpus, all accepting on the shared
+  listening socket (as gunicorn does), each serving its connections with a selectors loop.
+
+Client: 100 connections (tiny: 10), 64-byte messages, request k on connection k mod C at its
+scheduled time t0 + k / rate whether or not earlier replies came back. A reply's lateness is
+its arrival time minus its request's *scheduled* time (corrected for coordinated omission);
+every reply is checked byte for byte. One message round-trips on every connection before the
+clock starts. Rows `rate=<r>`: `lateness` (ns, percentiles) and `ops_per_sec`. The client is
+Python too, so the rate is 10,000/s only (the lab also drives 50,000/s, more than a Python
+client sends); its own lag (actual send - scheduled send, p99) is in the note.
+"""
+
+import asyncio
+import collections
+import json
+import os
+import selectors
+import socket
+import subprocess
+import sys
+import threading
+
+import labcommon as lc
+
+EXP = "echo"
+MESSAGE = 64
+DRAIN_NS = 10_000_000_000
+
+
+def message(seq, conn):
+    head = seq.to_bytes(8, "little") + conn.to_bytes(8, "little")
+    base = (seq * 31 + conn * 7) & 0xFF
+    return head + bytes((base + j) & 0xFF for j in range(16, MESSAGE))
+
+
+# ---- servers ----
+
+def _wait_for_stdin_close():
+    try:
+        while sys.stdin.buffer.read(4096):
+            pass
+    except OSError:
+        pass
+
+
+def _listener():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen(1024)
+    return s
+
+
+def _announce(port):
+    print(json.dumps({"port": port}), flush=True)
+
+
+def serve_asyncio(_workers):
+    async def handle(reader, writer):
+        writer.transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        while data := await reader.read(4096):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    async def main():
+        sock = _listener()
+        server = await asyncio.start_server(handle, sock=sock)
+        _announce(sock.getsockname()[1])
+        await asyncio.get_running_loop().run_in_executor(None, _wait_for_stdin_close)
+        server.close()
+
+    asyncio.run(main())
+
+
+def serve_threads(_workers):
+    sock = _listener()
+
+    def handle(conn):
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with conn:
+            while data := conn.recv(4096):
+                conn.sendall(data)
+
+    def accept():
+        while True:
+            conn, _ = sock.accept()
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    _announce(sock.getsockname()[1])
+    _wait_for_stdin_close()
+
+
+def _prefork_worker(sock):
+    sock.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ, None)
+    while True:
+        for key, _ in sel.select():
+            if key.data is None:
+                try:
+                    conn, _ = sock.accept()
+                except BlockingIOError:
+                    continue  # another worker took it
+                conn.setblocking(False)
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sel.register(conn, selectors.EVENT_READ, True)
+            else:
+                conn = key.fileobj
+                try:
+                    data = conn.recv(4096)
+                except BlockingIOError:
+                    continue
+                if not data:
+                    sel.unregister(conn)
+                    conn.close()
+                    continue
+                conn.setblocking(True)  # a 64-byte echo fits the send buffer
+                conn.sendall(data)
+                conn.setblocking(False)
+
+
+def serve_processes(workers):
+    ctx = lc.mp_context()
+    sock = _listener()
+    workers = [ctx.Process(target=_prefork_worker, args=(sock,), daemon=True)
+               for _ in range(workers)]
+    for p in workers:
+        p.start()
+    _announce(sock.getsockname()[1])
+    _wait_for_stdin_close()
+    for p in workers:
+        p.kill()
+
+
+SERVERS = {"py-asyncio": serve_asyncio, "py-threading": serve_threads,
+           "py-multiprocessing": serve_processes}
+
+
+# ---- the client ----
+
+def drive(port, connections, rate, run_ns):
+    conns = []
+    for c in range(connections):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conns.append(s)
+    for c, s in enumerate(conns):  # warm-up: one round trip per connection
+        m = message(0, c)
+        s.sendall(m)
+        got = b""
+        while len(got) < MESSAGE:
+            part = s.recv(MESSAGE - len(got))
+            if not part:
+                raise RuntimeError("the server closed connection %d during warm-up" % c)
+            got += part
+        if got != m:
+            raise RuntimeError("wrong warm-up reply on connection %d" % c)
+    sel = selectors.DefaultSelector()
+    for c, s in enumerate(conns):
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, c)
+    total = rate * run_ns // 1_000_000_000
+    pending = [collections.deque() for _ in conns]  # (seq, scheduled) per connection
+    buffers = [b""] * connections
+    late, lag = [], []
+    sent = replies = 0
+    last_reply = 0
+    t0 = lc.now()
+    give_up = t0 + run_ns + DRAIN_NS
+    while replies < total:
+        now = lc.now()
+        if now > give_up:
+            raise RuntimeError("the server answered %d of %d requests" % (replies, total))
+        while sent < total and t0 + sent * 1_000_000_000 // rate <= now:
+            c = sent % connections
+            due = t0 + sent * 1_000_000_000 // rate
+            conns[c].sendall(message(sent + 1, c))
+            lag.append(lc.now() - due)
+            pending[c].append((sent + 1, due))
+            sent += 1
+            now = lc.now()
+        timeout = 0.01
+        if sent < total:
+            timeout = max(0.0, min(timeout, (t0 + sent * 1_000_000_000 // rate - now) / 1e9))
+        for key, _ in sel.select(timeout):
+            c = key.data
+            data = key.fileobj.recv(65536)
+            if not data:
+                raise RuntimeError("the server closed connection %d" % c)
+            at = lc.now()
+            buf = buffers[c] + data
+            while len(buf) >= MESSAGE:
+                reply, buf = buf[:MESSAGE], buf[MESSAGE:]
+                if not pending[c]:
+                    raise RuntimeError("an unrequested reply on connection %d" % c)
+                seq, due = pending[c].popleft()
+                if reply != message(seq, c):
+                    raise RuntimeError("a wrong reply on connection %d (request %d)" % (c, seq))
+                late.append(at - due)
+                replies += 1
+                last_reply = at
+            buffers[c] = buf
+    for s in conns:
+        s.close()
+    return late, lag, replies * 1e9 / max(1, last_reply - t0)
+
+
+def main():
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "--serve":
+        workers = int(sys.argv[3]) if len(sys.argv) == 4 else len(lc.cpus())
+        SERVERS[sys.argv[2]](workers)
+        return
+    a = lc.parse_args(EXP)
+    m = a.model
+    rate = a.pick(10_000, 10_000, 1_000)
+    run_ms = a.pick(600, 250, 200)
+    connections = a.pick(100, 100, 10)
+    cpus = lc.cpus()
+    # The server inherits this script's mask (pinned with --pin); the client then moves to
+    # the last CPU, as the lab's own client does, so it does not compete with the server.
+    server = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve", m,
+                               str(len(cpus))],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    client_cpu = None
+    if len(cpus) > 1:
+        client_cpu = cpus[-1]
+        lc.pin(client_cpu)
+    try:
+        line = server.stdout.readline()
+        if not line:
+            raise RuntimeError("the %s echo server did not start (exit %s)" % (m, server.wait()))
+        port = json.loads(line)["port"]
+        late, lag, ops = drive(port, connections, rate, run_ms * 1_000_000)
+    finally:
+        server.stdin.close()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    how = {"py-asyncio": "asyncio.start_server, a coroutine per connection",
+           "py-threading": "a thread per connection",
+           "py-multiprocessing": "%d pre-forked worker processes sharing the listening socket, "
+                                 "a selectors loop each" % len(lc.cpus())}[m]
+    lag.sort()
+    note = ("%s; %d connections, %d requests/s for %d ms, a Python open-loop client%s "
+            "(its own lag p99 %.0f µs); %s" % (
+                how, connections, rate, run_ms,
+                "" if client_cpu is None else " on CPU %d" % client_cpu,
+                lc.percentile(lag, 0.99) / 1e3, lc.scaled(2_000, run_ms) + " ms"))
+    variant = "rate=%d" % rate
+    lc.hist_row(EXP, m, variant, "lateness", late, len(late), note)
+    lc.row(EXP, m, variant, "ops_per_sec", ops, "ops/s", len(late), 1, note=note)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+//! Each scheduling rule the pool promises (worker.rs, the tick's steps), shown by a test that
+//! fails without it (issue 14, item 3). On one worker the order of jobs is deterministic, so
+//! each test sets up a job that only the rule lets run, and a rival that gives up after a
+//! fixed amount of work: the job must run while the rival is still going. Without the rule
+//! it runs only after the rival gave up, and the test fails.
+//!
+//! - the LIFO bound (tick step 3): two tasks waking each other cannot starve a third;
+//! - the injector check every `global_queue_interval` ticks (tick step 2): a self-yielding
+//!   task cannot starve a spawn from outside;
+//! - the cooperative budget around every poll (worker.rs, "Running a job"): a task whose
+//!   resource is always ready yields when the budget is spent;
+//! - idle workers park (tick step 7): after quiescence every worker sleeps.
+
+use std::future::poll_fn;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+use switchyard::runtime::coop;
+use switchyard::scheduler::pool::{Pool, block_on};
+
+/// How much work a rival does before it gives up. Far above what the rule lets pass before
+/// the starved job runs (3 LIFO polls; 61 ticks; one 128-unit budget), far below forever.
+const RIVAL_ROUNDS: u64 = 100_000;
+/// Only a hang guard.
+const GUARD: Duration = Duration::from_secs(30);
+/// "Has not run yet".
+const NOT_YET: u64 = u64::MAX;
+
+fn one_worker() -> Pool {
+    Pool::builder()
+        .workers(1)
+        .stall_time_slice(None)
+        .build()
+        .expect("pool")
+}
+
+/// Where the rival was when the starved job ran.
+fn ran_at() -> Arc<AtomicU64> {
+    Arc::new(AtomicU64::new(NOT_YET))
+}
+
+fn assert_ran_while_rival_ran(ran_at: &AtomicU64, what: &str) {
+    let at = ran_at.load(Ordering::SeqCst);
+    assert_ne!(at, NOT_YET, "{what}: never ran");
+    assert!(
+        at < RIVAL_ROUNDS,
+        "{what}: ran only after the rival gave up ({RIVAL_ROUNDS} rounds): starved"
+    );
+}
+
+/// Two tasks that pass a turn back and forth, each waking the other.
+#[derive(Default)]
+struct Pair {
+    /// (turn, the waker of the side waiting for its turn)
+    state: Mutex<(u64, [Option<Waker>; 2])>,
+}
+
+impl Pair {
+    /// Side `me` waits for its turn; returns the turn number.
+    async fn wait_turn(&self, me: usize) -> u64 {
+        poll_fn(|cx| {
+            let mut state = self.state.lock().unwrap();
+            if state.0 % 2 == me as u64 {
+                Poll::Ready(state.0)
+            } else {
+                state.1[me] = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    /// Passes the turn to the other side and wakes it.
+    fn pass(&self, me: usize) {
+        let waker = {
+            let mut state = self.state.lock().unwrap();
+            state.0 += 1;
+            state.1[1 - me].take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    async fn play(self: Arc<Self>, me: usize) {
+        loop {
+            let turn = self.wait_turn(me).await;
+            self.pass(me);
+            if turn >= RIVAL_ROUNDS {
+                return;
+            }
+        }
+    }
+}
+
+#[test]
+fn the_lifo_bound_lets_a_third_task_run_between_two_that_wake_each_other() {
+    let pool = one_worker();
+    let handle = pool.handle();
+    let pair = Arc::new(Pair::default());
+    let third = ran_at();
+    let (p, t) = (pair.clone(), third.clone());
+    let a = pool.spawn(async move {
+        // Spawned from the worker: the back of its deque, the third behind the partner. Once
+        // the pair runs, every wake puts one of them in the LIFO slot, ahead of the deque.
+        let b = handle.spawn(p.clone().play(1));
+        let p2 = p.clone();
+        let third = handle.spawn(async move {
+            t.store(p2.state.lock().unwrap().0, Ordering::SeqCst);
+        });
+        p.play(0).await;
+        b.await.unwrap();
+        third.await.unwrap();
+    });
+    block_on(a).unwrap();
+    assert_ran_while_rival_ran(&third, "the third task");
+}
+
+#[test]
+fn the_injector_check_lets_an_outside_spawn_run_beside_a_self_yielding_task() {
+    let pool = one_worker();
+    let outside = ran_at();
+    let submitted = Arc::new(AtomicBool::new(false));
+    let yields = Arc::new(AtomicU64::new(0));
+    let (y, s) = (yields.clone(), submitted.clone());
+    let yielder = pool.spawn(async move {
+        // Yield (woken while running: the back of its own deque, never the injector) until
+        // the outside spawn is in the injector, then count the rounds it has to wait.
+        while !s.load(Ordering::SeqCst) {
+            coop::yield_now().await;
+        }
+        for i in 0..RIVAL_ROUNDS {
+            y.store(i, Ordering::SeqCst);
+            coop::yield_now().await;
+        }
+        y.store(RIVAL_ROUNDS, Ordering::SeqCst);
+    });
+    // From this thread, outside the pool: the injector.
+    let (o, y) = (outside.clone(), yields.clone());
+    let spawned = pool.spawn(async move { o.store(y.load(Ordering::SeqCst), Ordering::SeqCst) });
+    submitted.store(true, Ordering::SeqCst);
+    block_on(spawned).unwrap();
+    block_on(yielder).unwrap();
+    assert_ran_while_rival_ran(&outside, "the outside spawn");
+}
+
+/// A resource that is always ready, and asks the budget before each operation, as the
+/// runtime's channels and sockets do.
+async fn always_ready() {
+    poll_fn(|cx| match coop::poll_proceed(cx) {
+        Poll::Ready(grant) => {
+            grant.made_progress();
+            Poll::Ready(())
+        }
+        Poll::Pending => Poll::Pending,
+    })
+    .await
+}
+
+#[test]
+fn the_budget_makes_a_task_on_an_always_ready_resource_yield() {
+    let pool = one_worker();
+    let handle = pool.handle();
+    let other = ran_at();
+    let o = other.clone();
+    let busy = pool.spawn(async move {
+        let ops = Arc::new(AtomicU64::new(0));
+        let seen = ops.clone();
+        // The back of this worker's deque: it runs only if the busy task yields.
+        let other =
+            handle.spawn(async move { o.store(seen.load(Ordering::SeqCst), Ordering::SeqCst) });
+        for i in 0..RIVAL_ROUNDS {
+            ops.store(i, Ordering::SeqCst);
+            always_ready().await;
+        }
+        ops.store(RIVAL_ROUNDS, Ordering::SeqCst);
+        other.await.unwrap();
+    });
+    block_on(busy).unwrap();
+    assert_ran_while_rival_ran(&other, "the other task");
+}
+
+#[test]
+fn every_idle_worker_parks_after_quiescence() {
+    const WORKERS: usize = 3;
+    let pool = Pool::builder()
+        .workers(WORKERS)
+        .stall_time_slice(None)
+        .build()
+        .expect("pool");
+    // Some work on every worker first, so each has been awake.
+    let joins: Vec<_> = (0..WORKERS * 100)
+        .map(|i| {
+            pool.spawn(async move {
+                coop::yield_now().await;
+                i
+            })
+        })
+        .collect();
+    for join in joins {
+        block_on(join).unwrap();
+    }
+    // Asleep: counted so by the sleep protocol, and parked (each worker's parks one ahead of
+    // its unparks), not spinning.
+    let deadline = Instant::now() + GUARD;
+    loop {
+        let metrics = pool.metrics();
+        let asleep = metrics.sleeping_workers;
+        if asleep == WORKERS && metrics.workers.iter().all(|w| w.parks == w.unparks + 1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "idle workers do not sleep: {asleep} of {WORKERS} asleep, {:?}",
+            metrics.workers
+        );
+        std::thread::yield_now();
+    }
+}
