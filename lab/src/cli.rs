@@ -1,4 +1,4 @@
-//! The command line of LAB.md, and the rule for bad input: one line naming what is wrong
+//! The command line of docs/lab.md, and the rule for bad input: one line naming what is wrong
 //! and what is accepted, exit status 2.
 
 use std::path::PathBuf;

@@ -11,7 +11,7 @@ use crate::models;
 use crate::results::{ResultFile, Row};
 use crate::table::{Grid, human, thousands};
 
-/// The models `switchyard-lab table` measures, with LAB.md's three first and the two
+/// The models `switchyard-lab table` measures, with docs/lab.md's three first and the two
 /// baselines (`thread`, `naive`) beside them.
 const TABLE_MODELS: &[&str] = &["loop", "pool", "process", "thread", "naive"];
 

@@ -34,12 +34,49 @@ pub fn describe() -> Machine {
     }
 }
 
-/// CPUs this process may run on, as seen the first time this is called (the lab calls it
-/// at start-up, before pinning any thread: `available_parallelism` follows the calling
-/// thread's affinity, so a pinned thread would see one CPU).
+/// The CPUs this process may run on, as ids in ascending order, read once from the calling
+/// thread's affinity mask the first time this is called. `main` calls it before anything
+/// pins a thread: a thread's mask is inherited by the threads and processes it creates, so a
+/// later first call from a pinned thread would see one CPU. (`core_affinity::get_core_ids`
+/// and `available_parallelism` answer with the *calling thread's* mask, which is why the lab
+/// never uses them to choose CPUs.)
+pub fn start_cpus() -> &'static [usize] {
+    static CPUS: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    CPUS.get_or_init(|| {
+        let cpus: Vec<usize> = match rustix::thread::sched_getaffinity(None) {
+            Ok(set) => (0..rustix::thread::CpuSet::MAX_CPU)
+                .filter(|&cpu| set.is_set(cpu))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        if cpus.is_empty() {
+            // The kernel did not answer: the CPU this thread is on is at least allowed.
+            vec![current_cpu()]
+        } else {
+            cpus
+        }
+    })
+}
+
+/// CPUs this process may run on (the length of [`start_cpus`]).
 pub fn cores() -> usize {
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    start_cpus().len()
+}
+
+/// The CPU the calling thread is running on now (`sched_getcpu`).
+pub fn current_cpu() -> usize {
+    rustix::thread::sched_getcpu()
+}
+
+/// Pins the calling thread to the CPU with id `cpu`; false when the kernel refuses (no such
+/// CPU, or one outside the process's cpuset).
+pub fn pin_to_cpu(cpu: usize) -> bool {
+    if cpu >= rustix::thread::CpuSet::MAX_CPU {
+        return false;
+    }
+    let mut set = rustix::thread::CpuSet::new();
+    set.set(cpu);
+    rustix::thread::sched_setaffinity(None, &set).is_ok()
 }
 
 /// Resident memory of this process in bytes (`/proc/self/statm`, second field, in pages).
@@ -101,24 +138,98 @@ fn show(v: u64) -> String {
     }
 }
 
-/// Pins the calling thread to CPU `core` (an index into the CPUs it may use); false when
-/// the machine has no such CPU or refuses.
-pub fn pin_current(core: usize) -> bool {
-    let Some(ids) = core_affinity::get_core_ids() else {
+/// Pins thread (or process) `tid` of any process to the CPU with id `cpu`; false when the
+/// kernel refuses or there is no such thread.
+pub fn pin_task_to_cpu(tid: i32, cpu: usize) -> bool {
+    let Some(pid) = rustix::process::Pid::from_raw(tid) else {
         return false;
     };
-    ids.get(core)
-        .is_some_and(|&id| core_affinity::set_for_current(id))
+    if cpu >= rustix::thread::CpuSet::MAX_CPU {
+        return false;
+    }
+    let mut set = rustix::thread::CpuSet::new();
+    set.set(cpu);
+    rustix::thread::sched_setaffinity(Some(pid), &set).is_ok()
+}
+
+/// Pins the calling thread to the `index`-th CPU of [`start_cpus`]; false when there is no
+/// such CPU or the kernel refuses.
+pub fn pin_current(index: usize) -> bool {
+    start_cpus().get(index).is_some_and(|&cpu| pin_to_cpu(cpu))
+}
+
+/// The calling thread pinned to one CPU until this is dropped, when it gets back the mask it
+/// had before.
+pub struct Pinned {
+    before: Option<rustix::thread::CpuSet>,
+}
+
+impl Pinned {
+    /// Pins the calling thread to the CPU with id `cpu` (best effort, see [`pin_to_cpu`]).
+    pub fn to(cpu: usize) -> Pinned {
+        let before = rustix::thread::sched_getaffinity(None).ok();
+        pin_to_cpu(cpu);
+        Pinned { before }
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        if let Some(before) = &self.before {
+            let _ = rustix::thread::sched_setaffinity(None, before);
+        }
+    }
 }
 
 /// Undoes [`pin_current`]: lets the calling thread run on every CPU of the process's mask
-/// at start-up.
-pub fn unpin_current(allowed: &[core_affinity::CoreId]) {
+/// at start-up ([`start_cpus`]).
+pub fn unpin_current() {
     let mut set = rustix::thread::CpuSet::new();
-    for id in allowed {
-        set.set(id.id);
+    for &cpu in start_cpus() {
+        set.set(cpu);
     }
     // Best effort: if the kernel refuses, the thread stays pinned, which only makes the
     // following measurements more conservative.
     let _ = rustix::thread::sched_setaffinity(None, &set);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_pinned_to_a_cpu_of_the_start_mask_reports_that_cpu() {
+        let cpus = start_cpus().to_vec();
+        // Every CPU of the mask, from a thread whose own mask is narrowed first (as the
+        // runner narrows its main thread): the choice must not depend on the caller's mask.
+        let seen = std::thread::spawn(move || {
+            assert!(pin_to_cpu(cpus[0]));
+            cpus.iter()
+                .map(|&cpu| {
+                    assert!(pin_to_cpu(cpu), "pinning to CPU {cpu} refused");
+                    (cpu, current_cpu())
+                })
+                .collect::<Vec<_>>()
+        })
+        .join()
+        .unwrap();
+        for (asked, ran) in seen {
+            assert_eq!(asked, ran);
+        }
+    }
+
+    #[test]
+    fn pin_current_indexes_the_start_mask_even_from_a_pinned_thread() {
+        let cpus = start_cpus().to_vec();
+        let last = cpus.len() - 1;
+        let ran = std::thread::spawn(move || {
+            assert!(pin_current(0));
+            // Narrowed to the first CPU, the thread can still be placed on the last one.
+            assert!(pin_current(last));
+            current_cpu()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(ran, cpus[last]);
+    }
 }

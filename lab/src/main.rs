@@ -1,25 +1,29 @@
 //! # switchyard-lab: the Switchyard lab
 //!
 //! The project's main program. It measures, for each concurrency model (the loop, the
-//! pool, threads, processes, the naive baseline, and with `--peers` tokio and
-//! async-executor), the cost of a context switch, of creating a unit, how far the model
-//! scales and how late its timer wakes, and writes a result file (`results.json`, schema 1
-//! of LAB.md) and a self-contained HTML report. See LAB.md for the contract.
+//! pool, threads, processes, the naive baseline, and with `--peers` tokio, async-executor
+//! and rayon), the experiments of docs/lab.md (`switch`, `spawn`, `scale`, `latency`,
+//! `speedup`, `ipc`, `blocking`, `fairness`, `echo`), checks itself against `perf` and
+//! `cyclictest`, and writes a result file (`results.json`, schema 1) and a self-contained
+//! HTML report. docs/lab.md is the contract (command line, experiments, result file).
 //!
 //! | module | what it is |
 //! |---|---|
 //! | [`cli`] | the command line and its error rule (one line, exit 2) |
 //! | [`run`] | running a plan: progress, outputs, the summary |
-//! | [`experiments`] | one file per experiment (`switch`, `spawn`, `scale`, `latency`) |
+//! | [`experiments`] | one file per experiment, turning model primitives into rows |
 //! | [`models`] | one file per model, behind the [`models::Model`] trait |
+//! | [`adapter`] | the `Runtime` trait the task models implement |
+//! | [`workloads`] | each task workload written once, generic over `Runtime` |
 //! | [`results`] | the result file's schema |
 //! | [`stats`] | medians, histograms, Amdahl's fit |
-//! | [`machine`] | machine identity, resident memory, limits, pinning |
+//! | [`machine`] | machine identity, resident memory, limits, the CPUs at start, pinning |
 //! | [`checks`] | `perf bench sched pipe` and `cyclictest` beside the lab's figures |
 //! | [`table`], [`comparison`], [`compare`], [`report`] | the ways results are shown |
 //!
 #![doc = include_str!("../README.md")]
 
+pub mod adapter;
 pub mod checks;
 pub mod cli;
 pub mod compare;
@@ -34,6 +38,7 @@ pub mod results;
 pub mod run;
 pub mod stats;
 pub mod table;
+pub mod workloads;
 
 fn main() -> std::process::ExitCode {
     // First: a child of the process model runs its entry point here and exits; the lab
@@ -46,5 +51,7 @@ fn main() -> std::process::ExitCode {
         eprintln!("switchyard-lab: {e}");
         return std::process::ExitCode::from(2);
     }
+    // Before anything pins a thread: the CPUs this process may use (docs/lab.md, "Placement").
+    machine::start_cpus();
     cli::main()
 }

@@ -1,9 +1,9 @@
-//! The result file (`results.json`), schema 1, exactly as LAB.md fixes it.
+//! The result file (`results.json`), schema 1, exactly as docs/lab.md fixes it.
 //!
 //! Every figure the lab produces is a [`Row`] keyed by `experiment / model / variant /
 //! metric`. Rows from different machines and versions compare because these names and
 //! fields never change meaning; new experiments only add rows. Two additive fields beyond
-//! LAB.md's example carry what is not a figure of a model: `skipped` (what was not measured,
+//! docs/lab.md's example carry what is not a figure of a model: `skipped` (what was not measured,
 //! and why) and `checks` (the same quantity measured by a trusted tool, side by side).
 
 use std::path::{Path, PathBuf};
@@ -138,12 +138,12 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// The lab's figure beside a trusted tool's.
+/// The lab's figure beside a trusted tool's, and the verdict (docs/lab.md, "Checks").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Check {
-    /// The key of the lab's row it checks.
+    /// The lab's row it checks, `experiment/model/variant/metric` ([`Check::row_id`]).
     pub row: String,
-    /// The tool and its arguments, or the tool that was missing.
+    /// The tool's command line as run, or the tool that was missing.
     pub tool: String,
     /// The lab's figure.
     pub lab: Option<f64>,
@@ -151,8 +151,62 @@ pub struct Check {
     pub tool_value: Option<f64>,
     /// Unit of both figures.
     pub unit: String,
+    /// The largest relative difference, `|lab - tool| / tool`, that still agrees.
+    #[serde(default = "default_tolerance")]
+    pub tolerance: f64,
+    /// Whether the two figures agree within `tolerance`; `None` when either is missing.
+    #[serde(default)]
+    pub agree: Option<bool>,
     /// How the tool ran, or why it did not.
     pub note: Option<String>,
+}
+
+/// The tolerance of every check: ±15%.
+pub const TOLERANCE: f64 = 0.15;
+
+fn default_tolerance() -> f64 {
+    TOLERANCE
+}
+
+impl Check {
+    /// A check of `row` against `tool`'s figure, judged with [`TOLERANCE`].
+    pub fn judge(
+        row: String,
+        tool: String,
+        lab: Option<f64>,
+        tool_value: Option<f64>,
+        unit: &str,
+        note: Option<String>,
+    ) -> Check {
+        let agree = match (lab, tool_value) {
+            (Some(lab), Some(tool)) if tool > 0.0 => Some((lab - tool).abs() / tool <= TOLERANCE),
+            _ => None,
+        };
+        Check {
+            row,
+            tool,
+            lab,
+            tool_value,
+            unit: unit.to_owned(),
+            tolerance: TOLERANCE,
+            agree,
+            note,
+        }
+    }
+
+    /// The id of a row as checks name it: `experiment/model/variant/metric`.
+    pub fn row_id(experiment: &str, model: &str, variant: &str, metric: &str) -> String {
+        format!("{experiment}/{model}/{variant}/{metric}")
+    }
+
+    /// The verdict in one word: `agree`, `DISAGREE`, or `no check` when a figure is missing.
+    pub fn verdict(&self) -> &'static str {
+        match self.agree {
+            Some(true) => "agree",
+            Some(false) => "DISAGREE",
+            None => "no check",
+        }
+    }
 }
 
 /// A result file that cannot be used, with what is wrong and what is accepted.

@@ -31,7 +31,6 @@ pub struct Plan {
 pub fn measure(plan: &Plan) -> ResultFile {
     let started_at = now_rfc3339();
     let machine = machine::describe();
-    let allowed = core_affinity::get_core_ids().unwrap_or_default();
     let progress = Progress::new();
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
@@ -61,7 +60,7 @@ pub fn measure(plan: &Plan) -> ResultFile {
             }
             experiment.run(*model, &mut ctx);
             if pin {
-                machine::unpin_current(&allowed);
+                machine::unpin_current();
             }
         }
         bar_ref.finish();
@@ -152,21 +151,27 @@ pub fn summary(file: &ResultFile) -> String {
         }
     }
     if !file.checks.is_empty() {
-        out.push_str("\nchecks against trusted tools:\n");
+        out.push_str("\nchecks against trusted tools (agree: within ±15%):\n");
         for c in &file.checks {
-            out.push_str(&format!(
-                "  {}: lab {} | {}: {}{}\n",
-                c.row,
-                c.lab.map_or("-".to_owned(), |v| table::human(v, &c.unit)),
-                c.tool,
-                c.tool_value
-                    .map_or("-".to_owned(), |v| table::human(v, &c.unit)),
-                c.note.as_ref().map_or(String::new(), |n| format!(" ({n})"))
-            ));
+            out.push_str(&check_line(c));
         }
     }
     out.push_str(&table::verdict_text(file));
     table::fit_lines(&out, table::TERMINAL_WIDTH)
+}
+
+/// One check as the summary prints it: the verdict first, then both figures and the tool.
+pub fn check_line(c: &crate::results::Check) -> String {
+    let figure = |v: Option<f64>| v.map_or("-".to_owned(), |v| table::human(v, &c.unit));
+    format!(
+        "  {:<8} {}: lab {} | tool {} | {}{}\n",
+        c.verdict(),
+        c.row,
+        figure(c.lab),
+        figure(c.tool_value),
+        c.tool,
+        c.note.as_ref().map_or(String::new(), |n| format!(" ({n})"))
+    )
 }
 
 /// Whether a skip only says the model lacks the primitive (see `models::Skip`).

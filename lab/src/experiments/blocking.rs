@@ -28,15 +28,15 @@ pub struct Blocking;
 const NAME: &str = "blocking";
 const VARIANT: &str = "others_p99";
 
-/// LAB.md: 100 reporters.
+/// docs/lab.md: 100 reporters.
 const OTHERS: Size = Size {
     full: 100,
     quick: 100,
     tiny: 10,
 };
-/// LAB.md: report every 1 ms.
+/// docs/lab.md: report every 1 ms.
 const PERIOD: Duration = Duration::from_millis(1);
-/// LAB.md: a blocking call of 10 ms ...
+/// docs/lab.md: a blocking call of 10 ms ...
 const CALL: Duration = Duration::from_millis(10);
 /// ... every 50 ms.
 const CALL_EVERY: Duration = Duration::from_millis(50);

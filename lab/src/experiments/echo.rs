@@ -52,7 +52,7 @@ pub struct Echo;
 
 const NAME: &str = "echo";
 
-/// LAB.md: 64-byte messages.
+/// docs/lab.md: 64-byte messages.
 pub const MESSAGE: usize = 64;
 
 /// How long the client waits for the last replies after the last request was due.
@@ -88,7 +88,7 @@ impl Workload {
     }
 }
 
-/// LAB.md: 100 connections (tiny: 10).
+/// docs/lab.md: 100 connections (tiny: 10).
 const CONNECTIONS: Size = Size {
     full: 100,
     quick: 100,

@@ -30,14 +30,14 @@ pub struct Fairness;
 
 const NAME: &str = "fairness";
 
-/// LAB.md: 1,000 units.
+/// docs/lab.md: 1,000 units.
 const UNITS: Size = Size {
     full: 1_000,
     quick: 1_000,
     tiny: 20,
 };
 
-/// Wall time of the run, in ms. LAB.md: 1 s (quick 0.2 s).
+/// Wall time of the run, in ms. docs/lab.md: 1 s (quick 0.2 s).
 const RUN_MS: Size = Size {
     full: 1_000,
     quick: 200,

@@ -15,7 +15,7 @@ pub struct Ipc;
 
 const NAME: &str = "ipc";
 
-/// The mechanisms, in LAB.md's order.
+/// The mechanisms, in docs/lab.md's order.
 const MECHANISMS: [&str; 4] = ["channel", "pipe", "unix", "shm"];
 
 /// The message sizes, with their names in variants, and round trips per batch.

@@ -12,13 +12,14 @@ use std::time::Duration;
 use super::{Ctx, Experiment, Size, histogram_row};
 use crate::checks;
 use crate::machine;
-use crate::models::{Kind, Model, Probe};
+use crate::models::{Kind, Model, Probe, process};
+use crate::results::Check;
 
 /// See the [module docs](self).
 pub struct Latency;
 
 const NAME: &str = "latency";
-/// LAB.md: 1 ms sleeps.
+/// docs/lab.md: 1 ms sleeps.
 const PERIOD: Duration = Duration::from_millis(1);
 
 const IDLE_PROBES: Size = Size {
@@ -65,6 +66,12 @@ impl Experiment for Latency {
                 cap_note = Some(format!("background capped at {limit} units: {why}"));
             }
         }
+        if model.kind() == Kind::Process && background > process::BACKGROUND_PROCESSES {
+            background = process::BACKGROUND_PROCESSES;
+            cap_note = Some(format!(
+                "background capped at {background} processes (each a process start)"
+            ));
+        }
         let variants = [
             ("idle", ctx.sizing.pick(IDLE_PROBES), 0),
             ("loaded", ctx.sizing.pick(LOADED_PROBES), background),
@@ -87,8 +94,9 @@ impl Experiment for Latency {
                     };
                     let row = histogram_row((NAME, name, variant, "lateness"), &hist, probes, note);
                     if model.kind() == Kind::Thread && variant == "idle" {
+                        let id = Check::row_id(NAME, name, variant, "lateness");
                         ctx.checks
-                            .push(checks::cyclictest(row.key(), row.p50, probes, PERIOD));
+                            .push(checks::cyclictest(id, row.p50, probes, PERIOD));
                     }
                     ctx.rows.push(row);
                 }

@@ -1,4 +1,4 @@
-//! The experiments of LAB.md, one file each, and what they share.
+//! The experiments of docs/lab.md, one file each, and what they share.
 //!
 //! An [`Experiment`] runs against one model at a time through a [`Ctx`], which holds the
 //! run's options, the sizes (full, `--quick`, or the hidden `--tiny` that tests use), the
@@ -25,7 +25,7 @@ pub mod spawn;
 pub mod speedup;
 pub mod switch;
 
-/// An experiment of LAB.md. See the [module docs](self).
+/// An experiment of docs/lab.md. See the [module docs](self).
 pub trait Experiment: Sync {
     /// Its name, as `--only` takes it.
     fn name(&self) -> &'static str;
@@ -39,7 +39,7 @@ pub trait Experiment: Sync {
     fn run(&self, model: &dyn Model, ctx: &mut Ctx);
 }
 
-/// Every experiment this build has, in LAB.md's order.
+/// Every experiment this build has, in docs/lab.md's order.
 pub fn catalogue() -> Vec<&'static dyn Experiment> {
     vec![
         &switch::Switch,
@@ -54,7 +54,7 @@ pub fn catalogue() -> Vec<&'static dyn Experiment> {
     ]
 }
 
-/// Experiments of LAB.md that arrive with later parts (named so `--only` can say so).
+/// Experiments of docs/lab.md that arrive with later parts (named so `--only` can say so).
 pub const PLANNED: &[(&str, &str)] = &[];
 
 /// Looks an experiment up by name.
@@ -65,7 +65,7 @@ pub fn find(name: &str) -> Option<&'static dyn Experiment> {
 /// How big the workloads are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sizing {
-    /// LAB.md's default workloads.
+    /// docs/lab.md's default workloads.
     Full,
     /// `--quick`: the whole default set in under 20 s on 2 cores.
     Quick,
@@ -76,7 +76,7 @@ pub enum Sizing {
 /// A workload count at each sizing.
 #[derive(Debug, Clone, Copy)]
 pub struct Size {
-    /// LAB.md's figure.
+    /// docs/lab.md's figure.
     pub full: u64,
     /// With `--quick`.
     pub quick: u64,
@@ -107,7 +107,7 @@ impl Sizing {
     pub fn describe(self) -> &'static str {
         match self {
             Sizing::Full => {
-                "LAB.md default workloads, 5 samples per batch; scale up to 1,000,000 tasks / 10,000 threads"
+                "docs/lab.md default workloads, 5 samples per batch; scale up to 1,000,000 tasks / 10,000 threads"
             }
             Sizing::Quick => {
                 "quick: counts scaled down, mostly by 10 (yield 100,000; pingpong 20,000 tasks, 5,000/1,000 threads and processes; spawn 10,000 tasks, 200 threads, 20 processes; speedup 400 chunks; ipc rounds / 10), 3 samples; scale up to 100,000 tasks / 1,000 threads / 100 processes; latency 200 idle and 100 loaded probes with 1,000 background units; blocking 0.5 s; fairness 0.2 s; echo one rate (10,000/s) for 0.5 s"

@@ -7,7 +7,8 @@
 //! no timer of its own, so the latency experiment skips it; `blocking` sleeps on the lab's
 //! [`super::timer_thread`] instead (said in the row's note).
 
-use std::cell::Cell;
+use crate::adapter::Runtime;
+use crate::workloads;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,11 +19,9 @@ use futures_lite::future::{block_on, yield_now};
 use hdrhistogram::Histogram;
 
 use super::timer_thread::TimerThread;
-use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Skip, Turns};
+use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns};
 use crate::experiments::blocking;
 use crate::experiments::fairness::{self, Race};
-use crate::experiments::speedup::chunk;
-use crate::machine;
 
 /// See the [module docs](self).
 pub struct AsyncExecutor;
@@ -54,124 +53,61 @@ impl Model for AsyncExecutor {
     }
 
     fn yield_many(&self, n: u64) -> Outcome<Duration> {
-        let ex = Rc::new(LocalExecutor::new());
-        Ok(in_task(&ex, async move {
-            let start = Instant::now();
-            for _ in 0..n {
-                yield_now().await;
-            }
-            start.elapsed()
-        }))
+        workloads::on::<AsyncExecutorRt, _, _>(1, 2, |sp| {
+            workloads::yield_many::<AsyncExecutorRt>(sp, n)
+        })
     }
 
-    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
+    fn pingpong(
+        &self,
+        round_trips: u64,
+        placement: Placement,
+        seen: &Arc<Seen>,
+    ) -> Outcome<Duration> {
         if placement == Placement::CrossCore {
             return Err(Skip::not_applicable(
                 "a LocalExecutor runs both tasks on one core",
             ));
         }
-        let ex = Rc::new(LocalExecutor::new());
-        let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
-        let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
-        ex.spawn(async move {
-            while let Some(v) = ping_rx.recv().await {
-                if pong_tx.send(v).await.is_err() {
-                    break;
-                }
-            }
+        // The caller placed this thread on the first CPU, where both tasks run.
+        let seen = Arc::clone(seen);
+        workloads::on::<AsyncExecutorRt, _, _>(1, 3, move |sp| {
+            workloads::pingpong::<AsyncExecutorRt>(sp, round_trips, move |unit| seen.mark(unit))
         })
-        .detach();
-        Ok(in_task(&ex, async move {
-            let start = Instant::now();
-            for i in 0..round_trips {
-                if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
-                    break;
-                }
-            }
-            start.elapsed()
-        }))
     }
 
     fn spawn_join(&self, n: u64) -> Outcome<Duration> {
-        let ex = Rc::new(LocalExecutor::new());
-        let inner = Rc::clone(&ex);
-        Ok(in_task(&ex, async move {
-            let mut tasks = Vec::with_capacity(n as usize);
-            let start = Instant::now();
-            for _ in 0..n {
-                tasks.push(inner.spawn(async {}));
-            }
-            for task in tasks.drain(..) {
-                task.await;
-            }
-            start.elapsed()
-        }))
+        workloads::on::<AsyncExecutorRt, _, _>(1, n + 2, move |sp| {
+            workloads::spawn_join::<AsyncExecutorRt>(sp, n)
+        })
     }
 
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
-        // `workers` tasks share the chunks on the executor's one thread: S(n) stays about 1.
-        let ex = Rc::new(LocalExecutor::new());
-        let inner = Rc::clone(&ex);
-        Ok(in_task(&ex, async move {
-            let next = Rc::new(Cell::new(0u64));
-            let mut tasks = Vec::with_capacity(workers);
-            let start = Instant::now();
-            for _ in 0..workers {
-                let next = Rc::clone(&next);
-                tasks.push(inner.spawn(async move {
-                    let mut sum = 0u64;
-                    loop {
-                        let i = next.get();
-                        if i >= chunks {
-                            break;
-                        }
-                        next.set(i + 1);
-                        sum = sum.wrapping_add(chunk(i));
-                        yield_now().await;
-                    }
-                    sum
-                }));
-            }
-            let mut sum = 0u64;
-            for task in tasks.drain(..) {
-                sum = sum.wrapping_add(task.await);
-            }
-            std::hint::black_box(sum);
-            start.elapsed()
-        }))
+        let threads = 1;
+        workloads::on::<AsyncExecutorRt, _, _>(threads, workers as u64 + 1, move |sp| {
+            workloads::speedup::<AsyncExecutorRt>(sp, chunks, workers)
+        })
     }
 
     fn park(&self, n: u64) -> Outcome<Parked> {
-        let ex = Rc::new(LocalExecutor::new());
-        let started = Rc::new(Cell::new(0u64));
-        let before = machine::resident_bytes();
-        let start = Instant::now();
-        for _ in 0..n {
-            let started = Rc::clone(&started);
-            ex.spawn(async move {
-                started.set(started.get() + 1);
-                std::future::pending::<()>().await;
-            })
-            .detach();
+        workloads::on::<AsyncExecutorRt, _, _>(1, n + 2, move |sp| {
+            workloads::park::<AsyncExecutorRt>(sp, n)
+        })
+    }
+
+    fn ipc_round_trips(&self, mechanism: &str, size: usize, round_trips: u64) -> Outcome<Duration> {
+        if mechanism != "channel" {
+            return Err(workloads::ipc_not_applicable());
         }
-        block_on(ex.run(async {
-            while started.get() < n {
-                yield_now().await;
-            }
-        }));
-        let outcome = Parked {
-            create: start.elapsed(),
-            resident_growth: machine::resident_bytes().saturating_sub(before),
-        };
-        std::mem::forget(ex);
-        Ok(outcome)
+        workloads::on::<AsyncExecutorRt, _, _>(1, 3, move |sp| {
+            workloads::ipc_channel::<AsyncExecutorRt>(sp, size, round_trips)
+        })
     }
 
     fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
-        let _ = probe;
-        Err(Skip::not_applicable(
-            "async-executor has no timer of its own (async-io is not a dependency of the lab)",
-        ))
+        workloads::on::<AsyncExecutorRt, _, _>(1, probe.background + 2, move |sp| {
+            workloads::sleep_lateness::<AsyncExecutorRt>(sp, probe)
+        })
     }
 
     fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
@@ -224,5 +160,97 @@ impl Model for AsyncExecutor {
         Err(Skip::not_applicable(
             "async-executor has no I/O reactor of its own (async-io is not a dependency of the lab)",
         ))
+    }
+}
+
+thread_local! {
+    /// The executor [`AsyncExecutorRt::run`] is running on this thread, for spawns from
+    /// inside its tasks (a `LocalExecutor` handle is not `Send`, so it cannot travel in one).
+    static CURRENT: std::cell::RefCell<Option<Rc<LocalExecutor<'static>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The lab's timer thread, shared by every async-executor measurement (async-executor has no
+/// timer of its own).
+fn timer() -> Outcome<&'static TimerThread> {
+    static TIMER: std::sync::OnceLock<TimerThread> = std::sync::OnceLock::new();
+    if let Some(timer) = TIMER.get() {
+        return Ok(timer);
+    }
+    let timer = TimerThread::start().map_err(|e| Skip(format!("timer thread failed: {e}")))?;
+    Ok(TIMER.get_or_init(|| timer))
+}
+
+/// async-executor's `LocalExecutor` as a [`Runtime`], on the calling thread; spawns from
+/// inside its tasks find it through a thread-local; sleeps on the lab's timer thread;
+/// channels are tokio's `sync::mpsc` (runtime-agnostic).
+pub struct AsyncExecutorRt;
+
+/// Spawns onto the `LocalExecutor` running on the calling thread.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalSpawner;
+
+impl Runtime for AsyncExecutorRt {
+    type Spawner = LocalSpawner;
+    type Join<T: Send + 'static> = async_executor::Task<T>;
+    type Sender<T: Send + 'static> = tokio::sync::mpsc::Sender<T>;
+    type Receiver<T: Send + 'static> = tokio::sync::mpsc::Receiver<T>;
+
+    fn run<T, F>(_threads: usize, _tasks: u64, root: impl FnOnce(LocalSpawner) -> F) -> Outcome<T>
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        timer()?;
+        let ex = Rc::new(LocalExecutor::new());
+        let previous = CURRENT.with(|c| c.replace(Some(Rc::clone(&ex))));
+        let out = in_task(&ex, root(LocalSpawner));
+        CURRENT.with(|c| *c.borrow_mut() = previous);
+        Ok(out)
+    }
+
+    fn spawn<F>(_spawner: &LocalSpawner, future: F) -> Outcome<async_executor::Task<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        CURRENT.with(|c| match &*c.borrow() {
+            Some(ex) => Ok(ex.spawn(future)),
+            None => Err(Skip(
+                "spawn outside AsyncExecutorRt::run: no executor on this thread".to_owned(),
+            )),
+        })
+    }
+
+    async fn join<T: Send + 'static>(handle: async_executor::Task<T>) -> Option<T> {
+        Some(handle.await)
+    }
+
+    fn detach<T: Send + 'static>(handle: async_executor::Task<T>) {
+        handle.detach();
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        yield_now()
+    }
+
+    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send {
+        timer()
+            .expect("started by AsyncExecutorRt::run")
+            .sleep_until(deadline)
+    }
+
+    fn channel<T: Send + 'static>(
+        capacity: usize,
+    ) -> (tokio::sync::mpsc::Sender<T>, tokio::sync::mpsc::Receiver<T>) {
+        tokio::sync::mpsc::channel(capacity)
+    }
+
+    async fn send<T: Send + 'static>(tx: &tokio::sync::mpsc::Sender<T>, value: T) -> bool {
+        tx.send(value).await.is_ok()
+    }
+
+    async fn recv<T: Send + 'static>(rx: &mut tokio::sync::mpsc::Receiver<T>) -> Option<T> {
+        rx.recv().await
     }
 }

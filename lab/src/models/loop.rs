@@ -9,10 +9,11 @@
 //! blocking call then holds the loop's only thread); the echo server is
 //! [`switchyard_runtime::net::TcpListener`] with a `spawn_local`ed task per connection.
 
-use std::cell::Cell;
-use std::rc::Rc;
+use crate::adapter::Runtime;
+use crate::workloads;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use switchyard_runtime::task::JoinHandle;
 
 use hdrhistogram::Histogram;
 use switchyard_runtime::net::TcpListener;
@@ -21,12 +22,9 @@ use switchyard_runtime::sync::mpsc;
 use switchyard_runtime::time::sleep_until;
 use switchyard_scheduler::local::{EventLoop, SpawnError, spawn_local, yield_now};
 
-use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Skip, Turns};
+use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns};
 use crate::experiments::fairness::{self, Race};
-use crate::experiments::speedup::chunk;
 use crate::experiments::{blocking, echo};
-use crate::machine;
-use crate::stats;
 
 /// See the [module docs](self).
 pub struct Loop;
@@ -73,155 +71,55 @@ impl Model for Loop {
     }
 
     fn yield_many(&self, n: u64) -> Outcome<Duration> {
-        in_task(&mut event_loop(1)?, async move {
-            let start = Instant::now();
-            for _ in 0..n {
-                yield_now().await;
-            }
-            start.elapsed()
-        })
+        workloads::on::<LoopRt, _, _>(1, 2, |sp| workloads::yield_many::<LoopRt>(sp, n))
     }
 
-    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
+    fn pingpong(
+        &self,
+        round_trips: u64,
+        placement: Placement,
+        seen: &Arc<Seen>,
+    ) -> Outcome<Duration> {
         if placement == Placement::CrossCore {
             return Err(Skip::not_applicable(
                 "the loop is single-threaded: both tasks share one core",
             ));
         }
-        let mut lp = event_loop(2)?;
-        let (ping_tx, mut ping_rx) = mpsc::channel::<u64>(1);
-        let (pong_tx, mut pong_rx) = mpsc::channel::<u64>(1);
-        let echo = lp
-            .spawn_local(async move {
-                while let Some(v) = ping_rx.recv().await {
-                    if pong_tx.send(v).await.is_err() {
-                        break;
-                    }
-                }
-            })
-            .map_err(|e| Skip(format!("spawn failed: {e}")))?;
-        drop(echo);
-        in_task(&mut lp, async move {
-            let start = Instant::now();
-            for i in 0..round_trips {
-                if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
-                    break;
-                }
-            }
-            start.elapsed()
+        // The caller placed this thread on the first CPU, where both tasks run.
+        let seen = Arc::clone(seen);
+        workloads::on::<LoopRt, _, _>(1, 3, move |sp| {
+            workloads::pingpong::<LoopRt>(sp, round_trips, move |unit| seen.mark(unit))
         })
     }
 
     fn spawn_join(&self, n: u64) -> Outcome<Duration> {
-        in_task(&mut event_loop(n)?, async move {
-            let mut handles = Vec::with_capacity(n as usize);
-            let start = Instant::now();
-            for _ in 0..n {
-                match spawn_local(async {}) {
-                    Ok(handle) => handles.push(handle),
-                    Err(e) => return Err(Skip(format!("spawn failed: {e}"))),
-                }
-            }
-            for handle in handles.drain(..) {
-                let _ = handle.await;
-            }
-            Ok(start.elapsed())
-        })?
+        workloads::on::<LoopRt, _, _>(1, n + 2, move |sp| workloads::spawn_join::<LoopRt>(sp, n))
     }
 
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
-        // `workers` tasks share the chunks; the loop runs them all on its one thread, so
-        // this measures that the loop does not use more CPUs (S(n) stays about 1).
-        let mut lp = event_loop(workers as u64)?;
-        in_task(&mut lp, async move {
-            let next = Rc::new(Cell::new(0u64));
-            let mut handles = Vec::with_capacity(workers);
-            let start = Instant::now();
-            for _ in 0..workers {
-                let next = Rc::clone(&next);
-                let spawned = spawn_local(async move {
-                    let mut sum = 0u64;
-                    loop {
-                        let i = next.get();
-                        if i >= chunks {
-                            break;
-                        }
-                        next.set(i + 1);
-                        sum = sum.wrapping_add(chunk(i));
-                        // Cooperative: give the other workers their turn between chunks.
-                        yield_now().await;
-                    }
-                    sum
-                });
-                match spawned {
-                    Ok(handle) => handles.push(handle),
-                    Err(e) => return Err(Skip(format!("spawn failed: {e}"))),
-                }
-            }
-            let mut sum = 0u64;
-            for handle in handles.drain(..) {
-                sum = sum.wrapping_add(handle.await.unwrap_or(0));
-            }
-            std::hint::black_box(sum);
-            Ok(start.elapsed())
-        })?
+        let threads = 1;
+        workloads::on::<LoopRt, _, _>(threads, workers as u64 + 1, move |sp| {
+            workloads::speedup::<LoopRt>(sp, chunks, workers)
+        })
     }
 
     fn park(&self, n: u64) -> Outcome<Parked> {
-        let mut lp = event_loop(n)?;
-        let started = Rc::new(Cell::new(0u64));
-        let outcome = lp.block_on(async {
-            let before = machine::resident_bytes();
-            let start = Instant::now();
-            for _ in 0..n {
-                let started = Rc::clone(&started);
-                let spawned = spawn_local(async move {
-                    started.set(started.get() + 1);
-                    std::future::pending::<()>().await;
-                });
-                // Detached: the loop's slab keeps the task.
-                if let Err(e) = spawned {
-                    return Err(Skip(format!("spawn failed: {e}")));
-                }
-            }
-            while started.get() < n {
-                yield_now().await;
-            }
-            Ok(Parked {
-                create: start.elapsed(),
-                resident_growth: machine::resident_bytes().saturating_sub(before),
-            })
-        });
-        // The child process exits with the tasks parked; dropping them is not measured.
-        std::mem::forget(lp);
-        outcome
+        workloads::on::<LoopRt, _, _>(1, n + 2, move |sp| workloads::park::<LoopRt>(sp, n))
+    }
+
+    fn ipc_round_trips(&self, mechanism: &str, size: usize, round_trips: u64) -> Outcome<Duration> {
+        if mechanism != "channel" {
+            return Err(workloads::ipc_not_applicable());
+        }
+        workloads::on::<LoopRt, _, _>(1, 3, move |sp| {
+            workloads::ipc_channel::<LoopRt>(sp, size, round_trips)
+        })
     }
 
     fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
-        let mut lp = event_loop(probe.background)?;
-        let stop = Rc::new(Cell::new(false));
-        in_task(&mut lp, async move {
-            for _ in 0..probe.background {
-                let stop = Rc::clone(&stop);
-                let spawned = spawn_local(async move {
-                    while !stop.get() {
-                        yield_now().await;
-                    }
-                });
-                if let Err(e) = spawned {
-                    return Err(Skip(format!("spawn failed: {e}")));
-                }
-            }
-            let mut hist = stats::new_histogram();
-            for _ in 0..probe.probes {
-                let deadline = Instant::now() + probe.period;
-                sleep_until(deadline).await;
-                let late = Instant::now().saturating_duration_since(deadline);
-                stats::record(&mut hist, late.as_nanos() as u64);
-            }
-            stop.set(true);
-            Ok(hist)
-        })?
+        workloads::on::<LoopRt, _, _>(1, probe.background + 2, move |sp| {
+            workloads::sleep_lateness::<LoopRt>(sp, probe)
+        })
     }
 
     fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
@@ -299,5 +197,66 @@ impl Model for Loop {
             }
             Ok(())
         })?
+    }
+}
+
+/// The loop as a [`Runtime`]: one event loop on the calling thread, sized for the workload's
+/// tasks; spawn with the ambient `spawn_local`; the loop's yield, the runtime's timer and
+/// `sync::mpsc`.
+pub struct LoopRt;
+
+/// Spawns onto the loop running the calling task (`spawn_local`).
+#[derive(Debug, Clone, Copy)]
+pub struct LoopSpawner;
+
+impl Runtime for LoopRt {
+    type Spawner = LoopSpawner;
+    type Join<T: Send + 'static> = JoinHandle<T>;
+    type Sender<T: Send + 'static> = mpsc::Sender<T>;
+    type Receiver<T: Send + 'static> = mpsc::Receiver<T>;
+
+    fn run<T, F>(_threads: usize, tasks: u64, root: impl FnOnce(LoopSpawner) -> F) -> Outcome<T>
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        in_task(&mut event_loop(tasks)?, root(LoopSpawner))
+    }
+
+    fn spawn<F>(_spawner: &LoopSpawner, future: F) -> Outcome<JoinHandle<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        spawn_local(future).map_err(|e| Skip(format!("spawn failed: {e}")))
+    }
+
+    async fn join<T: Send + 'static>(handle: JoinHandle<T>) -> Option<T> {
+        handle.await.ok()
+    }
+
+    fn detach<T: Send + 'static>(handle: JoinHandle<T>) {
+        // Dropping the handle detaches: the loop keeps the task.
+        drop(handle);
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        yield_now()
+    }
+
+    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send {
+        sleep_until(deadline)
+    }
+
+    fn channel<T: Send + 'static>(capacity: usize) -> (mpsc::Sender<T>, mpsc::Receiver<T>) {
+        mpsc::channel(capacity)
+    }
+
+    async fn send<T: Send + 'static>(tx: &mpsc::Sender<T>, value: T) -> bool {
+        tx.send(value).await.is_ok()
+    }
+
+    async fn recv<T: Send + 'static>(rx: &mut mpsc::Receiver<T>) -> Option<T> {
+        rx.recv().await
     }
 }

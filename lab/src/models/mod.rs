@@ -8,13 +8,22 @@
 //! dispatch beyond what the model itself does. A primitive that does not apply to a model
 //! returns [`Skip`] with the reason, which the run reports instead of a figure.
 //!
+//! The task models implement [`crate::adapter::Runtime`] and answer the `switch`, `spawn`,
+//! `scale`, `latency`, `speedup` and `ipc` primitives with the one generic workload of [`crate::workloads`],
+//! so those columns compare runtimes on the same program.
+//!
 //! Adding a model is one file implementing [`Model`] plus one line in [`catalogue`];
 //! adding an experiment adds one primitive here (with a default that skips) and one file
 //! in `experiments/`.
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+
+use crate::machine;
 
 mod chan;
 mod r#loop;
@@ -34,7 +43,7 @@ mod tokio_ct;
 #[cfg(feature = "peers")]
 mod tokio_mt;
 
-/// What a unit of work is, which fixes the workload sizes LAB.md gives per kind.
+/// What a unit of work is, which fixes the workload sizes docs/lab.md gives per kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// A task on an executor.
@@ -48,10 +57,69 @@ pub enum Kind {
 /// Where the two units of a ping-pong run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placement {
-    /// Both on CPU 0.
+    /// Both on the first CPU of the process's affinity mask at start.
     SameCore,
-    /// One on CPU 0, the other on CPU 1.
+    /// Unit 0 on the first CPU of that mask, unit 1 on the second.
     CrossCore,
+}
+
+impl Placement {
+    /// The CPU ids asked for units 0 and 1, taken from the process's affinity mask at start
+    /// ([`machine::start_cpus`]); `None` for a cross-core placement on a one-CPU mask.
+    pub fn cpus(self) -> Option<[usize; 2]> {
+        let cpus = machine::start_cpus();
+        match self {
+            Placement::SameCore => Some([cpus[0], cpus[0]]),
+            Placement::CrossCore => (cpus.len() > 1).then(|| [cpus[0], cpus[1]]),
+        }
+    }
+}
+
+/// Where the two units of one ping-pong ran: each unit calls [`Seen::mark`] with its index
+/// (0: the unit that times the round trips, 1: the echo) when it starts its loop, after it
+/// was placed, and again when it leaves it; the mark records `sched_getcpu`
+/// ([`machine::current_cpu`]). Outside the timed loop's body, so it costs the figure nothing.
+#[derive(Debug)]
+pub struct Seen {
+    first: [AtomicUsize; 2],
+    last: [AtomicUsize; 2],
+}
+
+/// No mark yet.
+const UNSEEN: usize = usize::MAX;
+
+impl Default for Seen {
+    fn default() -> Seen {
+        Seen {
+            first: [AtomicUsize::new(UNSEEN), AtomicUsize::new(UNSEEN)],
+            last: [AtomicUsize::new(UNSEEN), AtomicUsize::new(UNSEEN)],
+        }
+    }
+}
+
+impl Seen {
+    /// Unit `unit` (0 or 1) records the CPU it is running on now.
+    pub fn mark(&self, unit: usize) {
+        self.record(unit, machine::current_cpu());
+    }
+
+    /// Unit `unit` records that it ran on `cpu` (a unit in another process reports it).
+    pub fn record(&self, unit: usize, cpu: usize) {
+        let _ = self.first[unit].compare_exchange(UNSEEN, cpu, Relaxed, Relaxed);
+        self.last[unit].store(cpu, Relaxed);
+    }
+
+    /// What units 0 and 1 recorded: (first, last) CPU each, `None` for a unit that never
+    /// marked.
+    pub fn ran(&self) -> [Option<(usize, usize)>; 2] {
+        std::array::from_fn(|unit| {
+            let (first, last) = (
+                self.first[unit].load(Relaxed),
+                self.last[unit].load(Relaxed),
+            );
+            (first != UNSEEN).then_some((first, last))
+        })
+    }
 }
 
 /// Why a primitive was not measured for a model.
@@ -171,8 +239,35 @@ pub trait Model: Sync {
     }
 
     /// Two units pass a token back and forth `round_trips` times; the time for all of them.
-    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
-        let _ = (round_trips, placement);
+    /// The units run on the CPUs of [`Placement::cpus`] (the caller has pinned the calling
+    /// thread to the first; a model that makes threads or processes pins them itself), and
+    /// each marks `seen` where it ran (see [`Seen`]).
+    fn pingpong(
+        &self,
+        round_trips: u64,
+        placement: Placement,
+        seen: &Arc<Seen>,
+    ) -> Outcome<Duration> {
+        let _ = (round_trips, placement, seen);
+        Err(Skip::unsupported(self.name()))
+    }
+
+    /// Ping-pongs over other mechanisms than the model's own (`pingpong`), as (name, note):
+    /// each gives the extra `switch` rows `<name>_pingpong_same_core` and
+    /// `<name>_pingpong_cross_core`.
+    fn pingpong_mechanisms(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+
+    /// [`Model::pingpong`] over one of [`Model::pingpong_mechanisms`].
+    fn pingpong_over(
+        &self,
+        mechanism: &str,
+        round_trips: u64,
+        placement: Placement,
+        seen: &Arc<Seen>,
+    ) -> Outcome<Duration> {
+        let _ = (mechanism, round_trips, placement, seen);
         Err(Skip::unsupported(self.name()))
     }
 
@@ -257,7 +352,7 @@ pub struct Entry {
     pub peer: bool,
 }
 
-/// Every model name of LAB.md, in its order, with its implementation if this build has it.
+/// Every model name of docs/lab.md, in its order, with its implementation if this build has it.
 pub fn catalogue() -> Vec<Entry> {
     #[cfg(not(feature = "peers"))]
     const PEERS_OFF: &str = "built without `--features peers`";

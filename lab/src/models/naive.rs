@@ -4,18 +4,18 @@
 //! ping-pong goes through the lab's mutex channel ([`super::chan`]), and the timer is the
 //! executor's thread-per-sleep [`naive::sleep_until`].
 
+use crate::adapter::Runtime;
+use crate::workloads;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use switchyard_scheduler::naive::{self, NaiveExecutor, yield_now};
 
-use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Skip, Turns, chan};
+use super::{
+    Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns, chan,
+};
 use crate::experiments::fairness::{self, Race};
-use crate::experiments::speedup::chunk;
-use crate::machine;
-use crate::stats;
 
 /// See the [module docs](self).
 pub struct Naive;
@@ -54,143 +54,55 @@ impl Model for Naive {
     }
 
     fn yield_many(&self, n: u64) -> Outcome<Duration> {
-        let exec = NaiveExecutor::new();
-        Ok(in_task(&exec, async move {
-            let start = Instant::now();
-            for _ in 0..n {
-                yield_now().await;
-            }
-            start.elapsed()
-        }))
+        workloads::on::<NaiveRt, _, _>(1, 2, |sp| workloads::yield_many::<NaiveRt>(sp, n))
     }
 
-    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
+    fn pingpong(
+        &self,
+        round_trips: u64,
+        placement: Placement,
+        seen: &Arc<Seen>,
+    ) -> Outcome<Duration> {
         if placement == Placement::CrossCore {
             return Err(Skip::not_applicable(
                 "a single-threaded executor runs both tasks on one core",
             ));
         }
-        let exec = NaiveExecutor::new();
-        let (ping_tx, ping_rx) = chan::channel::<u64>();
-        let (pong_tx, pong_rx) = chan::channel::<u64>();
-        let _pong = exec.spawn(async move {
-            for _ in 0..round_trips {
-                let v = ping_rx.recv().await;
-                pong_tx.send(v).await;
-            }
-        });
-        Ok(in_task(&exec, async move {
-            let start = Instant::now();
-            for i in 0..round_trips {
-                ping_tx.send(i).await;
-                pong_rx.recv().await;
-            }
-            start.elapsed()
-        }))
+        // The caller placed this thread on the first CPU, where both tasks run.
+        let seen = Arc::clone(seen);
+        workloads::on::<NaiveRt, _, _>(1, 3, move |sp| {
+            workloads::pingpong::<NaiveRt>(sp, round_trips, move |unit| seen.mark(unit))
+        })
     }
 
     fn spawn_join(&self, n: u64) -> Outcome<Duration> {
-        let exec = NaiveExecutor::new();
-        let spawner = exec.spawner();
-        Ok(in_task(&exec, async move {
-            let mut handles = Vec::with_capacity(n as usize);
-            let start = Instant::now();
-            for _ in 0..n {
-                handles.push(spawner.spawn(async {}));
-            }
-            for handle in handles.drain(..) {
-                let _ = handle.await;
-            }
-            start.elapsed()
-        }))
+        workloads::on::<NaiveRt, _, _>(1, n + 2, move |sp| workloads::spawn_join::<NaiveRt>(sp, n))
     }
 
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
-        // `workers` tasks share the chunks on the executor's one thread: S(n) stays about 1.
-        let exec = NaiveExecutor::new();
-        let spawner = exec.spawner();
-        Ok(in_task(&exec, async move {
-            let next = Arc::new(AtomicU64::new(0));
-            let mut handles = Vec::with_capacity(workers);
-            let start = Instant::now();
-            for _ in 0..workers {
-                let next = Arc::clone(&next);
-                handles.push(spawner.spawn(async move {
-                    let mut sum = 0u64;
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= chunks {
-                            break;
-                        }
-                        sum = sum.wrapping_add(chunk(i));
-                        yield_now().await;
-                    }
-                    sum
-                }));
-            }
-            let mut sum = 0u64;
-            for handle in handles.drain(..) {
-                sum = sum.wrapping_add(handle.await.unwrap_or(0));
-            }
-            std::hint::black_box(sum);
-            start.elapsed()
-        }))
+        let threads = 1;
+        workloads::on::<NaiveRt, _, _>(threads, workers as u64 + 1, move |sp| {
+            workloads::speedup::<NaiveRt>(sp, chunks, workers)
+        })
     }
 
     fn park(&self, n: u64) -> Outcome<Parked> {
-        let exec = NaiveExecutor::new();
-        let started = Arc::new(AtomicU64::new(0));
-        // The naive executor has no task table: the join handles are what keep the
-        // parked tasks alive (see the row's note), so they are counted in the growth.
-        let mut handles = Vec::with_capacity(n as usize);
-        let before = machine::resident_bytes();
-        let start = Instant::now();
-        for _ in 0..n {
-            let started = Arc::clone(&started);
-            handles.push(exec.spawn(async move {
-                started.fetch_add(1, Ordering::Relaxed);
-                std::future::pending::<()>().await;
-            }));
+        workloads::on::<NaiveRt, _, _>(1, n + 2, move |sp| workloads::park::<NaiveRt>(sp, n))
+    }
+
+    fn ipc_round_trips(&self, mechanism: &str, size: usize, round_trips: u64) -> Outcome<Duration> {
+        if mechanism != "channel" {
+            return Err(workloads::ipc_not_applicable());
         }
-        exec.block_on(async {
-            while started.load(Ordering::Relaxed) < n {
-                yield_now().await;
-            }
-        });
-        let create = start.elapsed();
-        let resident_growth = machine::resident_bytes().saturating_sub(before);
-        std::mem::forget(handles);
-        std::mem::forget(exec);
-        Ok(Parked {
-            create,
-            resident_growth,
+        workloads::on::<NaiveRt, _, _>(1, 3, move |sp| {
+            workloads::ipc_channel::<NaiveRt>(sp, size, round_trips)
         })
     }
 
     fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
-        let exec = NaiveExecutor::new();
-        let stop = Arc::new(AtomicBool::new(false));
-        for _ in 0..probe.background {
-            let stop = Arc::clone(&stop);
-            // Detached: the run queue keeps them alive until the executor drops.
-            drop(exec.spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    yield_now().await;
-                }
-            }));
-        }
-        let hist = in_task(&exec, async move {
-            let mut hist = stats::new_histogram();
-            for _ in 0..probe.probes {
-                let deadline = Instant::now() + probe.period;
-                naive::sleep_until(deadline).await;
-                let late = Instant::now().saturating_duration_since(deadline);
-                stats::record(&mut hist, late.as_nanos() as u64);
-            }
-            stop.store(true, Ordering::Relaxed);
-            hist
-        });
-        Ok(hist)
+        workloads::on::<NaiveRt, _, _>(1, probe.background + 2, move |sp| {
+            workloads::sleep_lateness::<NaiveRt>(sp, probe)
+        })
     }
 
     fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
@@ -224,5 +136,67 @@ impl Model for Naive {
         Err(Skip::not_applicable(
             "the naive executor has no I/O reactor",
         ))
+    }
+}
+
+/// The naive executor as a [`Runtime`]: one executor on the calling thread; spawn through its
+/// `Spawner`; its yield and timer (a thread per sleep); the lab's one-slot channel
+/// ([`chan`], the only capacity the workloads ask for).
+pub struct NaiveRt;
+
+impl Runtime for NaiveRt {
+    type Spawner = naive::Spawner;
+    type Join<T: Send + 'static> = naive::JoinHandle<T>;
+    type Sender<T: Send + 'static> = chan::Sender<T>;
+    type Receiver<T: Send + 'static> = chan::Receiver<T>;
+
+    fn run<T, F>(_threads: usize, _tasks: u64, root: impl FnOnce(naive::Spawner) -> F) -> Outcome<T>
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let exec = NaiveExecutor::new();
+        let handle = exec.spawn(root(exec.spawner()));
+        exec.block_on(handle)
+            .map_err(|e| Skip(format!("lab task failed: {e}")))
+    }
+
+    fn spawn<F>(spawner: &naive::Spawner, future: F) -> Outcome<naive::JoinHandle<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Ok(spawner.spawn(future))
+    }
+
+    async fn join<T: Send + 'static>(handle: naive::JoinHandle<T>) -> Option<T> {
+        handle.await.ok()
+    }
+
+    fn detach<T: Send + 'static>(handle: naive::JoinHandle<T>) {
+        // Dropping the handle detaches.
+        drop(handle);
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        yield_now()
+    }
+
+    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send {
+        naive::sleep_until(deadline)
+    }
+
+    fn channel<T: Send + 'static>(capacity: usize) -> (chan::Sender<T>, chan::Receiver<T>) {
+        debug_assert_eq!(capacity, 1, "the naive model's channel has one slot");
+        chan::channel()
+    }
+
+    async fn send<T: Send + 'static>(tx: &chan::Sender<T>, value: T) -> bool {
+        tx.send(value).await;
+        true
+    }
+
+    async fn recv<T: Send + 'static>(rx: &mut chan::Receiver<T>) -> Option<T> {
+        Some(rx.recv().await)
     }
 }

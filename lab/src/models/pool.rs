@@ -3,18 +3,21 @@
 //! Units are tasks spawned on the pool (never the `block_on` future, which runs on the
 //! calling thread); yield is [`switchyard_runtime::coop::yield_now`]; ping-pong goes through
 //! the runtime's bounded `sync::mpsc` with capacity 1; a parked task awaits `std::future::pending` and is kept by
-//! the pool's task table. Same-core placement is a pool of one worker pinned to CPU 0;
-//! cross-core is two workers pinned to CPUs 0 and 1, where the pool places the tasks itself
-//! (its LIFO slot keeps a ping-pong pair on one worker; stealing may split it).
+//! the pool's task table. Same-core placement is a pool of one worker pinned to the first CPU
+//! of the process's mask; cross-core is two pools of one worker each, pinned to the first two
+//! CPUs, one task on each (one pool of two workers keeps a ping-pong pair on one worker: its
+//! LIFO slot), so every wake crosses from one worker to the other.
 //! The timer is the pool's own wheel (`switchyard_runtime::time::sleep_until`), fired by the
 //! worker about to sleep or every 61 ticks by busy workers; `blocking` sleeps on it (and is
 //! skipped with the reason in a build whose pool has none); `fairness` yields with
 //! `coop::yield_now`; the echo server is `switchyard_runtime::net` on the pool's reactor, one
 //! spawned task per connection.
 
+use crate::adapter::Runtime;
+use crate::workloads;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use switchyard_runtime::task::JoinHandle;
 
 use switchyard_runtime::coop::yield_now;
 use switchyard_scheduler::pool::{Pool, PoolHandle};
@@ -25,12 +28,11 @@ use switchyard_runtime::reactor::IoHandle;
 use switchyard_runtime::sync::mpsc;
 use switchyard_runtime::time::{self, Timers, sleep_until};
 
-use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Skip, Turns};
+use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns};
 use crate::experiments::fairness::{self, Race};
-use crate::experiments::speedup::{chunk, place_worker};
+use crate::experiments::speedup::place_worker;
 use crate::experiments::{blocking, echo};
 use crate::machine;
-use crate::stats;
 
 /// See the [module docs](self).
 pub struct PoolModel;
@@ -56,6 +58,17 @@ fn pool(workers: usize) -> Outcome<Pool> {
                 .and_then(|i| i.parse::<usize>().ok())
                 .unwrap_or(0);
             place_worker(index, workers);
+        })
+        .build()
+        .map_err(|e| Skip(format!("pool failed to start: {e}")))
+}
+
+/// A pool of one worker, pinned to CPU `cpu` (an id).
+fn pinned_pool(cpu: usize) -> Outcome<Pool> {
+    Pool::builder()
+        .workers(1)
+        .on_thread_start(move || {
+            machine::pin_to_cpu(cpu);
         })
         .build()
         .map_err(|e| Skip(format!("pool failed to start: {e}")))
@@ -97,37 +110,48 @@ impl Model for PoolModel {
     }
 
     fn yield_many(&self, n: u64) -> Outcome<Duration> {
-        let pool = pool(default_workers())?;
-        in_task(&pool, |_| async move {
-            let start = Instant::now();
-            for _ in 0..n {
-                yield_now().await;
-            }
-            start.elapsed()
+        workloads::on::<PoolRt, _, _>(default_workers(), 2, |sp| {
+            workloads::yield_many::<PoolRt>(sp, n)
         })
     }
 
-    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
-        let workers = match placement {
-            Placement::SameCore => 1,
-            Placement::CrossCore => {
-                if default_workers() < 2 {
-                    return Err(Skip::not_applicable("the machine has one core"));
-                }
-                2
-            }
+    fn pingpong(
+        &self,
+        round_trips: u64,
+        placement: Placement,
+        seen: &Arc<Seen>,
+    ) -> Outcome<Duration> {
+        let Some(cpus) = placement.cpus() else {
+            return Err(Skip::not_applicable(
+                "this process may use one CPU: no cross-core placement",
+            ));
         };
-        let pool = pool(workers)?;
+        if placement == Placement::SameCore {
+            // One worker, on the first CPU (worker 0's place), runs both tasks.
+            let seen = Arc::clone(seen);
+            return workloads::on::<PoolRt, _, _>(1, 3, move |sp| {
+                workloads::pingpong::<PoolRt>(sp, round_trips, move |unit| seen.mark(unit))
+            });
+        }
+        // Cross-core: one pool of one worker per unit, each worker pinned to its unit's CPU:
+        // within one pool of two workers the scheduler keeps a ping-pong pair on one worker
+        // (the waker pushes the woken task to its own LIFO slot), so the pair would not cross.
+        let pools = [pinned_pool(cpus[0])?, pinned_pool(cpus[1])?];
+        let echo_pool = 1;
         let (ping_tx, mut ping_rx) = mpsc::channel::<u64>(1);
         let (pong_tx, mut pong_rx) = mpsc::channel::<u64>(1);
-        in_task(&pool, move |handle| async move {
-            let pong = handle.spawn(async move {
-                while let Some(v) = ping_rx.recv().await {
-                    if pong_tx.send(v).await.is_err() {
-                        break;
-                    }
+        let (echo_seen, ping_seen) = (Arc::clone(seen), Arc::clone(seen));
+        let pong = pools[echo_pool].spawn(async move {
+            echo_seen.mark(1);
+            while let Some(v) = ping_rx.recv().await {
+                if pong_tx.send(v).await.is_err() {
+                    break;
                 }
-            });
+            }
+            echo_seen.mark(1);
+        });
+        let elapsed = in_task(&pools[0], move |_| async move {
+            ping_seen.mark(0);
             let start = Instant::now();
             for i in 0..round_trips {
                 if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
@@ -135,24 +159,19 @@ impl Model for PoolModel {
                 }
             }
             let elapsed = start.elapsed();
+            ping_seen.mark(0);
             drop(ping_tx);
-            let _ = pong.await;
             elapsed
-        })
+        })?;
+        pools[echo_pool]
+            .block_on(pong)
+            .map_err(|e| Skip(format!("echo task failed: {e}")))?;
+        Ok(elapsed)
     }
 
     fn spawn_join(&self, n: u64) -> Outcome<Duration> {
-        let pool = pool(default_workers())?;
-        in_task(&pool, move |handle| async move {
-            let mut joins = Vec::with_capacity(n as usize);
-            let start = Instant::now();
-            for _ in 0..n {
-                joins.push(handle.spawn(async {}));
-            }
-            for join in joins.drain(..) {
-                let _ = join.await;
-            }
-            start.elapsed()
+        workloads::on::<PoolRt, _, _>(default_workers(), n + 2, move |sp| {
+            workloads::spawn_join::<PoolRt>(sp, n)
         })
     }
 
@@ -237,77 +256,87 @@ impl Model for PoolModel {
     }
 
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
-        let pool = pool(workers)?;
-        let sum = AtomicU64::new(0);
-        let start = Instant::now();
-        pool.scope(|s| {
-            for i in 0..chunks {
-                let sum = &sum;
-                s.spawn(move || {
-                    sum.fetch_add(chunk(i), Ordering::Relaxed);
-                });
-            }
-        });
-        let elapsed = start.elapsed();
-        std::hint::black_box(sum.load(Ordering::Relaxed));
-        Ok(elapsed)
+        let threads = workers;
+        workloads::on::<PoolRt, _, _>(threads, workers as u64 + 1, move |sp| {
+            workloads::speedup::<PoolRt>(sp, chunks, workers)
+        })
     }
 
     fn park(&self, n: u64) -> Outcome<Parked> {
-        let pool = pool(default_workers())?;
-        let started = Arc::new(AtomicU64::new(0));
-        let outcome = in_task(&pool, {
-            let started = Arc::clone(&started);
-            move |handle| async move {
-                let before = machine::resident_bytes();
-                let start = Instant::now();
-                for _ in 0..n {
-                    let started = Arc::clone(&started);
-                    // Detached: the pool's task table keeps the task alive.
-                    drop(handle.spawn(async move {
-                        started.fetch_add(1, Ordering::Relaxed);
-                        std::future::pending::<()>().await;
-                    }));
-                }
-                while started.load(Ordering::Relaxed) < n {
-                    yield_now().await;
-                }
-                Parked {
-                    create: start.elapsed(),
-                    resident_growth: machine::resident_bytes().saturating_sub(before),
-                }
-            }
-        })?;
-        // The child process exits with the tasks still parked; cancelling them is not measured.
-        std::mem::forget(pool);
-        Ok(outcome)
+        workloads::on::<PoolRt, _, _>(default_workers(), n + 2, move |sp| {
+            workloads::park::<PoolRt>(sp, n)
+        })
+    }
+
+    fn ipc_round_trips(&self, mechanism: &str, size: usize, round_trips: u64) -> Outcome<Duration> {
+        if mechanism != "channel" {
+            return Err(workloads::ipc_not_applicable());
+        }
+        workloads::on::<PoolRt, _, _>(default_workers(), 3, move |sp| {
+            workloads::ipc_channel::<PoolRt>(sp, size, round_trips)
+        })
     }
 
     fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
-        let pool = pool(default_workers())?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let hist = in_task(&pool, {
-            let stop = Arc::clone(&stop);
-            move |handle| async move {
-                for _ in 0..probe.background {
-                    let stop = Arc::clone(&stop);
-                    drop(handle.spawn(async move {
-                        while !stop.load(Ordering::Relaxed) {
-                            yield_now().await;
-                        }
-                    }));
-                }
-                let mut hist = stats::new_histogram();
-                for _ in 0..probe.probes {
-                    let deadline = Instant::now() + probe.period;
-                    sleep_until(deadline).await;
-                    let late = Instant::now().saturating_duration_since(deadline);
-                    stats::record(&mut hist, late.as_nanos() as u64);
-                }
-                hist
-            }
-        });
-        stop.store(true, Ordering::Relaxed);
-        hist
+        workloads::on::<PoolRt, _, _>(default_workers(), probe.background + 2, move |sp| {
+            workloads::sleep_lateness::<PoolRt>(sp, probe)
+        })
+    }
+}
+
+/// The pool as a [`Runtime`]: a pool of `threads` workers, worker i on the i-th CPU of the
+/// process's mask; spawn through the [`PoolHandle`]; the runtime's coop yield, timer wheel
+/// and `sync::mpsc`.
+pub struct PoolRt;
+
+impl Runtime for PoolRt {
+    type Spawner = PoolHandle;
+    type Join<T: Send + 'static> = JoinHandle<T>;
+    type Sender<T: Send + 'static> = mpsc::Sender<T>;
+    type Receiver<T: Send + 'static> = mpsc::Receiver<T>;
+
+    fn run<T, F>(threads: usize, _tasks: u64, root: impl FnOnce(PoolHandle) -> F) -> Outcome<T>
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        in_task(&pool(threads)?, root)
+    }
+
+    fn spawn<F>(spawner: &PoolHandle, future: F) -> Outcome<JoinHandle<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Ok(spawner.spawn(future))
+    }
+
+    async fn join<T: Send + 'static>(handle: JoinHandle<T>) -> Option<T> {
+        handle.await.ok()
+    }
+
+    fn detach<T: Send + 'static>(handle: JoinHandle<T>) {
+        // Dropping the handle detaches: the pool's task table keeps the task.
+        drop(handle);
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        yield_now()
+    }
+
+    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send {
+        sleep_until(deadline)
+    }
+
+    fn channel<T: Send + 'static>(capacity: usize) -> (mpsc::Sender<T>, mpsc::Receiver<T>) {
+        mpsc::channel(capacity)
+    }
+
+    async fn send<T: Send + 'static>(tx: &mpsc::Sender<T>, value: T) -> bool {
+        tx.send(value).await.is_ok()
+    }
+
+    async fn recv<T: Send + 'static>(rx: &mut mpsc::Receiver<T>) -> Option<T> {
+        rx.recv().await
     }
 }

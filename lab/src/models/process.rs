@@ -2,9 +2,11 @@
 //! unit.
 //!
 //! * yield is `sched_yield` (a process yields as a thread does);
-//! * ping-pong passes a one-byte frame back and forth over the launcher's framed socketpair
-//!   [`Channel`] between this process and a child started with the default start method;
-//!   each side pins itself for the placement;
+//! * ping-pong passes one byte back and forth over two pipes between this process and a
+//!   child started with the default start method (the pipes travel over the launcher's
+//!   channel), as `perf bench sched pipe` does, so the two figures compare; the extra rows
+//!   `channel_pingpong_*` pass a one-byte frame over the launcher's framed socketpair
+//!   [`Channel`] instead. Each side pins itself to its CPU id and reports where it ran;
 //! * spawn is [`process::start`] with [`StartMethod::Spawn`] (row `spawn_join`), `Fork` and
 //!   `ForkServer` (rows `fork`, `forkserver`), of an entry that returns at once, then `wait`;
 //!   row `command_true` is the baseline the targets are set against:
@@ -18,12 +20,16 @@
 //! * `ipc` moves a message of each size to a child and back over four mechanisms: the framed
 //!   `channel`, two raw `pipe`s, a raw `unix` socketpair, and two `shm` rings.
 //!
+//! * `latency` probes in a child process sleeping with `std::thread::sleep` (the OS timer);
+//!   `loaded` adds up to [`BACKGROUND_PROCESSES`] processes looping on `sched_yield`.
+//!
 //! The lab's `main` calls [`entries`] through `process::init` first, so its children find
 //! these entry points.
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use switchyard_runtime::process::{
@@ -32,13 +38,22 @@ use switchyard_runtime::process::{
 
 use switchyard_scheduler::procs::{self, ProcessPool};
 
-use super::{Kind, Model, Outcome, Parked, Placement, Skip};
-use crate::machine;
+use hdrhistogram::Histogram;
+
+use super::{Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip};
+use crate::{machine, stats};
 
 /// See the [module docs](self).
 pub struct Process;
 
 const ECHO: &str = "lab.echo";
+const PIPE_ECHO: &str = "lab.pipe_echo";
+const PROBE: &str = "lab.probe";
+const YIELDER: &str = "lab.yielder";
+
+/// Background processes of `latency / loaded` at most: each is a process start, and 10,000
+/// of them would take the whole run's budget.
+pub const BACKGROUND_PROCESSES: u64 = 100;
 const EXIT: &str = "lab.exit";
 const PARK: &str = "lab.park";
 const IPC: &str = "lab.ipc";
@@ -57,6 +72,9 @@ const NO_PIN: u32 = u32::MAX;
 pub fn entries() -> Vec<Entry> {
     vec![
         Entry::new(ECHO, echo),
+        Entry::new(PIPE_ECHO, pipe_echo),
+        Entry::new(PROBE, probe_child),
+        Entry::new(YIELDER, yielder_child),
         Entry::new(EXIT, |_| {}),
         Entry::new(PARK, park_child),
         Entry::new(IPC, ipc_child),
@@ -68,22 +86,83 @@ fn skip(what: &str, e: impl std::fmt::Display) -> Skip {
     Skip(format!("{what}: {e}"))
 }
 
-/// Pins itself as told, then echoes frames until the parent closes.
+/// Pins itself to the CPU id it is told (or not, for [`NO_PIN`]) and answers with the CPU it
+/// runs on; then echoes frames until the parent sends an empty one (answered with the CPU it
+/// runs on then) or closes.
 fn echo(mut channel: Channel) {
-    let Ok(core) = channel.recv::<u32>() else {
+    let Ok(cpu) = channel.recv::<u32>() else {
         return;
     };
-    if core != NO_PIN {
-        machine::pin_current(core as usize);
+    if cpu != NO_PIN {
+        machine::pin_to_cpu(cpu as usize);
     }
-    if channel.send(&()).is_err() {
+    if channel.send(&(machine::current_cpu() as u32)).is_err() {
         return;
     }
     let mut frame = Vec::new();
     while channel.recv_bytes_into(&mut frame).is_ok() {
+        if frame.is_empty() {
+            let _ = channel.send(&(machine::current_cpu() as u32));
+            return;
+        }
         if channel.send_bytes(&frame).is_err() {
             return;
         }
+    }
+}
+
+/// The echo side of the pipe ping-pong: receives the CPU id to pin to with the read end of
+/// the ping pipe, then the write end of the pong pipe; answers with the CPU it runs on; echoes
+/// one byte at a time until the ping pipe reads end-of-file; answers with its CPU again.
+fn pipe_echo(mut channel: Channel) {
+    let Ok((cpu, ping_r)) = channel.recv_with_fd::<u32>() else {
+        return;
+    };
+    let Ok(((), pong_w)) = channel.recv_with_fd::<()>() else {
+        return;
+    };
+    machine::pin_to_cpu(cpu as usize);
+    if channel.send(&(machine::current_cpu() as u32)).is_err() {
+        return;
+    }
+    let mut byte = [0u8; 1];
+    while matches!(rustix::io::read(&ping_r, &mut byte), Ok(1)) {
+        if rustix::io::write(&pong_w, &byte) != Ok(1) {
+            break;
+        }
+    }
+    let _ = channel.send(&(machine::current_cpu() as u32));
+}
+
+/// The latency probe in a process of its own: receives `(probes, period in ns)`, makes that
+/// many sequential sleeps with `std::thread::sleep` (the OS timer: a process has no other) and
+/// answers with the lateness of each, in ns.
+fn probe_child(mut channel: Channel) {
+    let Ok((probes, period_ns)) = channel.recv::<(u64, u64)>() else {
+        return;
+    };
+    let period = Duration::from_nanos(period_ns);
+    let mut late = Vec::with_capacity(probes as usize);
+    for _ in 0..probes {
+        let deadline = Instant::now() + period;
+        std::thread::sleep(period);
+        late.push(
+            Instant::now()
+                .saturating_duration_since(deadline)
+                .as_nanos() as u64,
+        );
+    }
+    let _ = channel.send(&late);
+}
+
+/// A background process of `latency / loaded`: says it started, then loops on `sched_yield`
+/// until its parent sends anything or goes away.
+fn yielder_child(mut channel: Channel) {
+    if channel.send(&()).is_err() {
+        return;
+    }
+    while let Ok(None) = channel.try_recv::<()>() {
+        std::thread::yield_now();
     }
 }
 
@@ -93,13 +172,73 @@ fn park_child(mut channel: Channel) {
     let _ = channel.recv_bytes();
 }
 
-fn pingpong_process(round_trips: u64, cores: (u32, u32)) -> Outcome<Duration> {
+/// Ping-pong of one byte over two pipes with a child process (as `perf bench sched pipe`;
+/// close-on-exec, so the child holds only the ends it is sent and sees end-of-file):
+/// this thread on CPU `cpus[0]`, the child on `cpus[1]`, each marking `seen`.
+fn pingpong_pipes(round_trips: u64, cpus: [usize; 2], seen: &Arc<Seen>) -> Outcome<Duration> {
+    let seen = Arc::clone(seen);
     let pinger = std::thread::spawn(move || -> Outcome<Duration> {
-        machine::pin_current(cores.0 as usize);
+        machine::pin_to_cpu(cpus[0]);
+        let (ping_r, ping_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| skip("pipe", e))?;
+        let (pong_r, pong_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| skip("pipe", e))?;
+        let mut child =
+            process::start(PIPE_ECHO, StartMethod::Spawn).map_err(|e| skip("start", e))?;
+        let channel = child.channel().expect("fresh child has its channel");
+        channel
+            .send_with_fd(&(cpus[1] as u32), ping_r.as_fd())
+            .map_err(|e| skip("send pipe", e))?;
+        channel
+            .send_with_fd(&(), pong_w.as_fd())
+            .map_err(|e| skip("send pipe", e))?;
+        // The child holds its own copies now.
+        drop((ping_r, pong_w));
+        seen.record(
+            1,
+            channel.recv::<u32>().map_err(|e| skip("pin", e))? as usize,
+        );
+        seen.mark(0);
+        let mut byte = [0u8; 1];
+        let start = Instant::now();
+        for _ in 0..round_trips {
+            if rustix::io::write(&ping_w, &byte) != Ok(1)
+                || rustix::io::read(&pong_r, &mut byte) != Ok(1)
+            {
+                return Err(Skip("pipe ping-pong failed".to_owned()));
+            }
+        }
+        let elapsed = start.elapsed();
+        seen.mark(0);
+        drop(ping_w);
+        seen.record(
+            1,
+            channel.recv::<u32>().map_err(|e| skip("end", e))? as usize,
+        );
+        let _ = child.wait();
+        Ok(elapsed)
+    });
+    pinger
+        .join()
+        .map_err(|_| Skip("ping thread panicked".to_owned()))?
+}
+
+/// Ping-pong of a one-byte frame over the launcher's framed [`Channel`]: this thread on CPU
+/// `cpus[0]`, the child on `cpus[1]`, each marking `seen`.
+fn pingpong_channel(round_trips: u64, cpus: [usize; 2], seen: &Arc<Seen>) -> Outcome<Duration> {
+    let seen = Arc::clone(seen);
+    let pinger = std::thread::spawn(move || -> Outcome<Duration> {
+        machine::pin_to_cpu(cpus[0]);
         let mut child = process::start(ECHO, StartMethod::Spawn).map_err(|e| skip("start", e))?;
         let channel = child.channel().expect("fresh child has its channel");
-        channel.send(&cores.1).map_err(|e| skip("pin", e))?;
-        channel.recv::<()>().map_err(|e| skip("pin", e))?;
+        channel
+            .send(&(cpus[1] as u32))
+            .map_err(|e| skip("pin", e))?;
+        seen.record(
+            1,
+            channel.recv::<u32>().map_err(|e| skip("pin", e))? as usize,
+        );
+        seen.mark(0);
         let token = [0u8; 1];
         let start = Instant::now();
         for _ in 0..round_trips {
@@ -107,7 +246,12 @@ fn pingpong_process(round_trips: u64, cores: (u32, u32)) -> Outcome<Duration> {
             channel.recv_with(|_| ()).map_err(|e| skip("pong", e))?;
         }
         let elapsed = start.elapsed();
-        drop(child.take_channel());
+        seen.mark(0);
+        channel.send_bytes(&[]).map_err(|e| skip("end", e))?;
+        seen.record(
+            1,
+            channel.recv::<u32>().map_err(|e| skip("end", e))? as usize,
+        );
         let _ = child.wait();
         Ok(elapsed)
     });
@@ -256,8 +400,10 @@ fn ipc_parent(mechanism: &str, size: usize, round_trips: u64) -> Outcome<Duratio
             start.elapsed()
         }
         "pipe" => {
-            let (to_r, to_w) = rustix::pipe::pipe().map_err(|e| failed(&e))?;
-            let (from_r, from_w) = rustix::pipe::pipe().map_err(|e| failed(&e))?;
+            let (to_r, to_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                .map_err(|e| failed(&e))?;
+            let (from_r, from_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                .map_err(|e| failed(&e))?;
             channel
                 .send_with_fd(&(), to_r.as_fd())
                 .map_err(|e| failed(&e))?;
@@ -348,9 +494,7 @@ impl Model for Process {
     }
 
     fn channel_note(&self) -> Option<&'static str> {
-        Some(
-            "ping-pong of a 1-byte frame over the launcher's socketpair channel (child started with Spawn)",
-        )
+        Some("ping-pong of one byte over two pipes with a child process (started with Spawn)")
     }
 
     fn park_note(&self) -> Option<&'static str> {
@@ -367,18 +511,78 @@ impl Model for Process {
         Ok(start.elapsed())
     }
 
-    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
-        match placement {
-            Placement::SameCore => pingpong_process(round_trips, (0, 0)),
-            Placement::CrossCore if machine::cores() < 2 => Err(Skip::not_applicable(
-                "this machine has one core: no cross-core placement",
+    fn pingpong(
+        &self,
+        round_trips: u64,
+        placement: Placement,
+        seen: &Arc<Seen>,
+    ) -> Outcome<Duration> {
+        match placement.cpus() {
+            Some(cpus) => pingpong_pipes(round_trips, cpus, seen),
+            None => Err(Skip::not_applicable(
+                "this process may use one CPU: no cross-core placement",
             )),
-            Placement::CrossCore => pingpong_process(round_trips, (0, 1)),
+        }
+    }
+
+    fn pingpong_mechanisms(&self) -> &'static [(&'static str, &'static str)] {
+        &[(
+            "channel",
+            "ping-pong of a 1-byte frame over the launcher's framed socketpair channel",
+        )]
+    }
+
+    fn pingpong_over(
+        &self,
+        mechanism: &str,
+        round_trips: u64,
+        placement: Placement,
+        seen: &Arc<Seen>,
+    ) -> Outcome<Duration> {
+        match (mechanism, placement.cpus()) {
+            ("channel", Some(cpus)) => pingpong_channel(round_trips, cpus, seen),
+            ("channel", None) => Err(Skip::not_applicable(
+                "this process may use one CPU: no cross-core placement",
+            )),
+            (other, _) => Err(Skip::not_applicable(&format!(
+                "no ping-pong mechanism `{other}`"
+            ))),
         }
     }
 
     fn spawn_join(&self, n: u64) -> Outcome<Duration> {
         spawn_join_with(StartMethod::Spawn, n)
+    }
+
+    fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
+        let mut background = Vec::with_capacity(probe.background as usize);
+        for i in 0..probe.background.min(BACKGROUND_PROCESSES) {
+            let mut child = process::start(YIELDER, StartMethod::Spawn)
+                .map_err(|e| Skip(format!("the machine refused background process {i}: {e}")))?;
+            child
+                .channel()
+                .expect("fresh child has its channel")
+                .recv::<()>()
+                .map_err(|e| skip("background", e))?;
+            background.push(child);
+        }
+        let mut prober = process::start(PROBE, StartMethod::Spawn).map_err(|e| skip("start", e))?;
+        let channel = prober.channel().expect("fresh child has its channel");
+        channel
+            .send(&(probe.probes, probe.period.as_nanos() as u64))
+            .map_err(|e| skip("probe", e))?;
+        let late: Vec<u64> = channel.recv().map_err(|e| skip("probe", e))?;
+        let _ = prober.wait();
+        for mut child in background {
+            // Anything on the channel stops it; then reap it.
+            let _ = child.channel().expect("channel kept").send(&());
+            let _ = child.wait();
+        }
+        let mut hist = stats::new_histogram();
+        for ns in late {
+            stats::record(&mut hist, ns);
+        }
+        Ok(hist)
     }
 
     fn spawn_variants(&self) -> &'static [&'static str] {

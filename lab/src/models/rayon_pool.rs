@@ -1,13 +1,31 @@
-//! Model `rayon` (peer): rayon's thread pool, for closures only (the `speedup` experiment).
+//! Model `rayon` (peer): rayon's thread pool, for closures (jobs) only.
 //!
-//! A pool of `n` threads, thread i placed on CPU i by its start handler; the chunks are
-//! `scope`-spawned closures, as the `pool` model spawns them on its own scope.
+//! A pool of `n` threads, thread i placed on the i-th CPU by its start handler. `yield` is
+//! `rayon::yield_now` in a job on a pool of one thread; `spawn_join` spawns empty jobs on a
+//! `rayon::scope` from inside a job; in `speedup` each chunk is a `scope`-spawned job (rayon's
+//! own idiom; the task models run n worker tasks instead). Jobs run to completion and cannot
+//! wait, so the ping-pongs, `scale`, `latency`, `ipc`, `blocking`, `fairness` and `echo` have
+//! no counterpart and say so.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{Blocked, Blocking, Kind, Model, Outcome, Skip, Turns};
+use std::sync::Arc;
+
+use hdrhistogram::Histogram;
+
+use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns};
 use crate::experiments::speedup::{chunk, place_worker};
+use crate::machine;
+
+/// A rayon pool of `threads` threads, thread i on the i-th CPU of the process's mask.
+fn pool(threads: usize) -> Outcome<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .start_handler(move |i| place_worker(i, threads))
+        .build()
+        .map_err(|e| Skip(format!("rayon pool failed to start: {e}")))
+}
 
 /// See the [module docs](self).
 pub struct Rayon;
@@ -27,6 +45,63 @@ impl Model for Rayon {
 
     fn multi_threaded(&self) -> bool {
         true
+    }
+
+    fn yield_many(&self, n: u64) -> Outcome<Duration> {
+        // One job on a pool of one thread: each `yield_now` looks for other work and finds none.
+        let pool = pool(1)?;
+        Ok(pool.install(|| {
+            let start = Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(rayon::yield_now());
+            }
+            start.elapsed()
+        }))
+    }
+
+    fn pingpong(
+        &self,
+        round_trips: u64,
+        placement: Placement,
+        seen: &Arc<Seen>,
+    ) -> Outcome<Duration> {
+        let _ = (round_trips, placement, seen);
+        Err(Skip::not_applicable(
+            "rayon jobs run to completion: a job waiting on a channel blocks its pool thread",
+        ))
+    }
+
+    fn spawn_join(&self, n: u64) -> Outcome<Duration> {
+        // From inside a job, `n` empty jobs spawned on a scope, which joins them all.
+        let pool = pool(machine::cores())?;
+        Ok(pool.install(|| {
+            let start = Instant::now();
+            rayon::scope(|s| {
+                for _ in 0..n {
+                    s.spawn(|_| {});
+                }
+            });
+            start.elapsed()
+        }))
+    }
+
+    fn park(&self, n: u64) -> Outcome<Parked> {
+        let _ = n;
+        Err(Skip::not_applicable(
+            "rayon jobs cannot wait: a parked job holds a pool thread, so N jobs are N threads",
+        ))
+    }
+
+    fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
+        let _ = probe;
+        Err(Skip::not_applicable("rayon has no timer to sleep on"))
+    }
+
+    fn ipc_round_trips(&self, mechanism: &str, size: usize, round_trips: u64) -> Outcome<Duration> {
+        let _ = (mechanism, size, round_trips);
+        Err(Skip::not_applicable(
+            "rayon jobs run to completion: they cannot wait for a message",
+        ))
     }
 
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::{
-    Blocked, Blocking, ECHO_BUFFER, Kind, Model, Outcome, Parked, Placement, Probe, Skip, Turns,
-    spin_until,
+    Blocked, Blocking, ECHO_BUFFER, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip,
+    Turns, spin_until,
 };
 use crate::experiments::blocking;
 use crate::experiments::fairness::{Race, Tally};
@@ -34,15 +34,19 @@ use crate::stats;
 pub struct Thread;
 
 fn pipe() -> Outcome<(OwnedFd, OwnedFd)> {
-    rustix::pipe::pipe().map_err(|e| Skip(format!("pipe() failed: {e}")))
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| Skip(format!("pipe() failed: {e}")))
 }
 
-/// Writes then reads one byte per round trip; the peer echoes.
-fn pingpong_threads(round_trips: u64, cores: (usize, usize)) -> Outcome<Duration> {
+/// Writes then reads one byte per round trip; the peer echoes. The pinger runs on CPU
+/// `cpus[0]`, the echo on `cpus[1]` (CPU ids), each marking `seen`.
+fn pingpong_threads(round_trips: u64, cpus: [usize; 2], seen: &Arc<Seen>) -> Outcome<Duration> {
     let (ping_r, ping_w) = pipe()?;
     let (pong_r, pong_w) = pipe()?;
+    let echo_seen = Arc::clone(seen);
     let echo = std::thread::spawn(move || {
-        machine::pin_current(cores.1);
+        machine::pin_to_cpu(cpus[1]);
+        echo_seen.mark(1);
         let mut byte = [0u8; 1];
         // Ends when the pinger closes its end (read returns 0) or on any error.
         while matches!(rustix::io::read(&ping_r, &mut byte), Ok(1)) {
@@ -50,9 +54,12 @@ fn pingpong_threads(round_trips: u64, cores: (usize, usize)) -> Outcome<Duration
                 break;
             }
         }
+        echo_seen.mark(1);
     });
+    let ping_seen = Arc::clone(seen);
     let pinger = std::thread::spawn(move || {
-        machine::pin_current(cores.0);
+        machine::pin_to_cpu(cpus[0]);
+        ping_seen.mark(0);
         let mut byte = [0u8; 1];
         let start = Instant::now();
         for _ in 0..round_trips {
@@ -62,7 +69,9 @@ fn pingpong_threads(round_trips: u64, cores: (usize, usize)) -> Outcome<Duration
                 return Err(Skip("pipe ping-pong failed".to_owned()));
             }
         }
-        Ok(start.elapsed())
+        let elapsed = start.elapsed();
+        ping_seen.mark(0);
+        Ok(elapsed)
     });
     let elapsed = pinger
         .join()
@@ -164,13 +173,17 @@ impl Model for Thread {
         Ok(start.elapsed())
     }
 
-    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
-        match placement {
-            Placement::SameCore => pingpong_threads(round_trips, (0, 0)),
-            Placement::CrossCore if machine::cores() < 2 => Err(Skip::not_applicable(
-                "this machine has one core: no cross-core placement",
+    fn pingpong(
+        &self,
+        round_trips: u64,
+        placement: Placement,
+        seen: &Arc<Seen>,
+    ) -> Outcome<Duration> {
+        match placement.cpus() {
+            Some(cpus) => pingpong_threads(round_trips, cpus, seen),
+            None => Err(Skip::not_applicable(
+                "this process may use one CPU: no cross-core placement",
             )),
-            Placement::CrossCore => pingpong_threads(round_trips, (0, 1)),
         }
     }
 

@@ -6,8 +6,9 @@
 //! server ([`serve_echo`], shared with `tokio-mt`) is a `tokio::net::TcpListener` with one
 //! spawned task per connection.
 
+use crate::adapter::Runtime as LabRuntime;
+use crate::workloads;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -15,13 +16,11 @@ use tokio::runtime::{Builder, Runtime};
 use tokio::task::yield_now;
 
 use super::{
-    Blocked, Blocking, ECHO_BUFFER, Kind, Model, Outcome, Parked, Placement, Probe, Skip, Turns,
+    Blocked, Blocking, ECHO_BUFFER, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip,
+    Turns,
 };
 use crate::experiments::blocking;
 use crate::experiments::fairness::{self, Race};
-use crate::experiments::speedup::chunk;
-use crate::machine;
-use crate::stats;
 
 /// See the [module docs](self).
 pub struct TokioCt;
@@ -64,100 +63,56 @@ impl Model for TokioCt {
     }
 
     fn yield_many(&self, n: u64) -> Outcome<Duration> {
-        in_task(&runtime()?, yield_run(n))
+        workloads::on::<TokioCtRt, _, _>(1, 2, |sp| workloads::yield_many::<TokioCtRt>(sp, n))
     }
 
-    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
+    fn pingpong(
+        &self,
+        round_trips: u64,
+        placement: Placement,
+        seen: &Arc<Seen>,
+    ) -> Outcome<Duration> {
         if placement == Placement::CrossCore {
             return Err(Skip::not_applicable(
                 "a current_thread runtime runs both tasks on one core",
             ));
         }
-        in_task(&runtime()?, pingpong_run(round_trips))
+        // The caller placed this thread on the first CPU, where both tasks run.
+        let seen = Arc::clone(seen);
+        workloads::on::<TokioCtRt, _, _>(1, 3, move |sp| {
+            workloads::pingpong::<TokioCtRt>(sp, round_trips, move |unit| seen.mark(unit))
+        })
     }
 
     fn spawn_join(&self, n: u64) -> Outcome<Duration> {
-        in_task(&runtime()?, spawn_join_run(n))
+        workloads::on::<TokioCtRt, _, _>(1, n + 2, move |sp| {
+            workloads::spawn_join::<TokioCtRt>(sp, n)
+        })
     }
 
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
-        // `workers` tasks share the chunks on the runtime's one thread: S(n) stays about 1.
-        in_task(&runtime()?, async move {
-            let next = Arc::new(AtomicU64::new(0));
-            let mut handles = Vec::with_capacity(workers);
-            let start = Instant::now();
-            for _ in 0..workers {
-                let next = Arc::clone(&next);
-                handles.push(tokio::spawn(async move {
-                    let mut sum = 0u64;
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= chunks {
-                            break;
-                        }
-                        sum = sum.wrapping_add(chunk(i));
-                        yield_now().await;
-                    }
-                    sum
-                }));
-            }
-            let mut sum = 0u64;
-            for handle in handles.drain(..) {
-                sum = sum.wrapping_add(handle.await.unwrap_or(0));
-            }
-            std::hint::black_box(sum);
-            start.elapsed()
+        let threads = 1;
+        workloads::on::<TokioCtRt, _, _>(threads, workers as u64 + 1, move |sp| {
+            workloads::speedup::<TokioCtRt>(sp, chunks, workers)
         })
     }
 
     fn park(&self, n: u64) -> Outcome<Parked> {
-        let rt = runtime()?;
-        let started = Arc::new(AtomicU64::new(0));
-        let outcome = rt.block_on(async {
-            let before = machine::resident_bytes();
-            let start = Instant::now();
-            for _ in 0..n {
-                let started = Arc::clone(&started);
-                // Detached: tokio's task list keeps the task alive.
-                drop(tokio::spawn(async move {
-                    started.fetch_add(1, Ordering::Relaxed);
-                    std::future::pending::<()>().await;
-                }));
-            }
-            while started.load(Ordering::Relaxed) < n {
-                yield_now().await;
-            }
-            Parked {
-                create: start.elapsed(),
-                resident_growth: machine::resident_bytes().saturating_sub(before),
-            }
-        });
-        // The child process exits with the tasks still parked; dropping them is not measured.
-        std::mem::forget(rt);
-        Ok(outcome)
+        workloads::on::<TokioCtRt, _, _>(1, n + 2, move |sp| workloads::park::<TokioCtRt>(sp, n))
+    }
+
+    fn ipc_round_trips(&self, mechanism: &str, size: usize, round_trips: u64) -> Outcome<Duration> {
+        if mechanism != "channel" {
+            return Err(workloads::ipc_not_applicable());
+        }
+        workloads::on::<TokioCtRt, _, _>(1, 3, move |sp| {
+            workloads::ipc_channel::<TokioCtRt>(sp, size, round_trips)
+        })
     }
 
     fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
-        let rt = runtime()?;
-        let stop = Arc::new(AtomicBool::new(false));
-        in_task(&rt, async move {
-            for _ in 0..probe.background {
-                let stop = Arc::clone(&stop);
-                drop(tokio::spawn(async move {
-                    while !stop.load(Ordering::Relaxed) {
-                        yield_now().await;
-                    }
-                }));
-            }
-            let mut hist = stats::new_histogram();
-            for _ in 0..probe.probes {
-                let deadline = Instant::now() + probe.period;
-                tokio::time::sleep_until(deadline.into()).await;
-                let late = Instant::now().saturating_duration_since(deadline);
-                stats::record(&mut hist, late.as_nanos() as u64);
-            }
-            stop.store(true, Ordering::Relaxed);
-            hist
+        workloads::on::<TokioCtRt, _, _>(1, probe.background + 2, move |sp| {
+            workloads::sleep_lateness::<TokioCtRt>(sp, probe)
         })
     }
 
@@ -176,48 +131,6 @@ impl Model for TokioCt {
             .map_err(|e| Skip(format!("tokio runtime failed to start: {e}")))?;
         in_task(&rt, serve_echo(listener, connections))?
     }
-}
-
-/// `yield_many`'s unit, shared with `tokio-mt` (the runtime is the only difference).
-pub(super) async fn yield_run(n: u64) -> Duration {
-    let start = Instant::now();
-    for _ in 0..n {
-        yield_now().await;
-    }
-    start.elapsed()
-}
-
-/// `pingpong`'s two units over `tokio::sync::mpsc` (capacity 1), shared with `tokio-mt`.
-pub(super) async fn pingpong_run(round_trips: u64) -> Duration {
-    let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
-    let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
-    tokio::spawn(async move {
-        while let Some(v) = ping_rx.recv().await {
-            if pong_tx.send(v).await.is_err() {
-                break;
-            }
-        }
-    });
-    let start = Instant::now();
-    for i in 0..round_trips {
-        if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
-            break;
-        }
-    }
-    start.elapsed()
-}
-
-/// `spawn_join`'s unit, shared with `tokio-mt`.
-pub(super) async fn spawn_join_run(n: u64) -> Duration {
-    let mut handles = Vec::with_capacity(n as usize);
-    let start = Instant::now();
-    for _ in 0..n {
-        handles.push(tokio::spawn(async {}));
-    }
-    for handle in handles.drain(..) {
-        let _ = handle.await;
-    }
-    start.elapsed()
 }
 
 /// The `blocking` workload on the current tokio runtime (both tokio models).
@@ -292,4 +205,77 @@ pub(super) async fn serve_echo(listener: std::net::TcpListener, connections: u64
             .map_err(failed)?;
     }
     Ok(())
+}
+
+/// What both tokio adapters share but `run`: spawn with `tokio::spawn`, tokio's yield, timer
+/// and `sync::mpsc`.
+macro_rules! tokio_runtime_items {
+    () => {
+        type Spawner = TokioSpawner;
+        type Join<T: Send + 'static> = tokio::task::JoinHandle<T>;
+        type Sender<T: Send + 'static> = tokio::sync::mpsc::Sender<T>;
+        type Receiver<T: Send + 'static> = tokio::sync::mpsc::Receiver<T>;
+
+        fn spawn<F>(
+            _spawner: &TokioSpawner,
+            future: F,
+        ) -> Outcome<tokio::task::JoinHandle<F::Output>>
+        where
+            F: Future + Send + 'static,
+            F::Output: Send + 'static,
+        {
+            Ok(tokio::spawn(future))
+        }
+
+        async fn join<T: Send + 'static>(handle: tokio::task::JoinHandle<T>) -> Option<T> {
+            handle.await.ok()
+        }
+
+        fn detach<T: Send + 'static>(handle: tokio::task::JoinHandle<T>) {
+            // Dropping a tokio JoinHandle detaches the task.
+            drop(handle);
+        }
+
+        fn yield_now() -> impl Future<Output = ()> + Send {
+            tokio::task::yield_now()
+        }
+
+        fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send {
+            tokio::time::sleep_until(deadline.into())
+        }
+
+        fn channel<T: Send + 'static>(
+            capacity: usize,
+        ) -> (tokio::sync::mpsc::Sender<T>, tokio::sync::mpsc::Receiver<T>) {
+            tokio::sync::mpsc::channel(capacity)
+        }
+
+        async fn send<T: Send + 'static>(tx: &tokio::sync::mpsc::Sender<T>, value: T) -> bool {
+            tx.send(value).await.is_ok()
+        }
+
+        async fn recv<T: Send + 'static>(rx: &mut tokio::sync::mpsc::Receiver<T>) -> Option<T> {
+            rx.recv().await
+        }
+    };
+}
+pub(super) use tokio_runtime_items;
+
+/// Spawns onto the tokio runtime running the calling task (`tokio::spawn`).
+#[derive(Debug, Clone, Copy)]
+pub struct TokioSpawner;
+
+/// tokio's current_thread runtime as a [`LabRuntime`], on the calling thread.
+pub struct TokioCtRt;
+
+impl LabRuntime for TokioCtRt {
+    tokio_runtime_items!();
+
+    fn run<T, F>(_threads: usize, _tasks: u64, root: impl FnOnce(TokioSpawner) -> F) -> Outcome<T>
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        in_task(&runtime()?, root(TokioSpawner))
+    }
 }

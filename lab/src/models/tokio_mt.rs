@@ -3,21 +3,27 @@
 //! Units are `tokio::spawn`ed tasks on a runtime of the machine's cores (as the `pool`
 //! model), worker thread i placed on CPU i by `on_thread_start` (tokio numbers its
 //! workers only in their names, so a counter hands out the indices); yield is
-//! `tokio::task::yield_now`; ping-pong uses `tokio::sync::mpsc` with capacity 1; the timer is
+//! `tokio::task::yield_now`; ping-pong uses `tokio::sync::mpsc` with capacity 1, same-core on
+//! a runtime of one worker, cross-core on two runtimes of one worker each, pinned to two CPUs
+//! (as the `pool` model); the timer is
 //! `tokio::time::sleep_until`; for `speedup` each chunk is one task. `blocking`, `fairness`
 //! and `echo` run the same task code as `tokio-ct` ([`super::tokio_ct`]).
 
+use crate::adapter::Runtime as LabRuntime;
+use crate::workloads;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use tokio_ct::TokioSpawner;
 
 use hdrhistogram::Histogram;
 use tokio::runtime::Runtime;
-use tokio::task::yield_now;
 
-use super::{Blocked, Blocking, Kind, Model, Outcome, Placement, Probe, Skip, Turns, tokio_ct};
-use crate::experiments::speedup::{chunk, place_worker};
-use crate::{machine, stats};
+use super::{
+    Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns, tokio_ct,
+};
+use crate::experiments::speedup::place_worker;
+use crate::machine;
 
 fn runtime(workers: usize) -> Outcome<Runtime> {
     let next = Arc::new(AtomicUsize::new(0));
@@ -25,6 +31,18 @@ fn runtime(workers: usize) -> Outcome<Runtime> {
         .worker_threads(workers)
         .enable_all()
         .on_thread_start(move || place_worker(next.fetch_add(1, Ordering::Relaxed), workers))
+        .build()
+        .map_err(|e| Skip(format!("tokio runtime failed to start: {e}")))
+}
+
+/// A runtime of one worker, pinned to CPU `cpu` (an id).
+fn pinned_runtime(cpu: usize) -> Outcome<Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .on_thread_start(move || {
+            machine::pin_to_cpu(cpu);
+        })
         .build()
         .map_err(|e| Skip(format!("tokio runtime failed to start: {e}")))
 }
@@ -67,78 +85,99 @@ impl Model for TokioMt {
         Some("ping-pong over tokio::sync::mpsc, capacity 1")
     }
 
-    fn yield_many(&self, n: u64) -> Outcome<Duration> {
-        in_task(&runtime(default_workers())?, tokio_ct::yield_run(n))
+    fn park_note(&self) -> Option<&'static str> {
+        Some("detached tasks, kept by the runtime's owned-task list")
     }
 
-    fn pingpong(&self, round_trips: u64, placement: Placement) -> Outcome<Duration> {
-        let workers = match placement {
-            Placement::SameCore => 1,
-            Placement::CrossCore if default_workers() < 2 => {
-                return Err(Skip::not_applicable("the machine has one core"));
-            }
-            Placement::CrossCore => 2,
+    fn yield_many(&self, n: u64) -> Outcome<Duration> {
+        workloads::on::<TokioMtRt, _, _>(default_workers(), 2, |sp| {
+            workloads::yield_many::<TokioMtRt>(sp, n)
+        })
+    }
+
+    fn pingpong(
+        &self,
+        round_trips: u64,
+        placement: Placement,
+        seen: &Arc<Seen>,
+    ) -> Outcome<Duration> {
+        let Some(cpus) = placement.cpus() else {
+            return Err(Skip::not_applicable(
+                "this process may use one CPU: no cross-core placement",
+            ));
         };
-        in_task(&runtime(workers)?, tokio_ct::pingpong_run(round_trips))
+        if placement == Placement::SameCore {
+            // One worker, on the first CPU (worker 0's place), runs both tasks.
+            let seen = Arc::clone(seen);
+            return workloads::on::<TokioMtRt, _, _>(1, 3, move |sp| {
+                workloads::pingpong::<TokioMtRt>(sp, round_trips, move |unit| seen.mark(unit))
+            });
+        }
+        // As the `pool` model: one runtime of one worker per unit, pinned, because one
+        // runtime of two workers keeps the pair on one worker (its LIFO slot).
+        let (ping_rt, echo_rt) = (pinned_runtime(cpus[0])?, pinned_runtime(cpus[1])?);
+        let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
+        let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
+        let (echo_seen, ping_seen) = (Arc::clone(seen), Arc::clone(seen));
+        let echo = echo_rt.spawn(async move {
+            echo_seen.mark(1);
+            while let Some(v) = ping_rx.recv().await {
+                if pong_tx.send(v).await.is_err() {
+                    break;
+                }
+            }
+            echo_seen.mark(1);
+        });
+        let elapsed = in_task(&ping_rt, async move {
+            ping_seen.mark(0);
+            let start = Instant::now();
+            for i in 0..round_trips {
+                if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
+                    break;
+                }
+            }
+            let elapsed = start.elapsed();
+            ping_seen.mark(0);
+            elapsed
+        })?;
+        echo_rt
+            .block_on(echo)
+            .map_err(|e| Skip(format!("echo task failed: {e}")))?;
+        Ok(elapsed)
     }
 
     fn spawn_join(&self, n: u64) -> Outcome<Duration> {
-        in_task(&runtime(default_workers())?, tokio_ct::spawn_join_run(n))
+        workloads::on::<TokioMtRt, _, _>(default_workers(), n + 2, move |sp| {
+            workloads::spawn_join::<TokioMtRt>(sp, n)
+        })
+    }
+
+    fn park(&self, n: u64) -> Outcome<Parked> {
+        workloads::on::<TokioMtRt, _, _>(default_workers(), n + 2, move |sp| {
+            workloads::park::<TokioMtRt>(sp, n)
+        })
+    }
+
+    fn ipc_round_trips(&self, mechanism: &str, size: usize, round_trips: u64) -> Outcome<Duration> {
+        if mechanism != "channel" {
+            return Err(workloads::ipc_not_applicable());
+        }
+        workloads::on::<TokioMtRt, _, _>(default_workers(), 3, move |sp| {
+            workloads::ipc_channel::<TokioMtRt>(sp, size, round_trips)
+        })
     }
 
     fn sleep_lateness(&self, probe: Probe) -> Outcome<Histogram<u64>> {
-        let rt = runtime(default_workers())?;
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let hist = in_task(&rt, {
-            let stop = Arc::clone(&stop);
-            async move {
-                for _ in 0..probe.background {
-                    let stop = Arc::clone(&stop);
-                    drop(tokio::spawn(async move {
-                        while !stop.load(Ordering::Relaxed) {
-                            yield_now().await;
-                        }
-                    }));
-                }
-                let mut hist = stats::new_histogram();
-                for _ in 0..probe.probes {
-                    let deadline = Instant::now() + probe.period;
-                    tokio::time::sleep_until(deadline.into()).await;
-                    let late = Instant::now().saturating_duration_since(deadline);
-                    stats::record(&mut hist, late.as_nanos() as u64);
-                }
-                hist
-            }
-        });
-        stop.store(true, Ordering::Relaxed);
-        hist
+        workloads::on::<TokioMtRt, _, _>(default_workers(), probe.background + 2, move |sp| {
+            workloads::sleep_lateness::<TokioMtRt>(sp, probe)
+        })
     }
 
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
-        let rt = runtime(workers)?;
-        let sum = Arc::new(AtomicU64::new(0));
-        let elapsed = rt
-            .block_on(rt.spawn({
-                let sum = Arc::clone(&sum);
-                async move {
-                    let start = Instant::now();
-                    let tasks: Vec<_> = (0..chunks)
-                        .map(|i| {
-                            let sum = Arc::clone(&sum);
-                            tokio::spawn(async move {
-                                sum.fetch_add(chunk(i), Ordering::Relaxed);
-                            })
-                        })
-                        .collect();
-                    for task in tasks {
-                        let _ = task.await;
-                    }
-                    start.elapsed()
-                }
-            }))
-            .map_err(|e| Skip(format!("lab task failed: {e}")))?;
-        std::hint::black_box(sum.load(Ordering::Relaxed));
-        Ok(elapsed)
+        let threads = workers;
+        workloads::on::<TokioMtRt, _, _>(threads, workers as u64 + 1, move |sp| {
+            workloads::speedup::<TokioMtRt>(sp, chunks, workers)
+        })
     }
 
     fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
@@ -157,5 +196,21 @@ impl Model for TokioMt {
             &runtime(default_workers())?,
             tokio_ct::serve_echo(listener, connections),
         )?
+    }
+}
+
+/// tokio's multi_thread runtime as a [`LabRuntime`]: `threads` workers, worker i on the i-th CPU
+/// of the process's mask (what it shares with tokio-ct is [`tokio_ct::TokioCtRt`]'s).
+pub struct TokioMtRt;
+
+impl LabRuntime for TokioMtRt {
+    tokio_ct::tokio_runtime_items!();
+
+    fn run<T, F>(threads: usize, _tasks: u64, root: impl FnOnce(TokioSpawner) -> F) -> Outcome<T>
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        in_task(&runtime(threads)?, root(TokioSpawner))
     }
 }

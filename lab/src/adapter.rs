@@ -1,0 +1,75 @@
+//! The adapter trait: what the lab needs from an async runtime to run every task workload
+//! on it, and nothing more (docs/lab.md, "Bring your own runtime").
+//!
+//! Each task workload of the lab is one generic async function over [`Runtime`]
+//! ([`crate::workloads`]); the loop, the pool, the naive executor and the peers (tokio
+//! current_thread and multi_thread, async-executor) are adapters of this trait, so a column
+//! compares runtimes on the same program, not different programs. The trait is static (its
+//! methods take no `self` and the workloads are generic), so a timed loop calls the runtime's
+//! own `spawn`, yield or channel with no dynamic dispatch.
+//!
+//! The futures a workload spawns are `Send`: a multi-threaded runtime needs it, and a
+//! single-threaded one loses nothing by it (the lab's workloads share only `Arc`s and
+//! channels). A runtime whose own handles are not `Send` reaches them from inside its tasks
+//! another way (a thread-local, as the async-executor adapter does).
+
+use std::time::Instant;
+
+use crate::models::Skip;
+
+/// A runtime the lab can measure. See the [module docs](self).
+pub trait Runtime: 'static {
+    /// What spawns a task from inside a running one (often a zero-sized type that finds the
+    /// current runtime itself).
+    type Spawner: Clone + Send + Sync + 'static;
+    /// A spawned task's handle: await it with [`Runtime::join`], or let it run on with
+    /// [`Runtime::detach`].
+    type Join<T: Send + 'static>: Send + 'static;
+    /// The sending half of the runtime's own bounded channel.
+    type Sender<T: Send + 'static>: Send + 'static;
+    /// The receiving half.
+    type Receiver<T: Send + 'static>: Send + 'static;
+
+    /// Starts a fresh runtime of `threads` worker threads (single-threaded runtimes ignore it
+    /// and run on the calling thread), with room for `tasks` live tasks, runs
+    /// `root(spawner)` on it as a spawned task (not the `block_on` future, which runtimes often
+    /// poll by another path) and returns its output once it completes.
+    fn run<T, F>(
+        threads: usize,
+        tasks: u64,
+        root: impl FnOnce(Self::Spawner) -> F,
+    ) -> Result<T, Skip>
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static;
+
+    /// Spawns `future` from inside a task of this runtime.
+    fn spawn<F>(spawner: &Self::Spawner, future: F) -> Result<Self::Join<F::Output>, Skip>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    /// Waits for a spawned task; `None` if it failed (panicked or was cancelled).
+    fn join<T: Send + 'static>(handle: Self::Join<T>) -> impl Future<Output = Option<T>> + Send;
+
+    /// Lets a spawned task run on without its handle.
+    fn detach<T: Send + 'static>(handle: Self::Join<T>);
+
+    /// Yields to the runtime's scheduler once.
+    fn yield_now() -> impl Future<Output = ()> + Send;
+
+    /// Sleeps until `deadline` on the runtime's own timer.
+    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send;
+
+    /// The runtime's own bounded channel of `capacity` slots.
+    fn channel<T: Send + 'static>(capacity: usize) -> (Self::Sender<T>, Self::Receiver<T>);
+
+    /// Sends `value`, waiting for room; false when the receiver is gone.
+    fn send<T: Send + 'static>(tx: &Self::Sender<T>, value: T)
+    -> impl Future<Output = bool> + Send;
+
+    /// Receives the next value; `None` when every sender is gone.
+    fn recv<T: Send + 'static>(
+        rx: &mut Self::Receiver<T>,
+    ) -> impl Future<Output = Option<T>> + Send;
+}

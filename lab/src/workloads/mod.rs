@@ -1,0 +1,253 @@
+//! The task workloads, each written once as a generic async function over
+//! [`Runtime`] (docs/lab.md, "Experiments" gives each workload).
+//!
+//! A model of tasks answers a primitive by running one of these on its runtime
+//! ([`Runtime::run`]); the workload times its batch itself with `Instant`, around the
+//! runtime's own operations only. Dependencies run one way: experiments use models, models
+//! use workloads, workloads use the adapter trait and nothing above it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::adapter::Runtime;
+use crate::machine;
+use crate::models::{Outcome, Parked, Probe, Skip};
+use crate::stats;
+
+pub mod cpu;
+
+/// `switch / yield`: one task yields `n` times; the time for all of them.
+pub async fn yield_many<R: Runtime>(spawner: R::Spawner, n: u64) -> Outcome<Duration> {
+    let unit = R::spawn(&spawner, async move {
+        let start = Instant::now();
+        for _ in 0..n {
+            R::yield_now().await;
+        }
+        start.elapsed()
+    })?;
+    R::join(unit).await.ok_or_else(failed)
+}
+
+/// `switch / pingpong_same_core`: two tasks pass a token back and forth `round_trips` times
+/// over two of the runtime's channels of capacity 1; the time for all of them, taken by the
+/// first task. `mark(unit)` runs in each task when it starts its loop and when it leaves
+/// (the lab records `sched_getcpu` there).
+pub async fn pingpong<R: Runtime>(
+    spawner: R::Spawner,
+    round_trips: u64,
+    mark: impl Fn(usize) + Clone + Send + Sync + 'static,
+) -> Outcome<Duration> {
+    let (ping_tx, mut ping_rx) = R::channel::<u64>(1);
+    let (pong_tx, mut pong_rx) = R::channel::<u64>(1);
+    let echo_mark = mark.clone();
+    let echo = R::spawn(&spawner, async move {
+        echo_mark(1);
+        for _ in 0..round_trips {
+            let Some(v) = R::recv(&mut ping_rx).await else {
+                break;
+            };
+            if !R::send(&pong_tx, v).await {
+                break;
+            }
+        }
+        echo_mark(1);
+    })?;
+    let ping = R::spawn(&spawner, async move {
+        mark(0);
+        let start = Instant::now();
+        for i in 0..round_trips {
+            if !R::send(&ping_tx, i).await || R::recv(&mut pong_rx).await.is_none() {
+                break;
+            }
+        }
+        let elapsed = start.elapsed();
+        mark(0);
+        elapsed
+    })?;
+    let elapsed = R::join(ping).await.ok_or_else(failed)?;
+    R::join(echo).await.ok_or_else(failed)?;
+    Ok(elapsed)
+}
+
+/// `spawn / spawn_join`: from inside a running task, spawn `n` empty tasks, then join them
+/// all; the time for all of it.
+pub async fn spawn_join<R: Runtime>(spawner: R::Spawner, n: u64) -> Outcome<Duration> {
+    let inner = spawner.clone();
+    let unit = R::spawn(&spawner, async move {
+        let mut handles = Vec::with_capacity(n as usize);
+        let start = Instant::now();
+        for _ in 0..n {
+            handles.push(R::spawn(&inner, async {})?);
+        }
+        for handle in handles.drain(..) {
+            R::join(handle).await.ok_or_else(failed)?;
+        }
+        Ok(start.elapsed())
+    })?;
+    R::join(unit).await.ok_or_else(failed)?
+}
+
+/// `latency`: `probe.background` tasks loop on yield while one task makes `probe.probes`
+/// sequential sleeps of `probe.period` on the runtime's timer; lateness (wake time -
+/// deadline) in ns, one value per sleep.
+pub async fn sleep_lateness<R: Runtime>(
+    spawner: R::Spawner,
+    probe: Probe,
+) -> Outcome<Histogram<u64>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for _ in 0..probe.background {
+        let theirs = Arc::clone(&stop);
+        let spawned = R::spawn(&spawner, async move {
+            while !theirs.load(Ordering::Relaxed) {
+                R::yield_now().await;
+            }
+        });
+        match spawned {
+            Ok(handle) => R::detach(handle),
+            Err(skip) => {
+                stop.store(true, Ordering::Relaxed);
+                return Err(skip);
+            }
+        }
+    }
+    let prober = R::spawn(&spawner, async move {
+        let mut hist = stats::new_histogram();
+        for _ in 0..probe.probes {
+            let deadline = Instant::now() + probe.period;
+            R::sleep_until(deadline).await;
+            let late = Instant::now().saturating_duration_since(deadline);
+            stats::record(&mut hist, late.as_nanos() as u64);
+        }
+        hist
+    });
+    let hist = match prober {
+        Ok(prober) => R::join(prober).await.ok_or_else(failed),
+        Err(skip) => Err(skip),
+    };
+    stop.store(true, Ordering::Relaxed);
+    hist
+}
+
+/// `speedup`: `workers` tasks share `chunks` chunks of [`cpu::chunk`] through one counter,
+/// each yielding after every chunk (so a single-threaded runtime interleaves them and a pool
+/// may move them); the time until every chunk is done. Run on a runtime of `workers`
+/// threads, this is the same program for every runtime.
+pub async fn speedup<R: Runtime>(
+    spawner: R::Spawner,
+    chunks: u64,
+    workers: usize,
+) -> Outcome<Duration> {
+    let next = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut handles = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let next = Arc::clone(&next);
+        handles.push(R::spawn(&spawner, async move {
+            let mut sum = 0u64;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= chunks {
+                    break sum;
+                }
+                sum = sum.wrapping_add(cpu::chunk(i));
+                R::yield_now().await;
+            }
+        })?);
+    }
+    let mut sum = 0u64;
+    for handle in handles {
+        sum = sum.wrapping_add(R::join(handle).await.ok_or_else(failed)?);
+    }
+    let elapsed = start.elapsed();
+    std::hint::black_box(sum);
+    Ok(elapsed)
+}
+
+/// `scale`: creates `n` tasks that each wait forever (they count themselves in, then await
+/// a future that never completes), detached so the runtime alone keeps them; the time and
+/// resident-memory growth until every one has started. Run in a throw-away process.
+pub async fn park<R: Runtime>(spawner: R::Spawner, n: u64) -> Outcome<Parked> {
+    let started = Arc::new(AtomicU64::new(0));
+    let before = machine::resident_bytes();
+    let start = Instant::now();
+    for _ in 0..n {
+        let started = Arc::clone(&started);
+        R::detach(R::spawn(&spawner, async move {
+            started.fetch_add(1, Ordering::Relaxed);
+            std::future::pending::<()>().await;
+        })?);
+    }
+    while started.load(Ordering::Relaxed) < n {
+        R::yield_now().await;
+    }
+    Ok(Parked {
+        create: start.elapsed(),
+        resident_growth: machine::resident_bytes().saturating_sub(before),
+    })
+}
+
+/// `ipc / channel_<size>`: `round_trips` round trips of a `size`-byte buffer to an echo task
+/// and back over two of the runtime's channels of capacity 1. The buffer moves (tasks share
+/// one address space, as threads do: the thread model's `channel` moves it too).
+pub async fn ipc_channel<R: Runtime>(
+    spawner: R::Spawner,
+    size: usize,
+    round_trips: u64,
+) -> Outcome<Duration> {
+    let (to_tx, mut to_rx) = R::channel::<Vec<u8>>(1);
+    let (from_tx, mut from_rx) = R::channel::<Vec<u8>>(1);
+    let echo = R::spawn(&spawner, async move {
+        for _ in 0..round_trips {
+            let Some(buf) = R::recv(&mut to_rx).await else {
+                break;
+            };
+            if !R::send(&from_tx, buf).await {
+                break;
+            }
+        }
+    })?;
+    let sender = R::spawn(&spawner, async move {
+        let mut message = vec![0x5au8; size];
+        let start = Instant::now();
+        for _ in 0..round_trips {
+            if !R::send(&to_tx, message).await {
+                return None;
+            }
+            message = R::recv(&mut from_rx).await?;
+        }
+        let elapsed = start.elapsed();
+        std::hint::black_box(message);
+        Some(elapsed)
+    })?;
+    let elapsed = R::join(sender).await.flatten().ok_or_else(failed)?;
+    R::join(echo).await.ok_or_else(failed)?;
+    Ok(elapsed)
+}
+
+/// The answer of every task model for the `ipc` mechanisms other than `channel` (`pipe`,
+/// `unix`, `shm`: between threads or processes).
+pub fn ipc_not_applicable() -> Skip {
+    Skip::not_applicable(
+        "tasks of one runtime share one process: their IPC is the runtime's channel (pipe, unix and shm are measured for threads and processes)",
+    )
+}
+
+fn failed() -> Skip {
+    Skip("a workload task failed (panicked or was cancelled)".to_owned())
+}
+
+/// Runs the workload `root` on a fresh runtime `R` of `threads` threads sized for `tasks`
+/// tasks ([`Runtime::run`]), and its answer.
+pub fn on<R: Runtime, T: Send + 'static, F>(
+    threads: usize,
+    tasks: u64,
+    root: impl FnOnce(R::Spawner) -> F,
+) -> Outcome<T>
+where
+    F: Future<Output = Outcome<T>> + Send + 'static,
+{
+    R::run(threads, tasks, root)?
+}
