@@ -20,9 +20,11 @@
 //! - latency is reply arrival minus the request's *scheduled* time (coordinated omission
 //!   corrected);
 //! - server CPU = process CPU (`getrusage(RUSAGE_SELF)`) minus the client thread's
-//!   (`RUSAGE_THREAD`), over the measured interval, divided by the replies;
+//!   (`RUSAGE_THREAD`), over the measured interval, divided by the replies; the server's
+//!   context switches per request likewise (`ru_nvcsw + ru_nivcsw`);
 //! - memory: `VmRSS` after every connection is open and warmed up minus `VmRSS` before
 //!   the server started, per connection; and `VmHWM` at the end;
+//! - `POOL_SPIN_US=n` sets the pool's spin budget (`Builder::spin_before_sleep`) for a sweep;
 //! - idle: a pool with I/O and the monitor on, no work, `SECS` seconds: CPU (`utime+stime`
 //!   from `/proc/self/stat`) and context switches (`/proc/self/status`) per second.
 
@@ -53,7 +55,7 @@ fn parent(args: &[String]) {
     let exe = std::env::current_exe().expect("own path");
     let mut rows: Vec<(String, Vec<f64>)> = Vec::new();
     println!(
-        "runtime  rate  conns  p50_us  p99_us  p999_us  cpu_ns_per_op  rss_kib_per_conn  hwm_kib  hand_offs"
+        "runtime  rate  conns  p50_us  p99_us  p999_us  cpu_ns_per_op  rss_kib_per_conn  hwm_kib  hand_offs  csw_per_op"
     );
     for _ in 0..repeats {
         for model in ["pool", "tokio"] {
@@ -109,6 +111,12 @@ fn parent(args: &[String]) {
             pm / tm
         );
     }
+    let (pm, plo, phi) = stat("pool", 9);
+    let (tm, tlo, thi) = stat("tokio", 9);
+    println!(
+        "       csw_per_op: pool {pm:.3} [{plo:.3}, {phi:.3}]  tokio {tm:.3} [{tlo:.3}, {thi:.3}]  ratio {:.2}",
+        pm / tm
+    );
     let (h, hlo, hhi) = stat("pool", 8);
     println!("        hand_offs: pool {h} [{hlo}, {hhi}]");
 }
@@ -128,7 +136,7 @@ fn child(args: &[String]) {
     drop(server);
     let p = |q: f64| report.latency_ns[((report.latency_ns.len() - 1) as f64 * q) as usize];
     println!(
-        "{model} {rate} {conns} {:.1} {:.1} {:.1} {:.0} {:.2} {} {}",
+        "{model} {rate} {conns} {:.1} {:.1} {:.1} {:.0} {:.2} {} {} {:.3}",
         p(0.5) as f64 / 1e3,
         p(0.99) as f64 / 1e3,
         p(0.999) as f64 / 1e3,
@@ -136,6 +144,7 @@ fn child(args: &[String]) {
         (report.rss_warm_kib.saturating_sub(rss_before)) as f64 / conns as f64,
         status_kib("VmHWM:"),
         hand_offs,
+        report.server_switches as f64 / report.latency_ns.len() as f64,
     );
 }
 
@@ -150,10 +159,15 @@ impl Server {
         listener.set_nonblocking(true).expect("nonblocking");
         match model {
             "pool" => {
-                let pool = switchyard::scheduler::pool::Pool::builder()
-                    .workers(WORKERS)
-                    .build()
-                    .expect("pool");
+                let mut builder = switchyard::scheduler::pool::Pool::builder().workers(WORKERS);
+                // POOL_SPIN_US: the spin budget, for a sweep (default: the pool's).
+                if let Some(us) = std::env::var("POOL_SPIN_US")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                {
+                    builder = builder.spin_before_sleep(Duration::from_micros(us));
+                }
+                let pool = builder.build().expect("pool");
                 let handle = pool.handle();
                 pool.spawn(async move {
                     let listener = switchyard::runtime::net::TcpListener::from_std_with(
@@ -221,6 +235,7 @@ async fn tokio_echo(mut stream: tokio::net::TcpStream) -> io::Result<()> {
 struct Report {
     latency_ns: Vec<u64>,
     server_cpu_ns: u64,
+    server_switches: u64,
     rss_warm_kib: u64,
 }
 
@@ -255,7 +270,10 @@ fn drive(addr: SocketAddr, conns: usize, rate: u64, run_for: Duration) -> Report
     let rss_warm_kib = status_kib("VmRSS:");
     let requests = (rate as f64 * run_for.as_secs_f64()) as u64;
     let mut latency_ns = Vec::with_capacity(requests as usize);
-    let cpu0 = (rusage(libc::RUSAGE_SELF), rusage(libc::RUSAGE_THREAD));
+    let cpu0 = (
+        rusage_full(libc::RUSAGE_SELF),
+        rusage_full(libc::RUSAGE_THREAD),
+    );
     let t0 = Instant::now();
     let due = |k: u64| t0 + Duration::from_nanos(k * 1_000_000_000 / rate);
     let mut next = 0u64;
@@ -280,11 +298,15 @@ fn drive(addr: SocketAddr, conns: usize, rate: u64, run_for: Duration) -> Report
         };
         poll(&cs, wait);
     }
-    let cpu1 = (rusage(libc::RUSAGE_SELF), rusage(libc::RUSAGE_THREAD));
+    let cpu1 = (
+        rusage_full(libc::RUSAGE_SELF),
+        rusage_full(libc::RUSAGE_THREAD),
+    );
     latency_ns.sort_unstable();
     Report {
         latency_ns,
-        server_cpu_ns: (cpu1.0 - cpu0.0).saturating_sub(cpu1.1 - cpu0.1),
+        server_cpu_ns: (cpu1.0.0 - cpu0.0.0).saturating_sub(cpu1.1.0 - cpu0.1.0),
+        server_switches: (cpu1.0.1 - cpu0.0.1).saturating_sub(cpu1.1.1 - cpu0.1.1),
         rss_warm_kib,
     }
 }
@@ -340,6 +362,11 @@ fn poll(cs: &[Conn], wait: Duration) {
 
 /// CPU time (user + system) of `who`, in ns.
 fn rusage(who: libc::c_int) -> u64 {
+    rusage_full(who).0
+}
+
+/// CPU time of `who` in ns, and its context switches (voluntary + involuntary).
+fn rusage_full(who: libc::c_int) -> (u64, u64) {
     // SAFETY: getrusage writes one rusage into the zeroed struct we pass.
     let ru = unsafe {
         let mut ru: libc::rusage = std::mem::zeroed();
@@ -347,7 +374,10 @@ fn rusage(who: libc::c_int) -> u64 {
         ru
     };
     let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
-    tv(ru.ru_utime) + tv(ru.ru_stime)
+    (
+        tv(ru.ru_utime) + tv(ru.ru_stime),
+        (ru.ru_nvcsw + ru.ru_nivcsw) as u64,
+    )
 }
 
 /// A `kB` field of /proc/self/status.

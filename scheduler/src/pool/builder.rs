@@ -25,9 +25,16 @@ pub const DEFAULT_LIFO_POLL_BOUND: u32 = 3;
 pub const DEFAULT_STALL_TIME_SLICE: Duration = Duration::from_millis(10);
 
 /// The default budget of the spin before sleeping ([`Builder::spin_before_sleep`]).
-/// 20 µs: a few futex round trips (a park plus the wake-up that ends it cost some µs each);
-/// picked by reasoning, to be replaced by the sweep of `examples/pool_echo_load.rs`.
-pub const DEFAULT_SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(20);
+///
+/// 5 µs, from a sweep of 0, 5, 20 and 50 µs on the 2-core VM (shared and noisy; ratios to
+/// tokio-mt in the same run). `benches/pool.rs` `ping_pong`: 1.43x at 0, 0.97x at 5,
+/// 0.77-0.78x at 20 (no spin, every round trip pays a futex wake). `spawn_many`, against
+/// async-executor: 0.65x at 0, 0.84x at 5, 1.02-1.04x at 20. `examples/pool_echo_load.rs`
+/// at 50,000 requests/s, server CPU per request: 1.19x at 0, 1.10x at 5, 1.30x at 20, 1.16x
+/// at 50 (spread of repeats 20-40%). 5 µs keeps most of the ping-pong gain and little of the
+/// echo cost: the echo's idle gaps are longer than 5 µs, so its workers stop spinning.
+/// Sweep it with `POOL_SPIN_US=n` on either.
+pub const DEFAULT_SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(5);
 
 /// The default stack size of pool threads: 2 MiB, Rust's default for spawned threads.
 pub const DEFAULT_STACK_SIZE: usize = 2 * 1024 * 1024;

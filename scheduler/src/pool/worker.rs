@@ -392,6 +392,12 @@ impl<'a> WorkerLoop<'a> {
         };
     }
 
+    /// Jobs on the seat (LIFO slot and deque).
+    fn local_backlog(&self) -> usize {
+        let local = self.local();
+        usize::from(local.lifo.is_some()) + local.deque.len()
+    }
+
     /// Whether the seat's LIFO slot or deque holds a job.
     fn has_local_work(&self) -> bool {
         let local = self.local();
@@ -531,9 +537,15 @@ impl Sleeper for WorkerSleeper<'_, '_> {
 
     fn after_park(&mut self) {
         let shared = self.worker.shared;
-        if self.driving.take().is_some() {
-            // The reactor is undriven from here: hand it on. A sleeper woken as a searcher
-            // will, if it finds nothing, sleep again and take the driver (driver.rs, step 1).
+        if self.driving.take().is_some() && self.worker.local_backlog() > 1 {
+            // The I/O events woke more than one task onto this seat: wake a sleeper to share
+            // them (it steals from the deque). With one task or none, waking another worker
+            // only costs a futex round trip and a context switch for nothing: that worker
+            // would find nothing to steal (the LIFO slot is not stealable) and go back to
+            // sleep. The reactor stays undriven meanwhile, which is safe: this worker is awake
+            // and takes the driver again when it next sleeps, and busy workers poll it every
+            // `global_queue_interval` ticks (driver.rs, steps 1 and 3). Tokio's rule too
+            // (`should_notify_others`). The profile that found it: issue 11.
             shared.idle.notify_one();
         }
         self.worker.busy_since = Instant::now();
