@@ -26,7 +26,8 @@
 //!   the server started, per connection; and `VmHWM` at the end;
 //! - `POOL_SPIN_US=n` sets the pool's spin budget (`Builder::spin_before_sleep`) for a sweep;
 //! - idle: a pool with I/O and the monitor on, no work, `SECS` seconds: CPU (`utime+stime`
-//!   from `/proc/self/stat`) and context switches (`/proc/self/status`) per second.
+//!   from `getrusage`) and context switches (every thread's `/proc/self/task/*/status`)
+//!   per second.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -398,8 +399,20 @@ fn idle(secs: u64) {
         .expect("pool");
     // Let the workers reach their first sleep.
     pool.block_on(pool.spawn(async {})).expect("task");
-    let switches =
-        || status_kib("voluntary_ctxt_switches:") + status_kib("nonvoluntary_ctxt_switches:");
+    // /proc/self/status counts the main thread only: sum every thread's.
+    let switches = || -> u64 {
+        std::fs::read_dir("/proc/self/task")
+            .expect("tasks")
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("status")).ok())
+            .flat_map(|status| {
+                status
+                    .lines()
+                    .filter(|l| l.contains("ctxt_switches:"))
+                    .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                    .collect::<Vec<_>>()
+            })
+            .sum()
+    };
     let (c0, s0, t0) = (rusage(libc::RUSAGE_SELF), switches(), Instant::now());
     std::thread::sleep(Duration::from_secs(secs));
     let (c1, s1, dt) = (
@@ -408,7 +421,7 @@ fn idle(secs: u64) {
         t0.elapsed().as_secs_f64(),
     );
     println!(
-        "idle pool: {:.3} ms CPU per second, {:.1} context switches per second (main thread included), {} hand-offs",
+        "idle pool: {:.3} ms CPU per second, {:.1} context switches per second (all threads), {} hand-offs",
         (c1 - c0) as f64 / 1e6 / dt,
         (s1 - s0) as f64 / dt,
         pool.metrics().hand_offs
