@@ -9,13 +9,16 @@
 //!    that shows the same `POLLING(seq)` as at an earlier sample is inside one long poll. At
 //!    the second sample that sees it (so the poll is at least half a slice old) the monitor
 //!    reads the holder thread's account from the kernel ([`Account`]: whether it is
-//!    blocked, and how much CPU time it has used) as a baseline.
+//!    blocked, and how much CPU time it has used) as a baseline. If the thread is blocked
+//!    then, the time since the first sample counts as the poll's own (as in step 2); if it
+//!    is not, none does (its CPU time before the baseline is unknown), so a computing poll
+//!    is handed off after one and a half slices at the earliest, a blocked one after one.
 //! 2. At each later sample it reads the account again and adds the poll's *own* time since
 //!    the last sample: the whole interval if the thread is blocked in the kernel now (a
 //!    blocking syscall, a sleep, a lock), else the CPU time it used in the interval (a long
 //!    computation). Time the thread spent runnable but waiting for a CPU (the OS gave its CPU
-//!    to another thread) is not its own and does not count. When the own time since the
-//!    baseline reaches a time slice (default 10 ms), the worker is stuck, and the monitor
+//!    to another thread) is not its own and does not count. When the poll's own time
+//!    reaches a time slice (default 10 ms), the worker is stuck, and the monitor
 //!    takes the seat with `try_hand_off` (seat.rs, step 3). The CAS fails harmlessly if the
 //!    poll ended meanwhile or the holder is pushing to its seat (`LOCKED`; next sample). A
 //!    poll that has been watched a slice of wall time but has less than a slice of its own is
@@ -237,6 +240,13 @@ pub(crate) fn run(shared: Arc<Shared>, parker: Parker, slice: Duration) {
             let (Some((last_at, last)), Some(from)) = (watch.last, watch.watched_from) else {
                 watch.last = Some((now, account));
                 watch.watched_from = Some(now);
+                // A thread blocked at the baseline is taken to have been blocked since the
+                // first sample (the same sampling as step 2), so a blocking poll is handed off
+                // a slice after it was first seen, as before this account existed.
+                watch.own = match account {
+                    Some(account) if !account.blocked => Duration::ZERO,
+                    _ => now.duration_since(watch.since),
+                };
                 continue;
             };
             // 2.
