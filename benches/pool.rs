@@ -50,8 +50,17 @@ fn placer() -> impl Fn() + Send + Sync + 'static {
     move || place_worker(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
+/// The pool as every group uses it; `POOL_SPIN_US=n` sets its spin budget
+/// (`Builder::spin_before_sleep`), for a sweep of that knob.
 fn pool() -> Pool {
-    Pool::builder()
+    let mut builder = Pool::builder();
+    if let Some(us) = std::env::var("POOL_SPIN_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        builder = builder.spin_before_sleep(std::time::Duration::from_micros(us));
+    }
+    builder
         .workers(WORKERS)
         .thread_name(|i| format!("bench-pool-{i}"))
         .on_thread_start(|| {

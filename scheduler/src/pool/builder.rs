@@ -24,6 +24,18 @@ pub const DEFAULT_LIFO_POLL_BOUND: u32 = 3;
 /// worker's queues to a spare thread. 10 ms is Go's `forcePreemptNS`.
 pub const DEFAULT_STALL_TIME_SLICE: Duration = Duration::from_millis(10);
 
+/// The default budget of the spin before sleeping ([`Builder::spin_before_sleep`]).
+///
+/// 5 µs, from a sweep of 0, 5, 20 and 50 µs on the 2-core VM (shared and noisy; ratios to
+/// tokio-mt in the same run). `benches/pool.rs` `ping_pong`: 1.43x at 0, 0.97x at 5,
+/// 0.77-0.78x at 20 (no spin, every round trip pays a futex wake). `spawn_many`, against
+/// async-executor: 0.65x at 0, 0.84x at 5, 1.02-1.04x at 20. `examples/pool_echo_load.rs`
+/// at 50,000 requests/s, server CPU per request: 1.19x at 0, 1.10x at 5, 1.30x at 20, 1.16x
+/// at 50 (spread of repeats 20-40%). 5 µs keeps most of the ping-pong gain and little of the
+/// echo cost: the echo's idle gaps are longer than 5 µs, so its workers stop spinning.
+/// Sweep it with `POOL_SPIN_US=n` on either.
+pub const DEFAULT_SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(5);
+
 /// The default stack size of pool threads: 2 MiB, Rust's default for spawned threads.
 pub const DEFAULT_STACK_SIZE: usize = 2 * 1024 * 1024;
 
@@ -57,6 +69,12 @@ pub enum TestPoint {
     /// Shutdown has closed the gate and is waiting for the schedulers it admitted
     /// (shutdown.rs, step 2).
     ShutdownWaitsForSchedulers,
+    /// The stall monitor found every seat parked and is about to park itself (monitor.rs, M1).
+    MonitorParks,
+    /// The stall monitor watched a poll for a time slice of wall time, but the poll's own time
+    /// (on the CPU or blocked) was under a slice: the OS kept the worker off its CPU, and the
+    /// monitor leaves it its seat (monitor.rs, step 2).
+    MonitorSparesPreempted,
 }
 
 /// The settings a running pool reads.
@@ -71,6 +89,8 @@ pub(crate) struct Config {
     pub(crate) global_queue_interval: u32,
     pub(crate) lifo_poll_bound: u32,
     pub(crate) max_spare_threads: usize,
+    /// The most a worker spins looking for work before it sleeps (worker.rs, tick step 7).
+    pub(crate) spin_budget: Duration,
     /// `Some(max registrations)`: the pool has a reactor; `None`: no I/O.
     pub(crate) io_capacity: Option<usize>,
 }
@@ -118,6 +138,7 @@ impl fmt::Debug for Builder {
             .field("global_queue_interval", &self.config.global_queue_interval)
             .field("lifo_poll_bound", &self.config.lifo_poll_bound)
             .field("max_spare_threads", &self.config.max_spare_threads)
+            .field("spin_budget", &self.config.spin_budget)
             .field("io_capacity", &self.config.io_capacity)
             .finish_non_exhaustive()
     }
@@ -144,6 +165,7 @@ impl Builder {
                 global_queue_interval: DEFAULT_GLOBAL_QUEUE_INTERVAL,
                 lifo_poll_bound: DEFAULT_LIFO_POLL_BOUND,
                 max_spare_threads: workers,
+                spin_budget: DEFAULT_SPIN_BEFORE_SLEEP,
                 io_capacity: Some(switchyard_runtime::reactor::DEFAULT_MAX_REGISTRATIONS),
             },
         }
@@ -246,6 +268,16 @@ impl Builder {
     /// they exit). Default: the number of workers.
     pub fn max_spare_threads(mut self, n: usize) -> Self {
         self.config.max_spare_threads = n;
+        self
+    }
+
+    /// The most time a worker that ran out of work spins looking for more before it sleeps
+    /// (worker.rs, tick step 7). It spins at all only while its recent idle gaps average no
+    /// more than this: where work comes back later than the budget, a spin only burns a CPU
+    /// that another thread (the load generator, the other half of a pipeline) could use.
+    /// `Duration::ZERO` never spins. Default [`DEFAULT_SPIN_BEFORE_SLEEP`].
+    pub fn spin_before_sleep(mut self, budget: Duration) -> Self {
+        self.config.spin_budget = budget;
         self
     }
 

@@ -18,7 +18,8 @@ mod worker;
 pub use block_on::block_on;
 pub use builder::{
     BuildError, Builder, DEFAULT_GLOBAL_QUEUE_INTERVAL, DEFAULT_LIFO_POLL_BOUND,
-    DEFAULT_STACK_SIZE, DEFAULT_STALL_TIME_SLICE, TaskHook, TestPoint, ThreadHook,
+    DEFAULT_SPIN_BEFORE_SLEEP, DEFAULT_STACK_SIZE, DEFAULT_STALL_TIME_SLICE, TaskHook, TestPoint,
+    ThreadHook,
 };
 pub use current::{NotInPool, spawn};
 pub use metrics::{HAND_OFF_LOG, HandOff, LATENCY_SAMPLE_EVERY, Metrics, WorkerMetrics};
@@ -97,6 +98,8 @@ impl Pool {
             None => None,
         };
         let n = config.workers;
+        let monitor_parker = config.stall_time_slice.map(|_| Parker::new());
+        let bell = monitor::MonitorBell::new(monitor_parker.as_ref().map(Parker::unparker));
         let deques: Vec<Worker<Job>> = (0..n).map(|_| Worker::new_fifo()).collect();
         let stealers = deques.iter().map(Worker::stealer).collect();
         let seats = deques.into_iter().map(SeatSlot::new).collect();
@@ -110,6 +113,7 @@ impl Pool {
             tasks: tasks::TaskTable::new(n),
             metrics: metrics::PoolMetrics::new(),
             gate: shutdown::Gate::new(),
+            monitor: bell,
             spares: Mutex::new(Vec::new()),
             threads: Mutex::new(Vec::with_capacity(n)),
             next_thread_number: AtomicUsize::new(0),
@@ -131,8 +135,7 @@ impl Pool {
                 });
             }
         }
-        if let Some(slice) = shared.config.stall_time_slice {
-            let parker = Parker::new();
+        if let (Some(slice), Some(parker)) = (shared.config.stall_time_slice, monitor_parker) {
             let unparker = parker.unparker();
             let monitor_shared = shared.clone();
             let name = "switchyard-pool-monitor".to_string();

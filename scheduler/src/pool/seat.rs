@@ -50,7 +50,7 @@ use super::metrics::SeatMetrics;
 use crossbeam_deque::Worker;
 use crossbeam_utils::atomic::AtomicCell;
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use switchyard_runtime::task::TaskId;
 
 const TAG_BITS: u32 = 2;
@@ -83,6 +83,9 @@ pub(crate) struct SeatSlot {
     /// An `AtomicCell` of 8 bytes is a plain atomic word (lock-free), so this costs a store.
     polling_job: AtomicCell<Option<TaskId>>,
     local: UnsafeCell<SeatLocal>,
+    /// The kernel thread id of the seat's holder, for the monitor's look at its scheduler
+    /// account (monitor.rs, step 1); set by each new holder before its first poll.
+    holder_tid: AtomicI32,
     /// Counters, written by the holder only, read by anyone.
     pub(crate) metrics: SeatMetrics,
 }
@@ -113,8 +116,21 @@ impl SeatSlot {
                 lifo: None,
                 seq: 0,
             }),
+            holder_tid: AtomicI32::new(0),
             metrics: SeatMetrics::default(),
         }
+    }
+
+    /// The calling thread now holds the seat: record its kernel thread id.
+    pub(crate) fn set_holder_tid(&self, tid: i32) {
+        // Relaxed: the monitor reads it only for a poll it saw begin (an Acquire load of the
+        // state word, after `begin_poll`'s Release, which comes after this store).
+        self.holder_tid.store(tid, Ordering::Relaxed);
+    }
+
+    /// The kernel thread id of the holder (monitor.rs, step 1).
+    pub(crate) fn holder_tid(&self) -> i32 {
+        self.holder_tid.load(Ordering::Relaxed)
     }
 
     /// Exclusive access to the queues.

@@ -41,7 +41,7 @@ use super::builder::{Config, TestPoint};
 use super::driver::Driver;
 use super::job::Job;
 use super::metrics::PoolMetrics;
-use super::monitor::Spare;
+use super::monitor::{MonitorBell, Spare};
 use super::seat::SeatSlot;
 use super::shutdown::{Admitted, Gate};
 use super::sleep::Idle;
@@ -77,6 +77,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: PoolMetrics,
     /// Admits jobs into the injector until shutdown step 1 closes it (shutdown.rs).
     pub(crate) gate: Gate,
+    /// How workers wake the stall monitor when it sleeps (monitor.rs, M1-M2).
+    pub(crate) monitor: MonitorBell,
     /// Stuck threads waiting for a seat (monitor.rs).
     pub(crate) spares: Mutex<Vec<Arc<Spare>>>,
     /// Every pool thread ever started and not yet joined (workers, spares).

@@ -156,6 +156,11 @@ impl Idle {
         (Self::searching(state), Self::unparked(state))
     }
 
+    /// Seats whose holder is not asleep now (monitor.rs, M1; SeqCst, as that proof needs).
+    pub(crate) fn unparked_now(&self) -> usize {
+        Self::unparked(self.state.load(Ordering::SeqCst))
+    }
+
     /// Becomes a searcher unless half of the seats already search. Returns whether it did.
     pub(crate) fn transition_to_searching(&self) -> bool {
         let mut state = self.state.load(Ordering::Relaxed);
@@ -279,8 +284,10 @@ pub(crate) trait Sleeper {
     fn searching(&self) -> bool;
     /// Sets whether the worker is counted as searching.
     fn set_searching(&mut self, searching: bool);
-    /// Pauses between two spin rounds (a few hundred cycles; nothing under loom).
-    fn pause(&mut self);
+    /// One round of the spin before sleeping: pauses a little and returns `true` while the
+    /// spin may go on (the worker's budget, worker.rs), `false` once it is spent or the
+    /// spin does not pay (then without pausing).
+    fn spin(&mut self) -> bool;
     /// One look at every queue another thread could have pushed to (other seats' deques and
     /// the injector), taking a job if there is one.
     fn look(&mut self) -> Option<Self::Job>;
@@ -305,18 +312,12 @@ pub(crate) trait Sleeper {
 /// Step 7 of the worker tick (worker.rs): spin, then S1-S4. Returns a job that the spin or
 /// the re-check found, or `None` after a wake-up (the worker loop then looks again, counted
 /// as a searcher if a notifier woke it).
-pub(crate) fn sleep<S: Sleeper>(
-    idle: &Idle,
-    seat: usize,
-    spin_rounds: u32,
-    s: &mut S,
-) -> Option<S::Job> {
+pub(crate) fn sleep<S: Sleeper>(idle: &Idle, seat: usize, s: &mut S) -> Option<S::Job> {
     // Spin a little first: parking and being woken cost a futex round trip each (some
     // microseconds), more than the gap between two jobs of a producer that is a little
     // slower than the workers. A spinning searcher also keeps notifiers from waking
     // sleepers (N2 sees it searching), which is right: it will find their job.
-    for _ in 0..spin_rounds {
-        s.pause();
+    while s.spin() {
         if let Some(job) = s.look() {
             return Some(job);
         }
@@ -439,12 +440,13 @@ mod loom_tests {
             let mut sleeper = ModelSleeper {
                 model: self,
                 parker,
+                spins_left: SPIN_ROUNDS,
                 searching: self.idle.transition_to_searching(),
             };
             loop {
                 let found = self.try_take()
                     || (!self.done.load(Ordering::SeqCst)
-                        && sleep(&self.idle, seat, SPIN_ROUNDS, &mut sleeper).is_some());
+                        && sleep(&self.idle, seat, &mut sleeper).is_some());
                 if found {
                     // F1.
                     if sleeper.searching && self.idle.transition_from_searching() {
@@ -469,6 +471,7 @@ mod loom_tests {
     struct ModelSleeper<'m> {
         model: &'m Model,
         parker: &'m Parker,
+        spins_left: u32,
         searching: bool,
     }
 
@@ -483,7 +486,11 @@ mod loom_tests {
             self.searching = searching;
         }
 
-        fn pause(&mut self) {}
+        fn spin(&mut self) -> bool {
+            let go_on = self.spins_left > 0;
+            self.spins_left = self.spins_left.saturating_sub(1);
+            go_on
+        }
 
         fn look(&mut self) -> Option<()> {
             self.model.try_take().then_some(())

@@ -20,7 +20,10 @@
 //!    searcher wakes another (sleep.rs, F1).
 //! 7. **Sleep**: `sleep::sleep`, the one implementation of the sleeper's side of the sleep
 //!    protocol (sleep.rs, which numbers its steps), run with this worker's queues: first spin
-//!    a few microseconds looking for work ([`SPIN_ROUNDS`]); then register as a sleeper (S1,
+//!    looking for work, but only where spinning pays: while the worker's recent idle gaps
+//!    (the moving average of the time from entering step 7 to having work again) are no
+//!    longer than the pool's spin budget (`spin_before_sleep`, builder.rs), and never past
+//!    that budget; then register as a sleeper (S1,
 //!    S2), re-check every queue once (S3), fire due timers, and sleep until woken or the next
 //!    timer (S4): in the reactor if this worker can take the driver, else on its `Parker`
 //!    (driver.rs, steps 1-2, 4).
@@ -43,16 +46,20 @@ use super::shared::{Shared, WorkerCx, enter};
 use super::sleep::{self, Sleeper, WakeBy};
 use crossbeam_deque::Steal;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use switchyard_runtime::coop;
 use switchyard_runtime::park::{Parker, Unparker};
 
-/// Rounds of looking for work before going to sleep, and pause instructions between two
-/// rounds: about 16 x 64 pauses, a few microseconds, the order of a futex wake-up (rayon spins
-/// a similar while before sleeping; the figures are picked by eye from the `ping_pong` and
-/// `spawn_many` benches).
-const SPIN_ROUNDS: u32 = 16;
+/// Pause instructions between two looks for work in the spin before sleeping: a few hundred
+/// cycles, so a look (which touches every seat's deque and the injector) is not repeated
+/// faster than another thread could push. How long the spin lasts is the pool's
+/// `spin_before_sleep` budget (builder.rs), not a count of rounds.
 const SPIN_PAUSES: u32 = 64;
+
+/// The weight of the newest sample in a worker's moving average of its idle gaps, as a
+/// shift: `avg += (sample - avg) / 2^3`, so the last eight or so gaps count. Picked by
+/// reasoning (a few gaps say whether work comes back fast; one outlier must not).
+const GAP_AVERAGE_SHIFT: u32 = 3;
 
 /// How a thread came to hold a seat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,6 +120,7 @@ fn thread_main(shared: Arc<Shared>, start: Start) {
     let driver = shared.driver();
     let _io = driver.as_ref().map(|d| d.io.enter());
     let _timers = shared.timers.enter();
+    let tid = monitor::current_tid();
     let mut next = Some(start);
     while let Some(start) = next.take() {
         let seat = match start {
@@ -125,6 +133,7 @@ fn thread_main(shared: Arc<Shared>, start: Start) {
         if seat != first {
             pin(&shared, seat);
         }
+        shared.seats[seat].set_holder_tid(tid);
         cx.seat.set(Some(seat));
         let mut worker = WorkerLoop {
             shared: &shared,
@@ -139,6 +148,7 @@ fn thread_main(shared: Arc<Shared>, start: Start) {
             searching: false,
             rng: seed(seat),
             busy_since: Instant::now(),
+            idle_gap_ns: 0,
         };
         match worker.run() {
             Exit::Shutdown => break,
@@ -183,6 +193,8 @@ struct WorkerLoop<'a> {
     searching: bool,
     rng: u32,
     busy_since: Instant,
+    /// Moving average of this worker's idle gaps, in ns (tick step 7).
+    idle_gap_ns: u64,
 }
 
 impl<'a> WorkerLoop<'a> {
@@ -346,12 +358,44 @@ impl<'a> WorkerLoop<'a> {
     fn sleep(&mut self) -> Option<Job> {
         let shared = self.shared;
         let seat = self.seat;
+        let entered = Instant::now();
+        let budget = shared.config.spin_budget;
+        // Spin only if the recent gaps say work comes back within the budget.
+        let spin_until = if Duration::from_nanos(self.idle_gap_ns) <= budget {
+            entered + budget
+        } else {
+            entered
+        };
         let mut sleeper = WorkerSleeper {
             worker: self,
             driving: None,
             next_timer: None,
+            spin_until,
         };
-        sleep::sleep(&shared.idle, seat, SPIN_ROUNDS, &mut sleeper)
+        let found = sleep::sleep(&shared.idle, seat, &mut sleeper);
+        // monitor.rs, M2: this seat may have been counted parked; wake a sleeping monitor.
+        shared.monitor.ring();
+        self.record_idle_gap(entered.elapsed(), budget);
+        found
+    }
+
+    /// Adds one idle gap to the moving average. A gap is capped at four budgets, so that
+    /// after a long idle spell a few short gaps bring the spin back.
+    fn record_idle_gap(&mut self, gap: Duration, budget: Duration) {
+        let cap = budget.saturating_mul(4);
+        let sample = u64::try_from(gap.min(cap).as_nanos()).unwrap_or(u64::MAX);
+        let avg = self.idle_gap_ns;
+        self.idle_gap_ns = if sample >= avg {
+            avg + ((sample - avg) >> GAP_AVERAGE_SHIFT)
+        } else {
+            avg - ((avg - sample) >> GAP_AVERAGE_SHIFT)
+        };
+    }
+
+    /// Jobs on the seat (LIFO slot and deque).
+    fn local_backlog(&self) -> usize {
+        let local = self.local();
+        usize::from(local.lifo.is_some()) + local.deque.len()
     }
 
     /// Whether the seat's LIFO slot or deque holds a job.
@@ -410,6 +454,8 @@ struct WorkerSleeper<'w, 'a> {
     driving: Option<Driving<'a>>,
     /// The wheel's next deadline: the longest this worker may sleep (driver.rs, step 4).
     next_timer: Option<Instant>,
+    /// When the spin before sleeping ends (at once if it does not pay).
+    spin_until: Instant,
 }
 
 impl Sleeper for WorkerSleeper<'_, '_> {
@@ -423,10 +469,14 @@ impl Sleeper for WorkerSleeper<'_, '_> {
         self.worker.searching = searching;
     }
 
-    fn pause(&mut self) {
+    fn spin(&mut self) -> bool {
+        if Instant::now() >= self.spin_until {
+            return false;
+        }
         for _ in 0..SPIN_PAUSES {
             std::hint::spin_loop();
         }
+        true
     }
 
     fn look(&mut self) -> Option<Job> {
@@ -487,9 +537,15 @@ impl Sleeper for WorkerSleeper<'_, '_> {
 
     fn after_park(&mut self) {
         let shared = self.worker.shared;
-        if self.driving.take().is_some() {
-            // The reactor is undriven from here: hand it on. A sleeper woken as a searcher
-            // will, if it finds nothing, sleep again and take the driver (driver.rs, step 1).
+        if self.driving.take().is_some() && self.worker.local_backlog() > 1 {
+            // The I/O events woke more than one task onto this seat: wake a sleeper to share
+            // them (it steals from the deque). With one task or none, waking another worker
+            // only costs a futex round trip and a context switch for nothing: that worker
+            // would find nothing to steal (the LIFO slot is not stealable) and go back to
+            // sleep. The reactor stays undriven meanwhile, which is safe: this worker is awake
+            // and takes the driver again when it next sleeps, and busy workers poll it every
+            // `global_queue_interval` ticks (driver.rs, steps 1 and 3). Tokio's rule too
+            // (`should_notify_others`). The profile that found it: issue 11.
             shared.idle.notify_one();
         }
         self.worker.busy_since = Instant::now();
