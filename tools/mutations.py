@@ -80,7 +80,7 @@ def define(add, cargo_test, loom):
     add("pool_idle_never_sleeps",
         "an idle worker parks (it does not spin for ever)",
         "scheduler/src/pool/sleep.rs",
-        [("        s.park();\n", "        s.pause();\n", 1)],
+        [("        s.park();\n", "        std::hint::spin_loop();\n", 1)],
         cargo_test("--test", "pool_scheduling_rules", "--test", "pool_hooks"))
 
     # --- processes --------------------------------------------------------------------------
