@@ -187,6 +187,7 @@ fn every_idle_worker_parks_after_quiescence() {
     let pool = Pool::builder()
         .workers(WORKERS)
         .stall_time_slice(None)
+        .thread_name(|i| format!("{IDLE_PARK_THREAD}{i}"))
         .build()
         .expect("pool");
     // Some work on every worker first, so each has been awake.
@@ -201,20 +202,58 @@ fn every_idle_worker_parks_after_quiescence() {
     for join in joins {
         block_on(join).unwrap();
     }
-    // Asleep: counted so by the sleep protocol, and parked (each worker's parks one ahead of
-    // its unparks), not spinning.
+    // Asleep: counted so by the sleep protocol, parked (each worker's parks one ahead of its
+    // unparks), and blocked in the kernel, not spinning: the hooks that count parks run
+    // around the wait, so only the threads' own state tells a spinning worker from a parked
+    // one.
     let deadline = Instant::now() + GUARD;
     loop {
         let metrics = pool.metrics();
         let asleep = metrics.sleeping_workers;
-        if asleep == WORKERS && metrics.workers.iter().all(|w| w.parks == w.unparks + 1) {
+        let states = worker_thread_states();
+        if asleep == WORKERS
+            && metrics.workers.iter().all(|w| w.parks == w.unparks + 1)
+            && states.len() == WORKERS
+            && states.iter().all(|&state| state == 'S')
+        {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "idle workers do not sleep: {asleep} of {WORKERS} asleep, {:?}",
+            "idle workers do not sleep: {asleep} of {WORKERS} asleep, thread states {states:?} \
+             (S: blocked in the kernel), {:?}",
             metrics.workers
         );
         std::thread::yield_now();
     }
+}
+
+/// The thread-name prefix of `every_idle_worker_parks_after_quiescence`'s pool (under the
+/// kernel's 15-byte limit on thread names, and unlike any other test's).
+const IDLE_PARK_THREAD: &str = "idle-park-";
+
+/// The scheduler state (`R` running or runnable, `S` asleep in the kernel, ...) of each
+/// thread of this process whose name starts with [`IDLE_PARK_THREAD`].
+fn worker_thread_states() -> Vec<char> {
+    let mut states = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").expect("read /proc/self/task") {
+        let dir = task.expect("a /proc/self/task entry").path();
+        let Ok(name) = std::fs::read_to_string(dir.join("comm")) else {
+            continue; // the thread ended meanwhile
+        };
+        if !name.starts_with(IDLE_PARK_THREAD) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else {
+            continue;
+        };
+        // After the name, in parentheses, comes the state letter.
+        if let Some(state) = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+        {
+            states.push(state);
+        }
+    }
+    states
 }
