@@ -43,6 +43,7 @@ use super::state::{
     Completion, State, TransitionToComplete, TransitionToIdle, TransitionToRunning,
 };
 use super::{current, waker};
+use crate::coop;
 use crate::loom::cell::UnsafeCell;
 
 /// A panic payload, boxed once more so it is one pointer wide (a thin pointer) in the stage.
@@ -195,6 +196,9 @@ where
 
         let mut future_dropped = false;
         let saved = current::enter(ptr);
+        // The poll runs under a fresh budget (`coop`, invariant 1); `catch_unwind` below keeps
+        // a panic from skipping the restore.
+        let outer_budget = coop::enter_poll(coop::Budget::initial());
         let polled = panic::catch_unwind(AssertUnwindSafe(|| {
             stage.with_mut(|stage| {
                 // SAFETY: 1. we hold RUNNING, so we own the stage exclusively (state
@@ -214,6 +218,7 @@ where
             })
         }));
 
+        coop::leave_poll(outer_budget);
         let woken_here = current::leave(saved);
 
         match polled {
