@@ -390,8 +390,8 @@ where
     ///
     /// # Safety
     ///
-    /// The caller owns the stage of a complete task (it is the `JoinHandle`, `snapshot` was
-    /// loaded with `COMPLETE` set, `completion` read from it), has not read it before, and
+    /// The caller owns the stage of a complete task (it is the `JoinHandle`, it loaded the state
+    /// with `COMPLETE` set and read `completion` from it), has not read it before, and
     /// `dst` is valid for writing a `Result<F::Output, JoinError>`.
     unsafe fn read_output(ptr: NonNull<Header>, completion: Completion, dst: *mut ()) {
         // SAFETY: the JoinHandle's reference keeps the task alive.
