@@ -107,7 +107,7 @@ use park::{Park, ParkFlags};
 
 /// What the driver's thread and its [`DriverUnparker`]s share.
 #[derive(Debug)]
-struct Shared {
+struct DriverShared {
     flags: ParkFlags,
     /// Wakes the reactor; `None` once the driver is dropped, so that an `DriverUnparker` kept alive
     /// does not keep the reactor's eventfd and epoll fd open.
@@ -115,15 +115,15 @@ struct Shared {
 }
 
 std::thread_local! {
-    /// The driver entered on this thread (its `Shared`'s address), or null.
-    static ENTERED: Cell<*const Shared> = const { Cell::new(std::ptr::null()) };
+    /// The driver entered on this thread (its `DriverShared`'s address), or null.
+    static ENTERED: Cell<*const DriverShared> = const { Cell::new(std::ptr::null()) };
 }
 
 /// A reactor and a timer wheel, driven as one: see the module doc.
 pub struct Driver {
     reactor: RefCell<Reactor>,
     timers: Timers,
-    shared: Arc<Shared>,
+    shared: Arc<DriverShared>,
 }
 
 /// What one [`Driver::park`] did.
@@ -158,7 +158,7 @@ impl Driver {
 
     /// A driver from a reactor and a timer wheel built by the caller.
     pub fn with_parts(reactor: Reactor, timers: Timers) -> io::Result<Driver> {
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(DriverShared {
             flags: ParkFlags::new(),
             io: Mutex::new(Some(reactor.handle())),
         });
@@ -323,7 +323,7 @@ impl std::fmt::Debug for Driver {
 /// Returned by [`Driver::enter`]; restores what was current before when dropped. `!Send`.
 #[must_use = "the driver is entered only while the guard lives"]
 pub struct DriverEnterGuard<'a> {
-    previous: *const Shared,
+    previous: *const DriverShared,
     _timers: TimersEnterGuard,
     _io: IoEnterGuard,
     _driver: PhantomData<&'a Driver>,
@@ -344,7 +344,7 @@ impl std::fmt::Debug for DriverEnterGuard<'_> {
 /// Wakes a [`Driver`] from any thread, only when it is parked: `Send + Sync + Clone`.
 #[derive(Clone, Debug)]
 pub struct DriverUnparker {
-    shared: Arc<Shared>,
+    shared: Arc<DriverShared>,
 }
 
 impl DriverUnparker {
