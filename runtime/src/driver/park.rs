@@ -5,8 +5,8 @@
 //! where the argument is:
 //!
 //! ```text
-//!   driver thread (Driver::park)              waking thread (Unparker::unpark)
-//!   a. parked.store(true)                     x. publish the work; notified.store(true)
+//!   driver thread (Driver::park)              waking thread (DriverUnparker::unpark)
+//!   a. parked.store(true)                     x. publish the work; notified.swap(true)
 //!   b. fence(SeqCst)                          y. fence(SeqCst)
 //!   c. if notified.swap(false): don't block   z. if parked.load(): io.wake()
 //!   d. reactor.poll(timeout); parked = false
@@ -75,8 +75,12 @@ impl ParkFlags {
     /// Steps x (the token) to z, on a waking thread, after it published its work: whether the
     /// driver may be blocked and must be woken through the reactor.
     pub(crate) fn unpark(&self) -> bool {
-        // (x) Release: see (c).
-        self.notified.store(true, Ordering::Release);
+        // (x) Release: see (c). A swap, not a store: the driver consumes the token with a swap
+        // at (c), and loom 0.7 lets a plain store slip between the read and the write of a
+        // concurrent read-modify-write (tokio-rs/loom#254), reporting a lost token that no
+        // real execution has; with an RMW here the model checks this very code. The cost is
+        // one locked instruction, on the cross-thread path only.
+        let _ = self.notified.swap(true, Ordering::Release);
         // (y) SeqCst fence: pairs with fence (b).
         fence(Ordering::SeqCst);
         // (z)
