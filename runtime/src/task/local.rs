@@ -131,3 +131,57 @@ where
     // `JoinHandle`, which is `!Send` when the output is.
     unsafe { super::spawn_unchecked(ThreadBound::new(future), scheduler, id) }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::rc::Rc;
+    use std::sync::mpsc;
+    use std::task::{Context, Poll};
+
+    use super::spawn_local;
+    use crate::task::{JoinHandle, Runnable, ScheduleInfo, TaskId};
+
+    /// A `!Send` task, and its runnable ready to run.
+    fn local_task() -> (Runnable, JoinHandle<usize>) {
+        let (queue, ready) = mpsc::channel::<Runnable>();
+        let schedule = move |runnable, _: ScheduleInfo| {
+            let _ = queue.send(runnable);
+        };
+        let shared = Rc::new(7);
+        let (runnable, join) = spawn_local(async move { *shared }, schedule, TaskId::default());
+        runnable.schedule();
+        (ready.try_recv().expect("scheduled"), join)
+    }
+
+    fn outcome(join: JoinHandle<usize>) -> Result<usize, crate::task::JoinError> {
+        let waker = futures_task::noop_waker();
+        let mut join = std::pin::pin!(join);
+        match std::future::Future::poll(join.as_mut(), &mut Context::from_waker(&waker)) {
+            Poll::Ready(result) => result,
+            Poll::Pending => panic!("the task must be finished"),
+        }
+    }
+
+    #[test]
+    fn a_local_task_runs_on_its_own_thread() {
+        let (runnable, join) = local_task();
+        runnable.run();
+        assert_eq!(outcome(join).unwrap(), 7);
+    }
+
+    #[test]
+    fn a_local_task_polled_on_another_thread_completes_as_panicked() {
+        let (runnable, join) = local_task();
+        std::thread::spawn(move || runnable.run()).join().unwrap();
+        let error = outcome(join).unwrap_err();
+        assert!(error.is_panic(), "{error:?}");
+    }
+
+    #[test]
+    fn a_local_task_dropped_on_another_thread_completes_as_panicked() {
+        let (runnable, join) = local_task();
+        std::thread::spawn(move || drop(runnable)).join().unwrap();
+        let error = outcome(join).unwrap_err();
+        assert!(error.is_panic(), "{error:?}");
+    }
+}
