@@ -39,13 +39,14 @@ def define(add, cargo_test, loom):
         cargo_test("-p", "switchyard-runtime", "--lib", "reactor::"))
 
     # --- the loop ---------------------------------------------------------------------------
-    cmd, env = loom("switchyard-scheduler", "local::park")
+    cmd, env = loom("switchyard-runtime", "driver::park")
     add("loop_park_fence_removed",
-        "a remote wake or spawn is never missed while the loop parks",
-        "scheduler/src/local/park.rs",
-        [("        // (x) cannot both be missed by the loads that follow each fence.\n"
+        "a remote wake or spawn is never missed while the loop (any Driver) parks",
+        "runtime/src/driver/park.rs",
+        [("        // `notified` store cannot both be missed by the loads that follow each fence.\n"
           "        fence(Ordering::SeqCst);\n",
-          "        // (x) cannot both be missed by the loads that follow each fence.\n", 1)],
+          "        // `notified` store cannot both be missed by the loads that follow each fence.\n",
+          1)],
         cmd, env)
 
     # --- the pool ---------------------------------------------------------------------------

@@ -9,9 +9,11 @@
 //! the others run.
 //!
 //! Invariants:
-//! 1. The budget lives in a thread-local cell. A scheduler sets it with [`with_budget`]
-//!    around each poll; outside that, the budget is unconstrained and every grant succeeds
-//!    (a resource used from a plain thread never spuriously returns `Pending`).
+//! 1. The budget lives in a thread-local cell. [`Runnable::run`](crate::task::Runnable::run)
+//!    sets a fresh [`Budget::initial`] around each task poll, so no scheduler can forget it; a
+//!    scheduler that polls a future that is not a task (a `block_on`'s own) wraps that poll in
+//!    [`with_budget`]. Outside both, the budget is unconstrained and every grant succeeds (a
+//!    resource used from a plain thread never spuriously returns `Pending`).
 //! 2. A grant that did not lead to progress (the resource still returned `Pending`) is given
 //!    back when the [`Grant`] is dropped without [`Grant::made_progress`]: waiting costs nothing.
 //! 3. Nesting restores the outer budget: [`with_budget`] saves and restores the cell, also on
@@ -22,8 +24,8 @@ use std::future::Future;
 use std::task::{Context, Poll};
 
 /// The number of resource operations one poll of a task may perform before it is forced to
-/// yield. 128 is tokio's figure (`coop::Budget::initial`); the lab's `fairness` experiment
-/// shows the effect of changing it.
+/// yield. 128 is tokio's figure (`coop::Budget::initial`), taken as is: no experiment of the
+/// lab varies it yet (docs/lab.md lists what the lab measures).
 pub const DEFAULT_BUDGET: u8 = 128;
 
 /// A per-poll allowance of resource operations. `Budget::unconstrained()` never runs out.
@@ -68,6 +70,19 @@ pub fn with_budget<R>(budget: Budget, f: impl FnOnce() -> R) -> R {
     let previous = CURRENT.with(|cell| cell.replace(budget));
     let _restore = Restore(previous);
     f()
+}
+
+/// Installs `budget` for one task poll and returns the one to restore after it (the task core's
+/// fast path of [`with_budget`]: its poll cannot unwind past the restore, see `raw.rs`).
+#[inline(always)]
+pub(crate) fn enter_poll(budget: Budget) -> Budget {
+    CURRENT.with(|cell| cell.replace(budget))
+}
+
+/// Restores the budget that [`enter_poll`] returned.
+#[inline(always)]
+pub(crate) fn leave_poll(previous: Budget) {
+    let _ = CURRENT.try_with(|cell| cell.set(previous));
 }
 
 /// The current thread's remaining budget.

@@ -10,14 +10,18 @@
 //! | [`net`] | TCP, UDP and Unix sockets as futures-io `AsyncRead`/`AsyncWrite` |
 //! | [`sync`] | `oneshot`, bounded `mpsc`, `Notify` |
 //! | [`process`] | start methods, framed IPC, shared memory |
-//! | [`park`] | `Parker` / `Unparker` |
+//! | [`driver`] | the reactor and the timers parked as one: [`driver::Driver`], its `Send + Sync` [`driver::DriverUnparker`], and the waker of a `block_on`'s own future |
+//! | [`park`] | `Parker` / `Unparker` for a plain thread |
 //! | [`coop`] | the per-poll budget that runtime resources spend |
 //!
 //! Dependencies point one way: `lab -> scheduler -> runtime`. This crate never names a policy:
-//! a scheduler is anything that implements [`task::Schedule`] and polls [`task::Runnable`]s.
+//! a scheduler is anything that implements [`task::Schedule`] (a closure will do) and polls
+//! [`task::Runnable`]s. `docs/custom-runtime.md` builds one, step by step, and `examples/`
+//! holds three (FIFO with I/O and timers, two priority levels, a seeded simulation).
 #![warn(missing_docs)]
 
 pub mod coop;
+pub mod driver;
 pub mod loom;
 pub mod net;
 pub mod park;

@@ -23,7 +23,7 @@ const CHAIN: usize = if cfg!(miri) { 4 } else { 200 };
 
 /// A shared FIFO run queue with a condition variable, and counters.
 #[derive(Default)]
-struct Shared {
+struct QueueShared {
     queue: Mutex<Queue>,
     work: Condvar,
     released: AtomicUsize,
@@ -36,7 +36,7 @@ struct Queue {
 }
 
 #[derive(Clone)]
-struct Scheduler(Arc<Shared>);
+struct Scheduler(Arc<QueueShared>);
 
 impl Schedule for Scheduler {
     fn schedule(&self, runnable: Runnable, _: ScheduleInfo) {
@@ -57,7 +57,7 @@ impl Schedule for Scheduler {
     }
 }
 
-fn worker(shared: Arc<Shared>) {
+fn worker(shared: Arc<QueueShared>) {
     loop {
         let mut queue = shared.queue.lock().unwrap();
         let runnable = loop {
@@ -113,7 +113,7 @@ fn block_on<F: Future>(future: F) -> F::Output {
 
 #[test]
 fn tasks_on_worker_threads_deliver_every_output_and_are_all_freed() {
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(QueueShared::default());
     let scheduler = Scheduler(shared.clone());
     let workers: Vec<_> = (0..WORKERS)
         .map(|_| {

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use mio::{Events, Poll};
 
-use super::handle::{IoHandle, Shared};
+use super::handle::{IoHandle, ReactorShared};
 use super::scheduled_io::{READ_CLOSED, READABLE, WRITABLE, WRITE_CLOSED};
 use super::table::RegistrationTable;
 use super::timer::{Armed, PreciseTimeout};
@@ -58,7 +58,7 @@ impl Reactor {
         let registry = poll.registry().try_clone()?;
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
         let timeout = PreciseTimeout::new(poll.registry())?;
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(ReactorShared {
             registry,
             waker,
             table: Mutex::new(table),

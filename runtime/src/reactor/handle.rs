@@ -2,7 +2,7 @@
 //!
 //! A [`Reactor`](super::Reactor) is driven by one thread; everything else (registering a
 //! socket, polling its readiness, dropping it, waking the driver) goes through an
-//! [`IoHandle`], an `Arc` around [`Shared`] that any thread may clone and use. A thread can
+//! [`IoHandle`], an `Arc` around [`ReactorShared`] that any thread may clone and use. A thread can
 //! make one handle its *current* one with [`IoHandle::enter`]; the net types' plain
 //! constructors use it, their `_with` twins take a handle explicitly.
 
@@ -24,7 +24,7 @@ use super::table::RegistrationTable;
 /// - `waker`: any thread, to interrupt the driver's `epoll_wait`;
 /// - `table`: any thread, under its mutex, for O(1) work at a time;
 /// - `live`: written under the table's mutex, read by the driver without it.
-pub(crate) struct Shared {
+pub(crate) struct ReactorShared {
     pub(crate) registry: Registry,
     pub(crate) waker: mio::Waker,
     pub(crate) table: Mutex<RegistrationTable>,
@@ -33,7 +33,7 @@ pub(crate) struct Shared {
     pub(crate) live: AtomicUsize,
 }
 
-impl Shared {
+impl ReactorShared {
     pub(crate) fn lock_table(&self) -> MutexGuard<'_, RegistrationTable> {
         // The table's methods do not call user code while it is locked, so a poisoned lock
         // can only come from an allocation failure mid-insert; the slab is still consistent.
@@ -46,7 +46,7 @@ impl Shared {
 /// A handle to a reactor: `Send + Sync + Clone`, one `Arc` inside.
 #[derive(Clone)]
 pub struct IoHandle {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<ReactorShared>,
 }
 
 thread_local! {

@@ -112,7 +112,7 @@ impl Drop for Registration {
     fn drop(&mut self) {
         let mut table = self.handle.shared.lock_table();
         table.remove(self.key);
-        // Relaxed: see `Shared::live`.
+        // Relaxed: see `ReactorShared::live`.
         self.handle
             .shared
             .live

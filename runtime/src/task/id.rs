@@ -1,9 +1,12 @@
 //! Task identifiers.
 //!
 //! A [`TaskId`] names a task in logs, in [`JoinError`](super::JoinError)s and in a scheduler's
-//! table. Ids come from one process-wide counter; they are unique for the life of the process
-//! (a `u64` incremented once per task does not wrap in any realistic run) and never zero, so
-//! `Option<TaskId>` costs nothing.
+//! table. It is never zero, so `Option<TaskId>` costs nothing. Ids come from two sources:
+//! [`TaskId::next`] (and [`TaskId::default`]) take one from a process-wide counter, unique for
+//! the life of the process (a `u64` incremented once per task does not wrap in any realistic
+//! run); [`TaskId::from_u64`] takes one a scheduler chose, unique only as far as that
+//! scheduler makes it (the event loop's carry a table slot, see `slab.rs`). So two tasks of
+//! two different loops may share an id.
 
 use std::fmt;
 use std::num::NonZeroU64;
@@ -11,7 +14,8 @@ use std::num::NonZeroU64;
 // increments yields unique ids), and a loom atomic cannot live in a `static`.
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The identity of a task: unique within the process, never zero. Displayed as `task#17`.
+/// The identity of a task, never zero; unique within the process when it came from
+/// [`TaskId::next`], within its scheduler when chosen by one (module doc). Displayed as `task#17`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct TaskId(NonZeroU64);
 
@@ -46,6 +50,15 @@ impl TaskId {
     #[inline]
     pub fn as_u64(self) -> u64 {
         self.0.get()
+    }
+}
+
+/// A fresh id from the process-wide counter ([`TaskId::next`]), for schedulers that do not
+/// choose their own.
+impl Default for TaskId {
+    #[inline]
+    fn default() -> TaskId {
+        TaskId::next()
     }
 }
 

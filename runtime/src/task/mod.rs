@@ -40,7 +40,7 @@
 //! ## Handles and references
 //!
 //! The state word counts references: the [`Runnable`] (exactly one while the task is
-//! scheduled), the [`JoinHandle`] (until dropped), each [`Task`] and each `Waker`. The last
+//! scheduled), the [`JoinHandle`] (until dropped), each [`TaskRef`] and each `Waker`. The last
 //! one frees the task. A task is freed only once complete: if the last reference goes while
 //! the task is idle (nobody can wake or join it any more), the task is scheduled one last
 //! time, cancelled, so its owner drops the future and [`Schedule::release`] is still called.
@@ -96,7 +96,7 @@
 //! 8. `idle -> SCHEDULED | CANCELLED` `transition_to_aborted`: [`JoinHandle::abort`] on an
 //!    idle task schedules it, so the owner's run drops the future on the owner's thread. The
 //!    last reference dropped on an idle task does the same (`revive_for_cancel`).
-//! 9. `idle -> RUNNING | CANCELLED` `transition_to_shutdown`: [`Task::shutdown`] on an idle
+//! 9. `idle -> RUNNING | CANCELLED` `transition_to_shutdown`: [`TaskRef::shutdown`] on an idle
 //!    task drops the future on the calling thread, then (7).
 //! 10. `SCHEDULED` or `RUNNING` `-> .. | CANCELLED` `transition_to_aborted` /
 //!     `transition_to_shutdown`: a cancel request the current owner acts on (at the start of
@@ -119,9 +119,36 @@
 //! | `raw.rs` | the allocation and the functions that know its types (run, cancel, complete) |
 //! | `waker.rs` | the waker vtable |
 //! | `current.rs` | the task being polled on this thread (free self-wakes) |
-//! | `runnable.rs` | [`Runnable`] and [`Task`], the scheduler's handles |
+//! | `runnable.rs` | [`Runnable`] and [`TaskRef`], the scheduler's handles |
+//! | `local.rs` | [`spawn_local`]: a `!Send` task, checked to stay on its thread |
+//! | `slab.rs` | [`TaskSlab`]: the table of live tasks a scheduler's shutdown needs, and the slot-in-the-id trick |
 //! | `join.rs` | [`JoinHandle`] |
 //! | `error.rs`, `id.rs`, `schedule.rs` | [`JoinError`], [`TaskId`], [`Schedule`] |
+//!
+//! ## Names
+//!
+//! [`Runnable`] is the right to poll a task once; [`TaskRef`] is an owned reference for a
+//! scheduler's table; [`JoinHandle`] is what a user awaits. The table's handle was called
+//! `Task` until issue 9: in async-task and smol, `Task` is the awaitable (our `JoinHandle`),
+//! so a reader coming from them read `Task::shutdown` as "cancel what I awaited". `TaskRef`
+//! says what it is, a counted reference that keeps the allocation, not the task, alive.
+//!
+//! ## Which spawn
+//!
+//! | function | future | checked |
+//! |---|---|---|
+//! | [`spawn`] | `Send` | by the compiler |
+//! | [`spawn_local`] | any, bound to the spawning thread | at run time: on another thread, a poll or drop completes the task as panicked, never touching the future |
+//! | [`spawn_unchecked`] | any | by the caller's proof (`unsafe`); the event loop uses it, with its proof at the call |
+//!
+//! A scheduler may be a closure: `Fn(Runnable, ScheduleInfo) + Send + Sync` implements
+//! [`Schedule`]. The id may be [`TaskId::default`] (a fresh one from the process-wide counter).
+//!
+//! ## The budget
+//!
+//! [`Runnable::run`] polls under a fresh cooperative budget ([`coop`](crate::coop)): a
+//! scheduler cannot forget it. The budget is the thread's during the poll, and the outer one
+//! is restored after.
 //!
 //! ## Costs
 //!
@@ -148,9 +175,11 @@ mod error;
 mod header;
 mod id;
 mod join;
+mod local;
 mod raw;
 mod runnable;
 mod schedule;
+mod slab;
 mod state;
 mod waker;
 
@@ -163,8 +192,15 @@ mod loom;
 pub use error::JoinError;
 pub use id::TaskId;
 pub use join::JoinHandle;
-pub use runnable::{Runnable, Task};
+pub use local::spawn_local;
+pub use runnable::{Runnable, TaskRef};
 pub use schedule::{Schedule, ScheduleInfo};
+pub use slab::TaskSlab;
+
+/// The old name of [`TaskRef`], kept while `switchyard-scheduler`'s pool still uses it; new
+/// code says `TaskRef` (see "Names" in the module doc).
+#[doc(hidden)]
+pub use runnable::TaskRef as Task;
 
 use raw::RawTask;
 
@@ -185,9 +221,11 @@ where
 
 /// Creates a task whose future or output need not be `Send` (for a single-threaded loop).
 ///
+/// Prefer [`spawn_local`], which checks this at run time for 8 bytes per task.
+///
 /// # Safety
 ///
-/// If `F` or `F::Output` is `!Send`, the [`Runnable`] (and every [`Task`] handle) must be run,
+/// If `F` or `F::Output` is `!Send`, the [`Runnable`] (and every [`TaskRef`]) must be run,
 /// shut down and dropped only on the spawning thread; wakers may still be used anywhere (a
 /// task whose last reference is dropped elsewhere is handed to its scheduler to be dropped,
 /// never dropped there).

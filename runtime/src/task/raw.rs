@@ -43,6 +43,7 @@ use super::state::{
     Completion, State, TransitionToComplete, TransitionToIdle, TransitionToRunning,
 };
 use super::{current, waker};
+use crate::coop;
 use crate::loom::cell::UnsafeCell;
 
 /// A panic payload, boxed once more so it is one pointer wide (a thin pointer) in the stage.
@@ -195,6 +196,9 @@ where
 
         let mut future_dropped = false;
         let saved = current::enter(ptr);
+        // The poll runs under a fresh budget (`coop`, invariant 1); `catch_unwind` below keeps
+        // a panic from skipping the restore.
+        let outer_budget = coop::enter_poll(coop::Budget::initial());
         let polled = panic::catch_unwind(AssertUnwindSafe(|| {
             stage.with_mut(|stage| {
                 // SAFETY: 1. we hold RUNNING, so we own the stage exclusively (state
@@ -214,6 +218,7 @@ where
             })
         }));
 
+        coop::leave_poll(outer_budget);
         let woken_here = current::leave(saved);
 
         match polled {
@@ -385,8 +390,8 @@ where
     ///
     /// # Safety
     ///
-    /// The caller owns the stage of a complete task (it is the `JoinHandle`, `snapshot` was
-    /// loaded with `COMPLETE` set, `completion` read from it), has not read it before, and
+    /// The caller owns the stage of a complete task (it is the `JoinHandle`, it loaded the state
+    /// with `COMPLETE` set and read `completion` from it), has not read it before, and
     /// `dst` is valid for writing a `Result<F::Output, JoinError>`.
     unsafe fn read_output(ptr: NonNull<Header>, completion: Completion, dst: *mut ()) {
         // SAFETY: the JoinHandle's reference keeps the task alive.

@@ -1,5 +1,5 @@
-//! The scheduler's handles: [`Runnable`] (the right to poll the task once) and [`Task`] (an
-//! owned reference for a scheduler's table).
+//! The scheduler's handles: [`Runnable`] (the right to poll the task once) and [`TaskRef`]
+//! (an owned reference for a scheduler's table).
 
 use std::fmt;
 use std::mem::ManuallyDrop;
@@ -33,7 +33,9 @@ unsafe impl Sync for Runnable {}
 
 impl Runnable {
     /// Polls the task's future once, under `catch_unwind` (a panic completes the task with
-    /// [`JoinError::is_panic`](super::JoinError::is_panic); the calling thread lives on).
+    /// [`JoinError::is_panic`](super::JoinError::is_panic); the calling thread lives on) and
+    /// under a fresh cooperative budget ([`Budget::initial`](crate::coop::Budget::initial),
+    /// restored to the caller's after the poll).
     ///
     /// Returns `true` if the task was woken during the poll and is not finished: it has then
     /// already been handed to [`Schedule::schedule`](super::Schedule::schedule) again, with
@@ -75,9 +77,9 @@ impl Runnable {
     }
 
     /// An owned handle to the task, for the scheduler's table (a new reference).
-    pub fn task(&self) -> Task {
+    pub fn task(&self) -> TaskRef {
         self.header().state.ref_inc();
-        Task { ptr: self.ptr }
+        TaskRef { ptr: self.ptr }
     }
 
     /// Gives up the `Runnable` as a raw pointer (for intrusive queues); see [`Self::from_raw`].
@@ -118,22 +120,22 @@ impl fmt::Debug for Runnable {
 
 /// An owned reference to a task, kept in a scheduler's table so it can shut the task down
 /// (for example when the runtime is dropped). It keeps the allocation alive, not the task
-/// running: a task whose only handles are `Task`s is never woken again.
+/// running: a task whose only handles are `TaskRef`s is never woken again.
 ///
-/// `Send + Sync`: its methods touch only the state word, except [`Task::shutdown`], which may
+/// `Send + Sync`: its methods touch only the state word, except [`TaskRef::shutdown`], which may
 /// drop the future here; for a `!Send` future (made by [`spawn_unchecked`](super::spawn_unchecked))
-/// the caller promised to shut down and drop `Task`s only on the spawning thread.
-pub struct Task {
+/// the caller promised to shut down and drop `TaskRef`s only on the spawning thread.
+pub struct TaskRef {
     ptr: NonNull<Header>,
 }
 
 // SAFETY: see the type's documentation: the shared parts are atomic or immutable, and dropping
 // a !Send future here is excluded by the `spawn_unchecked` contract.
-unsafe impl Send for Task {}
+unsafe impl Send for TaskRef {}
 // SAFETY: as for Send.
-unsafe impl Sync for Task {}
+unsafe impl Sync for TaskRef {}
 
-impl Task {
+impl TaskRef {
     /// The task's id.
     #[inline]
     pub fn id(&self) -> TaskId {
@@ -162,21 +164,21 @@ impl Task {
 
     #[inline(always)]
     fn header(&self) -> &Header {
-        // SAFETY: the Task's reference keeps the task alive as long as `self`.
+        // SAFETY: the TaskRef's reference keeps the task alive as long as `self`.
         unsafe { self.ptr.as_ref() }
     }
 }
 
-impl Drop for Task {
+impl Drop for TaskRef {
     fn drop(&mut self) {
-        // SAFETY: the Task owns a reference, given up here once.
+        // SAFETY: the TaskRef owns a reference, given up here once.
         unsafe { Header::drop_reference(self.ptr) }
     }
 }
 
-impl fmt::Debug for Task {
+impl fmt::Debug for TaskRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Task")
+        f.debug_struct("TaskRef")
             .field("id", &self.id())
             .field("finished", &self.is_finished())
             .finish()

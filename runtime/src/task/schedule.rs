@@ -35,3 +35,15 @@ pub trait Schedule: Send + Sync + 'static {
         let _ = id;
     }
 }
+
+/// A closure is a scheduler: `|runnable, info| queue.push(runnable)`. It is stored inline in
+/// every task, so capture one pointer (an `Arc`, or a channel's sender).
+impl<F> Schedule for F
+where
+    F: Fn(Runnable, ScheduleInfo) + Send + Sync + 'static,
+{
+    #[inline]
+    fn schedule(&self, runnable: Runnable, info: ScheduleInfo) {
+        self(runnable, info);
+    }
+}

@@ -22,7 +22,7 @@ pub struct TimerKey {
 
 /// A registered timer.
 #[derive(Debug)]
-pub(crate) struct Entry {
+pub(crate) struct TimerEntry {
     /// The deadline in ticks (microseconds since the wheel's origin), rounded up.
     pub(crate) when: u64,
     /// Unique per insertion; see [`TimerKey`].

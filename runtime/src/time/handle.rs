@@ -62,6 +62,9 @@ impl WakeBatch {
 #[derive(Clone)]
 pub struct Timers {
     wheel: Arc<Mutex<Wheel>>,
+    /// On a virtual clock, "now" is the wheel's own clock, moved only by [`Timers::process`]
+    /// (a driver moves it to the next deadline instead of sleeping); see [`Timers::clock_now`].
+    virtual_clock: bool,
 }
 
 impl std::fmt::Debug for Timers {
@@ -82,6 +85,16 @@ thread_local! {
     static CURRENT: RefCell<Option<Timers>> = const { RefCell::new(None) };
 }
 
+/// "Now" for a timer future created on this thread: the current [`Timers`]'
+/// [`clock_now`](Timers::clock_now) (a virtual clock's reading under one), else `Instant::now()`.
+pub fn now() -> Instant {
+    CURRENT
+        .try_with(|current| current.borrow().as_ref().map(Timers::clock_now))
+        .ok()
+        .flatten()
+        .unwrap_or_else(Instant::now)
+}
+
 impl Timers {
     /// An empty wheel whose tick 0 is now.
     pub fn new() -> Timers {
@@ -93,7 +106,41 @@ impl Timers {
     pub fn with_origin(origin: Instant) -> Timers {
         Timers {
             wheel: Arc::new(Mutex::new(Wheel::new(origin))),
+            virtual_clock: false,
         }
+    }
+
+    /// An empty wheel on a *virtual clock* that reads `origin` until [`process`](Self::process)
+    /// moves it. [`sleep`](super::sleep), [`timeout`](super::timeout) and
+    /// [`Interval`](super::Interval) created under it measure from [`clock_now`](Self::clock_now),
+    /// not from `Instant::now()`, so time passes only when the runtime says so: a simulation
+    /// runs an hour of timers in microseconds, and replays them identically.
+    pub fn new_virtual(origin: Instant) -> Timers {
+        Timers {
+            wheel: Arc::new(Mutex::new(Wheel::new(origin))),
+            virtual_clock: true,
+        }
+    }
+
+    /// Whether this wheel runs on a virtual clock ([`Timers::new_virtual`]).
+    pub fn is_virtual(&self) -> bool {
+        self.virtual_clock
+    }
+
+    /// "Now" for futures on this wheel: the wheel's clock ([`Timers::now`]) on a virtual
+    /// clock, `Instant::now()` otherwise.
+    pub fn clock_now(&self) -> Instant {
+        if self.virtual_clock {
+            self.now()
+        } else {
+            Instant::now()
+        }
+    }
+
+    /// On a virtual clock, moves it forward to `to` (never back), firing what comes due;
+    /// returns how many timers fired. On a real clock, only fires what is due at `to`.
+    pub fn advance_virtual(&self, to: Instant) -> usize {
+        self.process_counting(to).0
     }
 
     /// The thread's current timers, set by [`Timers::enter`].
@@ -136,12 +183,19 @@ impl Timers {
     /// the start of the slot that holds it (call `process` then: the wheel cascades and
     /// returns the exact deadline).
     pub fn process(&self, now: Instant) -> Option<Instant> {
+        self.process_counting(now).1
+    }
+
+    /// [`process`](Self::process), also returning how many timers fired.
+    pub fn process_counting(&self, now: Instant) -> (usize, Option<Instant>) {
         let mut batch = WakeBatch::new();
+        let mut fired = 0;
         loop {
             let processed = self.lock().process(now, &mut batch);
+            fired += batch.len;
             batch.wake_all();
             if let Processed::Done(next) = processed {
-                return next.map(|tick| self.lock().tick_to_instant(tick));
+                return (fired, next.map(|tick| self.lock().tick_to_instant(tick)));
             }
         }
     }

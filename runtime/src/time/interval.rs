@@ -15,7 +15,8 @@
 //! which is what a periodic sampler or a heartbeat wants.
 //!
 //! "Now" is the later of `Instant::now()` and the wheel's clock ([`Timers::now`]), so a wheel
-//! driven with synthetic instants (in tests) skips as a real one would.
+//! driven with synthetic instants (in tests) skips as a real one would; on a virtual clock
+//! ([`Timers::new_virtual`]) it is the wheel's clock alone.
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
@@ -30,7 +31,7 @@ use super::sleep::{Sleep, sleep_until};
 /// # Panics
 /// If `period` is zero (an interval that never waits would starve the loop).
 pub fn interval(period: Duration) -> Interval {
-    interval_at(Instant::now(), period)
+    interval_at(super::now(), period)
 }
 
 /// Ticks at `start`, `start + period`, ... on the thread's current [`Timers`].
@@ -80,10 +81,11 @@ impl Interval {
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         ready!(Pin::new(&mut self.sleep).poll(cx));
         let tick = self.sleep.deadline();
-        let mut now = Instant::now();
-        if let Some(timers) = self.sleep.timers() {
-            now = now.max(timers.now());
-        }
+        let now = match self.sleep.timers() {
+            Some(timers) if timers.is_virtual() => timers.now(),
+            Some(timers) => Instant::now().max(timers.now()),
+            None => Instant::now(),
+        };
         self.sleep.reset(next_tick(tick, self.period, now));
         Poll::Ready(tick)
     }

@@ -1,12 +1,12 @@
 //! One level of the wheel: 64 slot lists and a mask of the non-empty ones.
 //!
 //! The lists are intrusive: a slot holds only the key of its first entry; entries link to
-//! each other through the slab ([`Entry::prev`], [`Entry::next`]). Push and unlink are O(1);
+//! each other through the slab ([`TimerEntry::prev`], [`TimerEntry::next`]). Push and unlink are O(1);
 //! finding the next non-empty slot is one rotate and one `trailing_zeros` on `occupied`.
 
 use slab::Slab;
 
-use super::entry::{Entry, NIL};
+use super::entry::{NIL, TimerEntry};
 
 /// Slots per level: 64, so that one `u64` mask covers a level (tokio and Linux use 64 too).
 pub(crate) const SLOTS: usize = 64;
@@ -31,7 +31,7 @@ impl Level {
     }
 
     /// Links entry `key` at the head of `slot`'s list.
-    pub(crate) fn push(&mut self, entries: &mut Slab<Entry>, slot: usize, key: usize) {
+    pub(crate) fn push(&mut self, entries: &mut Slab<TimerEntry>, slot: usize, key: usize) {
         let old_head = self.heads[slot];
         if old_head != NIL {
             entries[old_head].prev = key;
@@ -45,7 +45,7 @@ impl Level {
     }
 
     /// Unlinks entry `key` from its slot's list (the entry stays in the slab).
-    pub(crate) fn unlink(&mut self, entries: &mut Slab<Entry>, key: usize) {
+    pub(crate) fn unlink(&mut self, entries: &mut Slab<TimerEntry>, key: usize) {
         let (prev, next, slot) = {
             let entry = &entries[key];
             (entry.prev, entry.next, entry.slot as usize)
@@ -65,7 +65,7 @@ impl Level {
     }
 
     /// Unlinks and returns the first entry of `slot`, if any.
-    pub(crate) fn pop(&mut self, entries: &mut Slab<Entry>, slot: usize) -> Option<usize> {
+    pub(crate) fn pop(&mut self, entries: &mut Slab<TimerEntry>, slot: usize) -> Option<usize> {
         let key = self.heads[slot];
         if key == NIL {
             return None;

@@ -75,6 +75,14 @@
 //! wheel's lock, in batches of `WAKE_BATCH` (32).
 
 //!
+//! ## Virtual time
+//!
+//! A wheel made with [`Timers::new_virtual`] runs on a virtual clock: "now" is the wheel's own
+//! clock, which only [`Timers::process`] moves. [`sleep`], [`timeout`] and [`interval`]
+//! measure from [`now`] (the current wheel's [`Timers::clock_now`]), so all three follow it;
+//! a driver on a virtual clock (`Driver::with_virtual_clock`) moves the clock to the next
+//! deadline when it has nothing else to do, instead of sleeping.
+//!
 //! ## Waking the driver
 //!
 //! The thread that drives the wheel sleeps until the deadline `process` returned. A timer
@@ -92,7 +100,7 @@ mod timeout;
 mod wheel;
 
 pub use entry::TimerKey;
-pub use handle::{Timers, TimersEnterGuard};
+pub use handle::{Timers, TimersEnterGuard, now};
 pub use interval::{Interval, interval, interval_at};
 pub use sleep::{Sleep, sleep, sleep_until};
 pub use timeout::{Elapsed, Timeout, timeout, timeout_at};

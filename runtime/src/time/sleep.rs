@@ -47,12 +47,19 @@ pub struct Sleep {
 }
 
 /// Sleeps for `duration`, on the thread's current [`Timers`] (resolved now, or at the first
-/// poll if there is none now).
+/// poll if there is none now), measured from that wheel's clock ([`Timers::clock_now`]: a
+/// virtual clock's reading under one).
 ///
 /// # Panics
 /// On the first poll, if no [`Timers`] was current either at creation or at that poll.
 pub fn sleep(duration: Duration) -> Sleep {
-    sleep_until(far_add(Instant::now(), duration))
+    let timers = Timers::current().ok();
+    let now = timers.as_ref().map_or_else(Instant::now, Timers::clock_now);
+    Sleep {
+        timers,
+        deadline: far_add(now, duration),
+        state: State::Unregistered,
+    }
 }
 
 /// Sleeps until `deadline`, on the thread's current [`Timers`] (see [`sleep`]).

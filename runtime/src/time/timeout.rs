@@ -16,9 +16,9 @@ use super::sleep::{Sleep, far_add, sleep_until};
 pub struct Elapsed(());
 
 /// Runs `future` for at most `duration` on the thread's current [`Timers`] (see
-/// [`sleep`](super::sleep) for how they are found).
+/// [`sleep`](super::sleep) for how they are found), measured from [`now`](super::now).
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
-    timeout_at(far_add(Instant::now(), duration), future)
+    timeout_at(far_add(super::now(), duration), future)
 }
 
 /// Runs `future` until `deadline` at most.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use super::entry::{Entry, NIL, TimerKey};
+use super::entry::{NIL, TimerEntry, TimerKey};
 use super::handle::WakeBatch;
 use super::level::{LEVEL_BITS, Level, SLOTS};
 
@@ -69,7 +69,7 @@ pub(crate) struct Wheel {
     /// Every timer due at or before this tick has fired (invariant 2 is relative to it).
     elapsed: u64,
     levels: [Level; NUM_LEVELS],
-    entries: Slab<Entry>,
+    entries: Slab<TimerEntry>,
     /// The generation the next inserted timer gets (invariant 3).
     next_generation: u64,
     /// Called when a timer is filed earlier than the deadline the driver sleeps until (set by
@@ -172,7 +172,7 @@ impl Wheel {
         }
         let generation = self.next_generation;
         self.next_generation += 1;
-        let index = self.entries.insert(Entry {
+        let index = self.entries.insert(TimerEntry {
             when,
             generation,
             waker: waker.clone(),

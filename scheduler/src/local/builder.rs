@@ -6,8 +6,8 @@ use super::EventLoop;
 
 /// How many ready tasks one tick polls before it looks at timers and I/O. 61 is tokio's
 /// `event_interval` (a prime, so it does not beat with periodic workloads); a higher value
-/// trades timer and I/O latency for throughput. The lab's `latency` (`loaded`) experiment
-/// shows the trade.
+/// trades timer and I/O latency for throughput. Taken from tokio, not measured here: no lab
+/// experiment varies it yet (docs/lab.md lists what the lab measures).
 pub const DEFAULT_POLLS_PER_TICK: u32 = 61;
 
 /// How many tasks may be alive at once. A bound, not a reservation: the table grows as tasks

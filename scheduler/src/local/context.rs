@@ -10,7 +10,7 @@
 use std::cell::Cell;
 use std::ptr;
 
-use super::scheduler::{Local, Shared};
+use super::scheduler::Local;
 
 thread_local! {
     static CURRENT: Cell<*const Local> = const { Cell::new(ptr::null()) };
@@ -30,12 +30,6 @@ pub(super) fn with_current<R>(f: impl FnOnce(Option<&Local>) -> R) -> R {
     // `&mut`. The reference cannot outlive `f`: `R` cannot name its lifetime.
     let local = unsafe { ptr.as_ref() };
     f(local)
-}
-
-/// Whether `shared` is the loop running on this thread.
-#[inline]
-pub(super) fn is_current(shared: &Shared) -> bool {
-    with_current(|local| local.is_some_and(|local| ptr::eq(local.shared(), shared)))
 }
 
 /// Marks a loop as running on this thread until dropped.

@@ -5,20 +5,19 @@ use std::io;
 use std::marker::PhantomData;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_task::{FutureObj, LocalFutureObj, LocalSpawn, Spawn};
 use switchyard_runtime::coop::{self, Budget};
-use switchyard_runtime::reactor::{IoHandle, Reactor};
+use switchyard_runtime::driver::{BlockOnWaker, Driver};
+use switchyard_runtime::reactor::IoHandle;
 use switchyard_runtime::task::JoinHandle;
 use switchyard_runtime::time::Timers;
 
 use super::context::Entered;
 use super::metrics::{Counters, LoopMetrics};
-use super::park::Park;
-use super::scheduler::{Local, Shared};
+use super::scheduler::{Local, LoopShared};
 use super::{Builder, LoopHandle, SpawnError};
 
 /// A cooperative single-threaded event loop: the asyncio model.
@@ -42,8 +41,10 @@ use super::{Builder, LoopHandle, SpawnError};
 pub struct EventLoop {
     /// Boxed so that its address, published in `context` while the loop runs, is stable.
     local: Box<Local>,
-    reactor: Reactor,
-    timers: Timers,
+    /// The reactor and the timers, parked as one (`switchyard_runtime::driver`).
+    driver: Driver,
+    /// The waker of `block_on`'s own future.
+    main: Arc<BlockOnWaker>,
     polls_per_tick: u32,
     _not_send: PhantomData<*const ()>,
 }
@@ -60,12 +61,12 @@ impl EventLoop {
     }
 
     pub(super) fn from_builder(builder: Builder) -> io::Result<EventLoop> {
-        let reactor = Reactor::with_capacity(builder.io_capacity)?;
-        let shared = Arc::new(Shared::new(reactor.handle(), builder.task_capacity));
+        let driver = Driver::with_capacity(builder.io_capacity)?;
+        let shared = Arc::new(LoopShared::new(driver.unparker(), builder.task_capacity));
         Ok(EventLoop {
             local: Box::new(Local::new(shared)),
-            reactor,
-            timers: Timers::new(),
+            main: BlockOnWaker::new(driver.unparker()),
+            driver,
             polls_per_tick: builder.polls_per_tick,
             _not_send: PhantomData,
         })
@@ -81,87 +82,22 @@ impl EventLoop {
     /// loop), or if the reactor fails in a way that leaves the loop unable to wait for events.
     pub fn block_on<F: Future>(&mut self, future: F) -> F::Output {
         let _entered = Entered::for_block_on(&self.local);
-        let _io = self.reactor.handle().enter();
-        let _timers = self.timers.enter();
-        let waker = futures_task::waker(self.local.shared_arc().clone());
+        let _driver = self.driver.enter();
+        let waker = self.main.waker();
+        // On the entered thread this only sets the flag: the main future is polled first.
+        waker.wake_by_ref();
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
-        let shared = self.local.shared_arc().clone();
-        shared.main_woken.store(true, Ordering::Relaxed);
         loop {
-            // Step 1: the main future. Acquire pairs with the waker's Release store.
-            if shared.main_woken.load(Ordering::Relaxed)
-                && shared.main_woken.swap(false, Ordering::Acquire)
-            {
+            // Step 1: the main future (not a task, so its budget is set here).
+            if self.main.take_woken() {
                 let poll = coop::with_budget(Budget::initial(), || future.as_mut().poll(&mut cx));
                 if let Poll::Ready(output) = poll {
                     return output;
                 }
             }
-            self.tick();
+            tick(&self.local, &self.driver, &self.main, self.polls_per_tick);
         }
-    }
-
-    /// Steps 2 to 5 of a tick.
-    fn tick(&mut self) {
-        let local = &*self.local;
-        Counters::add(&local.counters.ticks, 1);
-        // Step 2: remote work.
-        local.drain_remote();
-        // Step 3: ready tasks, up to the budget.
-        let mut polls = 0;
-        while polls < self.polls_per_tick {
-            let Some(runnable) = local.pop() else { break };
-            coop::with_budget(Budget::initial(), || runnable.run());
-            polls += 1;
-        }
-        Counters::add(&local.counters.polls, u64::from(polls));
-        local.shrink_idle_queue();
-        // Step 4: due timers.
-        let next_deadline = self.fire_timers();
-        // Step 5: I/O, or park.
-        self.poll_io(next_deadline);
-    }
-
-    /// Fires the timers that are due; returns the next deadline.
-    fn fire_timers(&self) -> Option<Instant> {
-        let next = self.timers.next_deadline()?;
-        let now = Instant::now();
-        if next > now {
-            return Some(next);
-        }
-        self.timers.process(now)
-    }
-
-    fn poll_io(&mut self, next_deadline: Option<Instant>) {
-        let shared = self.local.shared();
-        let runnable_now = self.local.has_ready()
-            || shared.main_woken.load(Ordering::Relaxed)
-            || shared.has_remote();
-        if runnable_now {
-            // With nothing registered, epoll could report nothing: skip the syscall.
-            if self.reactor.has_registrations() {
-                poll_reactor(&mut self.reactor, Some(Duration::ZERO));
-            }
-            return;
-        }
-        let timeout =
-            next_deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
-        if timeout == Some(Duration::ZERO) {
-            // A timer is already due: fire it at the next tick instead of sleeping.
-            return;
-        }
-        // Parking protocol steps a to c (module doc; the code is in `park.rs`).
-        let park = shared
-            .park
-            .prepare(|| shared.main_woken.load(Ordering::Relaxed) || shared.has_remote());
-        if park == Park::Skip {
-            return;
-        }
-        Counters::add(&self.local.counters.parks, 1);
-        // Step d.
-        poll_reactor(&mut self.reactor, timeout);
-        shared.park.unparked();
     }
 
     /// Spawns a `!Send` future on the loop. It first runs at the next tick of `block_on`.
@@ -192,12 +128,12 @@ impl EventLoop {
 
     /// The loop's reactor, to create I/O objects outside `block_on`.
     pub fn io_handle(&self) -> IoHandle {
-        self.reactor.handle()
+        self.driver.io_handle()
     }
 
     /// The loop's timers, to create timers outside `block_on`.
     pub fn timers(&self) -> &Timers {
-        &self.timers
+        self.driver.timers()
     }
 
     /// The loop's counters.
@@ -214,12 +150,37 @@ impl EventLoop {
     }
 }
 
-/// Waits in the reactor. An interrupted wait is an ordinary early return; any other error
-/// means epoll itself is broken (a closed or invalid fd), and the loop cannot go on.
-fn poll_reactor(reactor: &mut Reactor, timeout: Option<Duration>) {
-    match reactor.poll(timeout) {
-        Ok(_) => {}
-        Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+/// Steps 2 to 5 of a tick (module doc).
+fn tick(local: &Local, driver: &Driver, main: &BlockOnWaker, polls_per_tick: u32) {
+    Counters::add(&local.counters.ticks, 1);
+    // Step 2: remote work.
+    local.drain_remote();
+    // Step 3: ready tasks, up to the budget; `Runnable::run` gives each poll a fresh
+    // cooperative budget.
+    let mut polls = 0;
+    while polls < polls_per_tick {
+        let Some(runnable) = local.pop() else { break };
+        runnable.run();
+        polls += 1;
+    }
+    Counters::add(&local.counters.polls, u64::from(polls));
+    local.shrink_idle_queue();
+    // Steps 4 and 5: due timers, then I/O without waiting if anything is runnable, else park
+    // until the next deadline (the driver's `park`; wakes from other threads unpark it).
+    let runnable_now = local.has_ready() || main.is_woken() || local.shared().has_remote();
+    let wait = if runnable_now {
+        Some(Duration::ZERO)
+    } else {
+        None
+    };
+    match driver.park(wait) {
+        Ok(parked) => {
+            if parked.blocked {
+                Counters::add(&local.counters.parks, 1);
+            }
+        }
+        // Any error but an interrupted wait (which `park` turns into an early return) means
+        // epoll itself is broken (a closed or invalid fd), and the loop cannot go on.
         Err(error) => panic!("the event loop's reactor failed to wait for events: {error}"),
     }
 }
@@ -228,9 +189,9 @@ impl Drop for EventLoop {
     /// Shutdown, as numbered in the module doc.
     fn drop(&mut self) {
         let _entered = Entered::for_shutdown(&self.local);
-        let _io = self.reactor.handle().enter();
-        let _timers = self.timers.enter();
-        // Steps 1 to 3; step 4 is the drop of the fields after this function.
+        let _driver = self.driver.enter();
+        // Steps 1 to 3; step 4 is the drop of the fields after this function (the driver
+        // after the tasks' table).
         self.local.shutdown();
     }
 }

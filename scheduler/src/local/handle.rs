@@ -7,7 +7,7 @@ use futures_task::{FutureObj, Spawn};
 use switchyard_runtime::task::JoinHandle;
 
 use super::SpawnError;
-use super::scheduler::Shared;
+use super::scheduler::LoopShared;
 
 /// Spawns `Send` futures on an [`EventLoop`](super::EventLoop) from any thread.
 ///
@@ -15,7 +15,7 @@ use super::scheduler::Shared;
 /// it is parked). Once the loop is dropped, spawns return [`SpawnError::Shutdown`].
 #[derive(Clone)]
 pub struct LoopHandle {
-    pub(super) shared: Arc<Shared>,
+    pub(super) shared: Arc<LoopShared>,
 }
 
 impl LoopHandle {

@@ -8,19 +8,23 @@
 //!
 //! ## The parts
 //!
+//! The loop is built only from `switchyard-runtime`'s public kit, the same parts a custom
+//! runtime uses (`docs/custom-runtime.md`): a [`Driver`] (reactor and timers, parked as one),
+//! a [`DriverUnparker`] for other threads, a [`BlockOnWaker`] for `block_on`'s own future,
+//! a [`TaskSlab`] for shutdown, and the task core.
+//!
 //! ```text
 //!            spawn_local / spawn (loop thread)          LoopHandle::spawn, wakers (other threads)
 //!                       |                                           |
 //!                       v                                           v
-//!   +-------------------------------------+         +----------------------------------+
-//!   | Local  (loop thread only)           |         | Shared  (Arc, any thread)        |
-//!   |   run_queue: VecDeque<Runnable>  <------drain----- remote_queue: Injector        |
-//!   |   tasks:     TaskSlab               |         |   remote_tasks: Mutex<Slab<Task>>|
-//!   +-------------------------------------+         |   park: ParkFlag (park.rs)       |
-//!                       |                           |   main_woken: AtomicBool         |
-//!                       |                           |   io: IoHandle (mio::Waker)      |
-//!                       v                           +----------------------------------+
-//!              EventLoop::block_on: the tick
+//!   +-------------------------------------+         +------------------------------------+
+//!   | Local  (loop thread only)           |         | LoopShared  (Arc, any thread)      |
+//!   |   run_queue: VecDeque<Runnable>  <------drain----- remote_queue: Injector          |
+//!   |   tasks:     TaskSlab               |         |   remote_tasks: Mutex<Slab<TaskRef>>|
+//!   +-------------------------------------+         |   unparker: DriverUnparker          |
+//!                       |                           +------------------------------------+
+//!                       v
+//!   EventLoop::block_on: the tick, with its Driver and its BlockOnWaker
 //! ```
 //!
 //! ## The tick
@@ -34,42 +38,34 @@
 //! 3. **Ready tasks**, front to back, at most [`Builder::polls_per_tick`] of them. A task woken
 //!    during this step goes to the back of the queue and waits for a later tick if the budget
 //!    is spent. Each poll runs under the per-poll resource budget of
-//!    [`switchyard_runtime::coop`], so a task that always finds its channel ready still yields.
+//!    [`switchyard_runtime::coop`] (applied by `Runnable::run`), so a task that always finds
+//!    its channel ready still yields.
 //!    A queue left empty gives back the buffer of a past burst (it keeps 1,024 slots).
-//! 4. **Due timers** fire ([`Timers::process`](switchyard_runtime::time::Timers::process)),
-//!    which pushes the tasks waiting on them.
+//! 4. **Due timers** fire, which pushes the tasks waiting on them.
 //! 5. **I/O**: if anything is runnable, `mio` is polled with a zero timeout (skipped when no I/O
 //!    source is registered: nothing could be ready). If nothing is runnable, the loop *parks*:
 //!    it blocks in the reactor until the next timer's deadline (to the microsecond, through a
 //!    timerfd), an I/O event, or a wake-up from another thread.
 //!
+//! Steps 4 and 5 are one call, [`Driver::park`] (its steps 1 to 6 are numbered in
+//! `switchyard_runtime::driver`); a park that slept until a deadline also fires that timer
+//! before it returns.
+//!
 //! ## Parking without lost wake-ups
 //!
-//! A waker on another thread pushes to the remote queue (or sets `main_woken`) and must wake the
-//! loop if, and only if, it is parked. The two sides are a Dekker pair:
-//!
-//! ```text
-//!   loop thread (park)                       waking thread (Shared::unpark)
-//!   a. parked.store(true)                    x. push runnable / main_woken = true
-//!   b. fence(SeqCst)                         y. fence(SeqCst)
-//!   c. if remote work or main_woken:         z. if parked.load(): io.wake()
-//!        parked = false; don't block
-//!   d. reactor.poll(timeout)  (returns at once if io.wake() ran)
-//! ```
-//!
-//! The two SeqCst fences order (a) before (c) and (x) before (z) in one total order, so at least
-//! one side sees the other's write: either the loop sees the work at (c), or the waker sees
-//! `parked` at (z) and the eventfd write makes (d) return. A wake from the loop's own thread
-//! never needs this: the loop is running, and it checks its queues before it parks.
-//!
-//! Both sides are written once, in `park.rs` (`ParkFlag`), which the loop and `Shared::unpark`
-//! call, and which a loom model drives against remote wakes, remote spawns and the main
-//! future's waker (`RUSTFLAGS="--cfg loom" cargo test -p switchyard-scheduler --lib loom_loop`).
+//! A waker on another thread pushes to the remote queue (or wakes the main future) and must
+//! wake the loop if, and only if, it is parked. That is the driver's unpark rule: push, then
+//! [`DriverUnparker::unpark`]; the handshake that makes it lose no wake-up is written once, in
+//! `switchyard_runtime::driver` (`driver/park.rs`, steps a to d and x to z), with its loom model
+//! (`RUSTFLAGS="--cfg loom" cargo test -p switchyard-runtime --lib loom_driver`). A wake from
+//! the loop's own thread never needs it: the loop is running, and checks its queues before it
+//! parks (an unpark on the driver's entered thread does nothing).
 //!
 //! ## Task identity and the task table
 //!
-//! The table (`TaskSlab`, in `task_slab.rs`: a slab with 8-byte entries, half of
-//! `slab::Slab<Task>`'s, which matters at a million parked tasks) holds a [`Task`] reference for every live task, so that dropping the loop can
+//! The table ([`TaskSlab`], from the runtime: a slab with 8-byte entries, half of
+//! `slab::Slab<TaskRef>`'s, which matters at a million parked tasks) holds a [`TaskRef`] for
+//! every live task, so that dropping the loop can
 //! cancel tasks nobody else can reach (a task parked forever on `pending()` is held only by the
 //! table). When a task finishes, the task core calls [`Schedule::release`] with its [`TaskId`];
 //! to find the slot without a second map, the loop chooses the ids: the low 32 bits are the
@@ -90,11 +86,17 @@
 //!    until every task shut down has finished: a task that another thread's waker had just
 //!    scheduled finishes when its runnable, still on its way to the remote queue, arrives and
 //!    is dropped here (on the loop's thread, as a `!Send` future must be).
-//! 4. Drop the timers and the reactor, closing their file descriptors.
+//! 4. Drop the driver (the timers and the reactor), closing their file descriptors.
 //!
 //! No thread was started, so none needs joining; no fd survives step 4.
 //!
-//! [`Task`]: switchyard_runtime::task::Task
+//! [`TaskRef`]: switchyard_runtime::task::TaskRef
+//! [`TaskSlab`]: switchyard_runtime::task::TaskSlab
+//! [`Driver`]: switchyard_runtime::driver::Driver
+//! [`Driver::park`]: switchyard_runtime::driver::Driver::park
+//! [`DriverUnparker`]: switchyard_runtime::driver::DriverUnparker
+//! [`DriverUnparker::unpark`]: switchyard_runtime::driver::DriverUnparker::unpark
+//! [`BlockOnWaker`]: switchyard_runtime::driver::BlockOnWaker
 //! [`TaskId`]: switchyard_runtime::task::TaskId
 //! [`Schedule::release`]: switchyard_runtime::task::Schedule::release
 
@@ -104,7 +106,6 @@ mod error;
 mod event_loop;
 mod handle;
 mod metrics;
-mod park;
 mod scheduler;
 
 pub use builder::Builder;

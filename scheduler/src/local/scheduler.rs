@@ -2,29 +2,29 @@
 //!
 //! - [`Local`] belongs to the loop thread: the run queue, the local task table and the counters
 //!   live in `Cell`s and `RefCell`s, and nothing else ever reaches them (the `EventLoop` that
-//!   owns the `Local` is `!Send`, and other threads only hold [`Shared`]).
-//! - [`Shared`] is what other threads hold (through wakers and `LoopHandle`s): the lock-free
-//!   remote queue, the mutex-guarded remote task table, the live-task count, and the two flags
-//!   of the parking protocol described in the module doc.
+//!   owns the `Local` is `!Send`, and other threads only hold [`LoopShared`]).
+//! - [`LoopShared`] is what other threads hold (through wakers and `LoopHandle`s): the
+//!   lock-free remote queue, the mutex-guarded remote task table, the live-task count, and the
+//!   driver's unparker (the unpark rule of `switchyard_runtime::driver`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::num::NonZeroU64;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crossbeam_deque::{Injector, Steal};
 use slab::Slab;
-use switchyard_runtime::reactor::IoHandle;
-use switchyard_runtime::task::{self, JoinHandle, Runnable, Schedule, ScheduleInfo, Task, TaskId};
+use switchyard_runtime::driver::DriverUnparker;
+use switchyard_runtime::task::{
+    self, JoinHandle, Runnable, Schedule, ScheduleInfo, TaskId, TaskRef, TaskSlab,
+};
 
 use super::SpawnError;
 use super::context;
 use super::metrics::Counters;
-use super::park::ParkFlag;
-use crate::task_slab::TaskSlab;
 
 /// Slots an empty run queue keeps (8 KiB): enough that steady traffic never reallocates,
 /// small next to a burst's buffer. Picked by hand; see `Local::shrink_idle_queue`.
@@ -37,7 +37,8 @@ const KEY_MASK: u64 = u32::MAX as u64;
 /// Sequence numbers take bits 32..63 and skip 0, so that an id is never zero.
 const SEQ_MASK: u32 = (1 << 31) - 1;
 
-/// Builds the id of a task in slot `key` of the local or remote table (see the module doc).
+/// Builds the id of a task in slot `key` of the local or remote table (the module doc, and
+/// "The slot in the id" in `switchyard_runtime::task::TaskSlab`).
 fn task_id(remote: bool, seq: u32, key: usize) -> TaskId {
     debug_assert!(key as u64 <= KEY_MASK && seq != 0 && seq <= SEQ_MASK);
     let raw = if remote { REMOTE_BIT } else { 0 } | (u64::from(seq) << 32) | key as u64;
@@ -50,12 +51,12 @@ fn next_seq(seq: u32) -> u32 {
 }
 
 /// The scheduler stored in every task of one loop: one `Arc`, so a task costs one pointer.
-pub(super) struct LoopScheduler(pub(super) Arc<Shared>);
+pub(super) struct LoopScheduler(pub(super) Arc<LoopShared>);
 
 impl Schedule for LoopScheduler {
     #[inline]
     fn schedule(&self, runnable: Runnable, _info: ScheduleInfo) {
-        let shared: &Shared = &self.0;
+        let shared: &LoopShared = &self.0;
         context::with_current(|local| match local {
             Some(local) if ptr::eq(local.shared(), shared) => local.push(runnable),
             _ => shared.push_remote(runnable),
@@ -65,7 +66,7 @@ impl Schedule for LoopScheduler {
     fn release(&self, id: TaskId) {
         let raw = id.as_u64();
         let key = (raw & KEY_MASK) as usize;
-        let shared: &Shared = &self.0;
+        let shared: &LoopShared = &self.0;
         // The id checks guard against a slot emptied by shutdown and refilled since.
         let removed = if raw & REMOTE_BIT != 0 {
             let mut table = shared.remote_table();
@@ -78,11 +79,7 @@ impl Schedule for LoopScheduler {
             // with the loop entered.
             context::with_current(|local| match local {
                 Some(local) if ptr::eq(local.shared(), shared) => {
-                    let mut tasks = local.tasks.borrow_mut();
-                    match tasks.get(key) {
-                        Some(task) if task.id() == id => tasks.try_remove(key),
-                        _ => None,
-                    }
+                    local.tasks.borrow_mut().remove_if_id(key, id)
                 }
                 _ => None,
             })
@@ -96,30 +93,26 @@ impl Schedule for LoopScheduler {
 
 /// The tasks spawned from other threads, and whether the loop still takes them.
 pub(super) struct RemoteTable {
-    pub(super) tasks: Slab<Task>,
+    pub(super) tasks: Slab<TaskRef>,
     seq: u32,
     pub(super) closed: bool,
 }
 
-/// What other threads may touch (see the module doc of `local` for the parking protocol).
-pub(super) struct Shared {
+/// What other threads may touch (see the module doc of `local`).
+pub(super) struct LoopShared {
     remote_queue: Injector<Runnable>,
     remote_tasks: Mutex<RemoteTable>,
     /// Tasks alive in both tables.
     live: AtomicUsize,
     capacity: usize,
-    /// The loop is blocked in the reactor, or about to be.
-    pub(super) park: ParkFlag,
-    /// The main future's waker fired since its last poll.
-    pub(super) main_woken: AtomicBool,
-    /// Wakes the reactor; `None` once the loop is dropped, so that a `LoopHandle` kept alive
-    /// does not keep the loop's eventfd and epoll fd open.
-    io: Mutex<Option<IoHandle>>,
+    /// Wakes the loop's driver if it is parked (it lets go of the reactor's fds once the loop
+    /// is dropped, so a `LoopHandle` kept alive does not keep them open).
+    unparker: DriverUnparker,
 }
 
-impl Shared {
-    pub(super) fn new(io: IoHandle, capacity: usize) -> Shared {
-        Shared {
+impl LoopShared {
+    pub(super) fn new(unparker: DriverUnparker, capacity: usize) -> LoopShared {
+        LoopShared {
             remote_queue: Injector::new(),
             remote_tasks: Mutex::new(RemoteTable {
                 tasks: Slab::new(),
@@ -128,9 +121,7 @@ impl Shared {
             }),
             live: AtomicUsize::new(0),
             capacity,
-            park: ParkFlag::new(),
-            main_woken: AtomicBool::new(false),
-            io: Mutex::new(Some(io)),
+            unparker,
         }
     }
 
@@ -183,10 +174,10 @@ impl Shared {
         Ok(join)
     }
 
-    /// Hands a runnable to the loop from any thread (step x of the parking protocol).
+    /// Hands a runnable to the loop from any thread: push, then unpark (the unpark rule).
     pub(super) fn push_remote(&self, runnable: Runnable) {
         self.remote_queue.push(runnable);
-        self.unpark();
+        self.unparker.unpark();
     }
 
     /// Takes one runnable pushed by another thread.
@@ -204,45 +195,16 @@ impl Shared {
         !self.remote_queue.is_empty()
     }
 
-    /// Steps y and z of the parking protocol: wake the loop if it is parked.
-    pub(super) fn unpark(&self) {
-        // Either the loop sees the work we just published, or we see `parked` and wake it
-        // (module doc, "Parking"; the fence is in `park.rs`).
-        if self.park.must_wake() {
-            let io = self.io.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(io) = io.as_ref() {
-                // A failed eventfd write leaves the counter saturated, i.e. readable: the loop
-                // wakes all the same.
-                let _ = io.wake();
-            }
-        }
-    }
-
-    /// Shutdown step 1: no more remote spawns; forget the reactor.
+    /// Shutdown step 1: no more remote spawns. (The driver lets go of the reactor's fds when
+    /// it is dropped, at step 4.)
     pub(super) fn close(&self) {
         self.remote_table().closed = true;
-        self.io
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-    }
-}
-
-impl futures_task::ArcWake for Shared {
-    /// The main future's waker.
-    fn wake_by_ref(arc_self: &Arc<Self>) {
-        // Release: what the waking side wrote before waking is visible to the main future's
-        // next poll, which follows the loop's Acquire swap of this flag.
-        arc_self.main_woken.store(true, Ordering::Release);
-        if !context::is_current(arc_self) {
-            arc_self.unpark();
-        }
     }
 }
 
 /// The loop thread's state. Reached through `&Local` only (see `context`).
 pub(super) struct Local {
-    shared: Arc<Shared>,
+    shared: Arc<LoopShared>,
     run_queue: RefCell<VecDeque<Runnable>>,
     tasks: RefCell<TaskSlab>,
     seq: Cell<u32>,
@@ -250,7 +212,7 @@ pub(super) struct Local {
 }
 
 impl Local {
-    pub(super) fn new(shared: Arc<Shared>) -> Local {
+    pub(super) fn new(shared: Arc<LoopShared>) -> Local {
         Local {
             shared,
             run_queue: RefCell::new(VecDeque::new()),
@@ -260,11 +222,11 @@ impl Local {
         }
     }
 
-    pub(super) fn shared(&self) -> &Shared {
+    pub(super) fn shared(&self) -> &LoopShared {
         &self.shared
     }
 
-    pub(super) fn shared_arc(&self) -> &Arc<Shared> {
+    pub(super) fn shared_arc(&self) -> &Arc<LoopShared> {
         &self.shared
     }
 
@@ -306,11 +268,12 @@ impl Local {
         let key = tasks.next_key();
         let id = task_id(false, seq, key);
         // SAFETY: `spawn_unchecked` asks that a `!Send` task be run, shut down and dropped only
-        // on the spawning thread. (1) We are on the loop thread: `Local` is reachable only from
+        // on the spawning thread (the checked `task::spawn_local` would cost 8 bytes a task, which
+        // the lab's `scale` figure counts; this proof costs nothing). (1) We are on the loop thread: `Local` is reachable only from
         // the `!Send` `EventLoop` that owns it, or through `context` on the thread that entered
         // it. (2) The task's runnables are polled only by this loop's ticks, on this thread: a
         // wake on another thread pushes the runnable onto the remote queue, which only this
-        // thread drains. (3) Its `Task` handle stays in this `Local`'s table and is shut down in
+        // thread drains. (3) Its `TaskRef` stays in this `Local`'s table and is shut down in
         // the loop's drop, on this thread; queued runnables are dropped there too (shutdown
         // steps 2 and 3). (4) The scheduler is `Send + Sync`, so wakers may travel.
         let (runnable, join) =
@@ -343,14 +306,14 @@ impl Local {
         // Tasks shut down while `SCHEDULED` whose runnable we have not seen yet: a wake on
         // another thread moved them out of idle and is about to push the runnable onto the
         // remote queue. They finish when we drop that runnable, so we wait for it.
-        let mut in_flight: Vec<Task> = Vec::new();
+        let mut in_flight: Vec<TaskRef> = Vec::new();
         loop {
             let mut progressed = false;
             while let Some(runnable) = self.pop().or_else(|| self.shared.pop_remote()) {
                 drop(runnable);
                 progressed = true;
             }
-            let local: Vec<Task> = self.tasks.borrow_mut().drain().collect();
+            let local: Vec<TaskRef> = self.tasks.borrow_mut().drain().collect();
             let remote = std::mem::take(&mut self.shared.remote_table().tasks);
             for task in local
                 .into_iter()

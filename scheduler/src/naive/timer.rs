@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub struct Sleep {
     deadline: Instant,
-    shared: Option<Arc<Mutex<Shared>>>,
+    shared: Option<Arc<Mutex<TimerShared>>>,
 }
 
 #[derive(Debug)]
-struct Shared {
+struct TimerShared {
     fired: bool,
     waker: Option<Waker>,
 }
@@ -52,7 +52,7 @@ impl Future for Sleep {
         if Instant::now() >= self.deadline {
             return Poll::Ready(());
         }
-        let shared = Arc::new(Mutex::new(Shared {
+        let shared = Arc::new(Mutex::new(TimerShared {
             fired: false,
             waker: Some(cx.waker().clone()),
         }));

@@ -77,7 +77,7 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const EVENTS_CAPACITY: usize = 64;
 
 /// A chunk of consecutive items of one submission, encoded.
-pub(crate) struct Job {
+pub(crate) struct Chunk {
     pub(crate) task: Arc<str>,
     pub(crate) types: Arc<str>,
     pub(crate) sig: u64,
@@ -88,7 +88,7 @@ pub(crate) struct Job {
     pub(crate) sink: Arc<dyn Sink>,
 }
 
-impl Job {
+impl Chunk {
     fn fail(self, error: &TaskError) {
         self.sink.fail(self.first, self.count, error);
     }
@@ -139,7 +139,7 @@ pub(crate) enum End {
 }
 
 /// What the pool's handles and the manager share.
-pub(crate) struct Shared {
+pub(crate) struct ManagerShared {
     commands: Mutex<Commands>,
     waker: mio::Waker,
     /// The live workers' pids, in slot order.
@@ -151,7 +151,7 @@ pub(crate) struct Shared {
 
 /// Commands waiting for the manager.
 pub(crate) struct Commands {
-    pub(crate) jobs: VecDeque<Job>,
+    pub(crate) jobs: VecDeque<Chunk>,
     pub(crate) end: Option<End>,
     /// Set by `close`, a shutdown, or the manager's end: jobs are refused with `Closed`.
     pub(crate) closed: bool,
@@ -159,9 +159,9 @@ pub(crate) struct Commands {
     pub(crate) cancels: bool,
 }
 
-impl Shared {
-    pub(crate) fn new(waker: mio::Waker) -> Shared {
-        Shared {
+impl ManagerShared {
+    pub(crate) fn new(waker: mio::Waker) -> ManagerShared {
+        ManagerShared {
             commands: Mutex::new(Commands {
                 jobs: VecDeque::new(),
                 end: None,
@@ -197,7 +197,7 @@ impl Shared {
     }
 
     /// Queues jobs, or fails them with [`TaskError::Closed`] if the pool takes no more.
-    pub(crate) fn submit(&self, jobs: impl IntoIterator<Item = Job>) {
+    pub(crate) fn submit(&self, jobs: impl IntoIterator<Item = Chunk>) {
         let mut commands = self.lock_commands();
         if commands.closed {
             drop(commands);
@@ -307,12 +307,12 @@ enum Read {
 
 /// The manager's state (see the module docs for the loop).
 pub(crate) struct Manager {
-    shared: Arc<Shared>,
+    shared: Arc<ManagerShared>,
     spec: WorkerSpec,
     starter: Starter,
     poll: Poll,
     slots: Vec<Option<Slot>>,
-    pending: VecDeque<Job>,
+    pending: VecDeque<Chunk>,
     end: Option<End>,
     startup_failures: usize,
     last_start_error: String,
@@ -320,7 +320,12 @@ pub(crate) struct Manager {
 }
 
 impl Manager {
-    pub(crate) fn new(shared: Arc<Shared>, spec: WorkerSpec, starter: Starter, poll: Poll) -> Self {
+    pub(crate) fn new(
+        shared: Arc<ManagerShared>,
+        spec: WorkerSpec,
+        starter: Starter,
+        poll: Poll,
+    ) -> Self {
         Manager {
             shared,
             spec,
@@ -534,7 +539,7 @@ impl Manager {
 
     /// Step 3.
     fn drop_cancelled(&mut self, all: bool) {
-        let (cancelled, kept): (VecDeque<Job>, VecDeque<Job>) = self
+        let (cancelled, kept): (VecDeque<Chunk>, VecDeque<Chunk>) = self
             .pending
             .drain(..)
             .partition(|job| all || job.sink.is_cancelled());
@@ -813,7 +818,7 @@ impl Drop for Manager {
         let mut commands = self.shared.lock_commands();
         // From now on a submission finds the manager gone and fails at once.
         commands.closed = true;
-        let jobs: Vec<Job> = commands.jobs.drain(..).collect();
+        let jobs: Vec<Chunk> = commands.jobs.drain(..).collect();
         drop(commands);
         for job in jobs {
             job.fail(&TaskError::Terminated);

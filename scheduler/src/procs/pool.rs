@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use switchyard_runtime::process::{Forker, StartMethod};
 
 use super::error::{PoolError, TaskError};
-use super::manager::{End, Job, Manager, Shared, Starter, WorkerSpec};
+use super::manager::{Chunk, End, Manager, ManagerShared, Starter, WorkerSpec};
 use super::results::{AsyncResult, Collector, Imap, ImapUnordered, MapResult, Sink};
 use super::worker::{signature, type_names};
 
@@ -170,7 +170,7 @@ where
         };
         let poll = mio::Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), mio::Token(0))?;
-        let shared = Arc::new(Shared::new(waker));
+        let shared = Arc::new(ManagerShared::new(waker));
         let spec = WorkerSpec {
             entry: self.entry,
             workers: self.workers,
@@ -253,7 +253,7 @@ impl Default for Shutdown {
 /// Dropping the pool terminates it (as Python's `with Pool()` does), unless a shutdown
 /// without waiting was asked for, which then finishes in the background.
 pub struct ProcessPool<I, O> {
-    shared: Arc<Shared>,
+    shared: Arc<ManagerShared>,
     thread: Mutex<Option<JoinHandle<()>>>,
     defaults: Calls<I, O>,
 }
@@ -452,7 +452,7 @@ impl<I, O> Drop for ProcessPool<I, O> {
 /// Terminates a pool from anywhere: see [`ProcessPool::terminator`].
 #[derive(Clone)]
 pub struct Terminator {
-    shared: Arc<Shared>,
+    shared: Arc<ManagerShared>,
 }
 
 impl std::fmt::Debug for Terminator {
@@ -472,7 +472,7 @@ impl Terminator {
 /// The calls of one task of a pool, with per-call options: `pool.task::<I, O>("name")`,
 /// `pool.calls().chunksize(64)?.map(items)`.
 pub struct Calls<I, O> {
-    shared: Arc<Shared>,
+    shared: Arc<ManagerShared>,
     task: Arc<str>,
     types: Arc<str>,
     sig: u64,
@@ -514,7 +514,7 @@ where
     O: DeserializeOwned + Send + 'static,
 {
     fn new(
-        shared: Arc<Shared>,
+        shared: Arc<ManagerShared>,
         task: &str,
         chunksize: Option<usize>,
         timeout: Option<Duration>,
@@ -646,7 +646,7 @@ where
         sink: &Arc<dyn Sink>,
         first: usize,
         items: impl IntoIterator<Item = I>,
-    ) -> (Option<Job>, usize) {
+    ) -> (Option<Chunk>, usize) {
         let mut bytes = Vec::new();
         let mut count = 0;
         let mut error = None;
@@ -663,7 +663,7 @@ where
             sink.fail(first, count, &TaskError::BadInput(e));
             return (None, count);
         }
-        let job = Job {
+        let job = Chunk {
             task: self.task.clone(),
             types: self.types.clone(),
             sig: self.sig,

@@ -28,7 +28,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::{TaskError, WaitTimedOut};
-use super::manager::Shared;
+use super::manager::ManagerShared;
 use super::pool::Calls;
 use super::worker::{ItemError, ItemResult};
 
@@ -312,7 +312,7 @@ impl<O: DeserializeOwned + Send> Sink for Collector<O> {
 
 /// Tells the manager that a submission was cancelled, so it fails its queued chunks now
 /// instead of when a worker would have taken them.
-fn notify_cancel(shared: &Shared) {
+fn notify_cancel(shared: &ManagerShared) {
     shared.lock_commands().cancels = true;
     shared.wake();
 }
@@ -322,7 +322,7 @@ fn notify_cancel(shared: &Shared) {
 /// give it a callback, or `.await` it.
 pub struct AsyncResult<O> {
     pub(crate) collector: Arc<Collector<O>>,
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<ManagerShared>,
 }
 
 impl<O> std::fmt::Debug for AsyncResult<O> {
@@ -392,7 +392,7 @@ impl<O> Future for AsyncResult<O> {
 /// `MapResult`.
 pub struct MapResult<O> {
     pub(crate) collector: Arc<Collector<O>>,
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<ManagerShared>,
     pub(crate) len: usize,
 }
 
