@@ -15,7 +15,7 @@ command runs past its limit is "hang": caught, but only by CI's timeout.
     python3 tools/mutants.py --markdown FILE # also write the result table as Markdown
 
 docs/testing.md keeps the latest result and says what each survivor would need. The scratch
-copy lives in target/mutants/tree and builds into target/ (and target/loom for loom).
+copy lives in target/mutants/tree and builds into target/mutants/build (loom: .../loom).
 """
 
 import argparse
@@ -28,10 +28,12 @@ from dataclasses import dataclass, field
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRATCH = os.path.join(ROOT, "target", "mutants", "tree")
-# The project's own build directories: dependencies are built once for both (cargo keys a
-# path package's artifacts by its path, so the scratch tree's crates do not collide).
-TARGET = os.path.join(ROOT, "target")
-LOOM_TARGET = os.path.join(ROOT, "target", "loom")
+# Build directories of the scratch tree's own. Not the project's target/: cargo names a
+# workspace member's artifacts by its path relative to the workspace root, so the scratch
+# tree's crates would overwrite the project's, and the next build of either could take the
+# other's stale artifact as fresh.
+TARGET = os.path.join(ROOT, "target", "mutants", "build")
+LOOM_TARGET = os.path.join(ROOT, "target", "mutants", "loom")
 
 
 @dataclass
