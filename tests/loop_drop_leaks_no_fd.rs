@@ -5,9 +5,8 @@ use switchyard::runtime::net::{TcpListener, TcpStream};
 use switchyard::runtime::sync::oneshot;
 use switchyard::scheduler::local::{EventLoop, spawn_local};
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
+mod resources;
+use resources::open_fds;
 
 #[test]
 fn a_loop_with_sockets_timers_and_handles_leaks_no_fd_when_dropped() {

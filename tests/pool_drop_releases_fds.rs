@@ -12,12 +12,11 @@ use std::time::Duration;
 use switchyard::runtime::net::TcpListener;
 use switchyard::scheduler::pool::Pool;
 
+mod resources;
+use resources::open_fds;
+
 /// Only a hang guard.
 const GUARD: Duration = Duration::from_secs(30);
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
 
 #[test]
 fn a_dropped_pool_closes_its_fds_whatever_handles_survive() {

@@ -7,12 +7,11 @@ use std::sync::Mutex;
 use switchyard::runtime::process::frame::DEFAULT_MAX_FDS;
 use switchyard::runtime::process::{Channel, FrameError};
 
+mod resources;
+use resources::open_fds;
+
 /// The tests count this process's descriptors, so they run one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
 
 #[test]
 fn three_hundred_unasked_descriptors_are_closed_not_kept() {

@@ -10,6 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use switchyard::runtime::sync::oneshot;
 use switchyard::scheduler::local::{EventLoop, spawn_local, yield_now};
 
+mod resources;
+use resources::open_fds;
+
 const ROUNDS: usize = 1_000;
 /// Tasks per loop; every third one panics when dropped.
 const TASKS: usize = 90;
@@ -26,10 +29,6 @@ impl Drop for CountDrop {
     fn drop(&mut self) {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
-}
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 #[test]

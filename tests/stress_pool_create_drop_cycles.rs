@@ -12,34 +12,15 @@ use switchyard::runtime::task::JoinHandle;
 use switchyard::runtime::time::sleep;
 use switchyard::scheduler::pool::{Pool, PoolHandle, block_on};
 
+mod resources;
+use resources::{open_fds, threads, threads_settle_to};
+
 const CYCLES: usize = 1_000;
 /// Cycles before the baseline is taken: the allocator's and the runtime's one-time growth
 /// (thread-local caches, lazily built statics) happens in these.
 const WARM_UP: usize = 100;
 /// Pools kept live at once to measure one pool's footprint.
 const FOOTPRINT_POOLS: usize = 20;
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task").unwrap().count()
-}
-
-/// Waits (up to a guard) for the thread count to come back to `expected`: a joined thread
-/// leaves `/proc/self/task` a moment after `join` returns (the kernel clears the thread id
-/// that `join` waits on before it removes the thread). A leaked thread never leaves.
-fn threads_settle_to(expected: usize) -> usize {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let now = threads();
-        if now == expected || std::time::Instant::now() > deadline {
-            return now;
-        }
-        std::thread::yield_now();
-    }
-}
 
 /// Resident set size in pages (`/proc/self/statm`, second field).
 fn rss_pages() -> u64 {

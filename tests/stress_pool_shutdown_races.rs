@@ -14,34 +14,15 @@ use std::time::{Duration, Instant};
 use switchyard::runtime::task::JoinHandle;
 use switchyard::scheduler::pool::Pool;
 
+mod resources;
+use resources::{open_fds, threads, threads_settle_to};
+
 const ROUNDS: usize = 300;
 const RACERS: usize = 3;
 /// Operations each racer does before the pool drops, and at least as many after.
 const OPS: u64 = 300;
 /// Only a hang guard.
 const GUARD: Duration = Duration::from_secs(30);
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task").unwrap().count()
-}
-
-/// Waits (up to a guard) for the thread count to come back to `expected`: a joined thread
-/// leaves `/proc/self/task` a moment after `join` returns (the kernel clears the thread id
-/// that `join` waits on before it removes the thread). A leaked thread never leaves.
-fn threads_settle_to(expected: usize) -> usize {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let now = threads();
-        if now == expected || std::time::Instant::now() > deadline {
-            return now;
-        }
-        std::thread::yield_now();
-    }
-}
 
 #[derive(Default)]
 struct Counts {
