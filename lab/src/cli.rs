@@ -229,7 +229,7 @@ pub fn list() -> String {
             Ok(_) => String::new(),
             Err(why) => format!(" ({why})"),
         };
-        out.push_str(&format!("  {:<15} {}{status}\n", m.name, m.describe));
+        out.push_str(&format!("  {:<18} {}{status}\n", m.name, m.describe));
     }
     out
 }

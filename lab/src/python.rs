@@ -110,21 +110,21 @@ impl Model for PyModel {
 /// `py-asyncio`: one event loop (asyncio), tasks as its units.
 pub static ASYNCIO: PyModel = PyModel {
     name: MODELS[0],
-    describe: "Python's asyncio: coroutines on one event loop (peer; needs a python3)",
+    describe: "Python's asyncio: coroutines on one event loop (needs a python3)",
     kind: Kind::Task,
 };
 
 /// `py-threading`: OS threads under the interpreter's lock where it has one.
 pub static THREADING: PyModel = PyModel {
     name: MODELS[1],
-    describe: "Python's threading: OS threads, one at a time under the GIL (peer; needs a python3)",
+    describe: "Python's threading: OS threads under the GIL (needs a python3)",
     kind: Kind::Thread,
 };
 
 /// `py-multiprocessing`: OS processes, one interpreter each.
 pub static MULTIPROCESSING: PyModel = PyModel {
     name: MODELS[2],
-    describe: "Python's multiprocessing: OS processes, an interpreter each (peer; needs a python3)",
+    describe: "Python's multiprocessing: a process per unit (needs a python3)",
     kind: Kind::Process,
 };
 

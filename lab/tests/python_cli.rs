@@ -178,3 +178,17 @@ esac"##
     assert_eq!(file["machine"]["python"]["major"], 3);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn list_names_the_python_models() {
+    let out = lab(&["list"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in ["py-asyncio", "py-threading", "py-multiprocessing"] {
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("{name} missing from:\n{text}"));
+        assert!(line.contains("needs a python3"), "{line}");
+    }
+}
