@@ -1,5 +1,5 @@
 # The lab runs this with `python -I -c` to check that a path is a Python 3 and to record the
-# interpreter in the result file (docs/coming-from-python.md). It prints one JSON line.
+# interpreter in the result file (docs/lab.md, "Coming from Python"). It prints one JSON line.
 # Written so that any Python, 2 included, runs it and says what it is.
 import json, os, platform, sys
 gil = getattr(sys, "_is_gil_enabled", None)

@@ -1,6 +1,6 @@
 """What every Python peer script of the Switchyard lab shares (stdlib only).
 
-The lab (docs/coming-from-python.md; workloads and names from docs/lab.md) runs one script per
+The lab (docs/lab.md, "Coming from Python"; workloads and names from docs/lab.md) runs one script per
 experiment as a child process, once per model (py-asyncio, py-threading, py-multiprocessing):
 
     python3 EXPERIMENT.py --model MODEL [--size full|quick|tiny | --quick] [--cpus 0,1,..]

@@ -131,7 +131,7 @@ def main():
         return
     a = lc.parse_args(EXP)
     m = a.model
-    chunks = a.pick(12, 4, 2)
+    chunks = a.pick(24, 8, 2)
     cpus = lc.cpus()
     run, how = {
         "py-asyncio": (run_asyncio, "k tasks on one event loop, await asyncio.sleep(0) per chunk"),

@@ -11,7 +11,7 @@ use crate::experiments::{self, Sizing};
 use crate::models::{self, Model};
 use crate::results::ResultFile;
 use crate::run::{self, Plan};
-use crate::{compare, comparison, report};
+use crate::{compare, comparison, python, report};
 
 /// The Switchyard lab: measures each concurrency model on this machine.
 #[derive(Debug, Parser)]
@@ -42,6 +42,9 @@ enum Command {
         /// (tests) measure with the tiny workloads instead of the quick ones.
         #[arg(long, hide = true)]
         tiny: bool,
+        /// The Python 3 interpreter of the py-* columns (default: the first python3 on PATH).
+        #[arg(long, value_name = "PATH")]
+        python: Option<PathBuf>,
     },
     /// The same experiments from several result files, side by side.
     Compare {
@@ -108,6 +111,9 @@ struct RunArgs {
     /// Let the OS place measurements.
     #[arg(long, overrides_with = "pin")]
     no_pin: bool,
+    /// The Python 3 interpreter of the py-* models (default: the first python3 on PATH).
+    #[arg(long, value_name = "PATH")]
+    python: Option<PathBuf>,
 }
 
 /// Bad input (exit 2) or a failure while working (exit 1), each one line.
@@ -190,7 +196,7 @@ fn dispatch(cli: Cli) -> Result<(), LabError> {
             print!("{}", list());
             Ok(())
         }
-        Some(Command::Table { json, tiny }) => table_command(json, tiny),
+        Some(Command::Table { json, tiny, python }) => table_command(json, tiny, python),
         Some(Command::Compare { files, out }) => compare_command(&files, out.as_deref()),
         Some(Command::Report { file, out }) => report_command(&file, out),
         Some(Command::Park {
@@ -223,7 +229,7 @@ pub fn list() -> String {
             Ok(_) => String::new(),
             Err(why) => format!(" ({why})"),
         };
-        out.push_str(&format!("  {:<15} {}{status}\n", m.name, m.describe));
+        out.push_str(&format!("  {:<18} {}{status}\n", m.name, m.describe));
     }
     out
 }
@@ -306,6 +312,7 @@ fn run_command(args: RunArgs) -> Result<(), LabError> {
     } else {
         Sizing::Full
     };
+    let python = locate_python(args.python.as_deref(), &models, !args.no_pin)?;
     let plan = Plan {
         experiments,
         models,
@@ -313,6 +320,7 @@ fn run_command(args: RunArgs) -> Result<(), LabError> {
         pin: !args.no_pin,
         seed: args.seed,
         progress: true,
+        python,
     };
     let started = std::time::Instant::now();
     let file = run::measure(&plan);
@@ -339,21 +347,28 @@ fn run_command(args: RunArgs) -> Result<(), LabError> {
     Ok(())
 }
 
-fn table_command(json: Option<PathBuf>, tiny: bool) -> Result<(), LabError> {
+fn table_command(
+    json: Option<PathBuf>,
+    tiny: bool,
+    python: Option<PathBuf>,
+) -> Result<(), LabError> {
     let names: Vec<String> = comparison::measurable()
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
+    let models = resolve_models(&names, false)?;
+    let python = locate_python(python.as_deref(), &models, true)?;
     let plan = Plan {
         experiments: experiments::catalogue()
             .into_iter()
             .filter(|e| comparison::EXPERIMENTS.contains(&e.name()))
             .collect(),
-        models: resolve_models(&names, false)?,
+        models,
         sizing: if tiny { Sizing::Tiny } else { Sizing::Quick },
         pin: true,
         seed: 1,
         progress: true,
+        python,
     };
     let file = run::measure(&plan);
     print!("{}", crate::table::verdict_text(&file));
@@ -363,6 +378,17 @@ fn table_command(json: Option<PathBuf>, tiny: bool) -> Result<(), LabError> {
         println!("wrote {}", json.display());
     }
     Ok(())
+}
+
+/// The interpreter of the Python models (`--python`), located before anything is pinned; a
+/// `--python` that is not a Python 3 is bad input (exit 2).
+fn locate_python(
+    explicit: Option<&std::path::Path>,
+    models: &[&'static dyn Model],
+    pin: bool,
+) -> Result<Option<python::Located>, LabError> {
+    let wanted = models.iter().any(|m| python::is_model(m.name()));
+    python::for_run(explicit, wanted, pin).map_err(|e| LabError::Usage(e.to_string()))
 }
 
 fn load(path: &std::path::Path) -> Result<ResultFile, LabError> {

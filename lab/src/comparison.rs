@@ -11,9 +11,19 @@ use crate::models;
 use crate::results::{ResultFile, Row};
 use crate::table::{Grid, human, thousands};
 
-/// The models `switchyard-lab table` measures, with docs/lab.md's three first and the two
-/// baselines (`thread`, `naive`) beside them.
-const TABLE_MODELS: &[&str] = &["loop", "pool", "process", "thread", "naive"];
+/// The models `switchyard-lab table` measures, with docs/lab.md's three first, the two
+/// baselines (`thread`, `naive`) beside them, then Python's three (docs/lab.md, "Coming from
+/// Python"; their cells are notes when no python3 is found).
+const TABLE_MODELS: &[&str] = &[
+    "loop",
+    "pool",
+    "process",
+    "thread",
+    "naive",
+    "py-asyncio",
+    "py-threading",
+    "py-multiprocessing",
+];
 
 /// The experiments the table reads (those of them this build has are run, quick).
 pub const EXPERIMENTS: &[&str] = &["switch", "spawn", "scale", "speedup", "blocking", "latency"];
@@ -232,7 +242,13 @@ pub struct Answer {
 
 /// The best model for each question this file has figures for.
 pub fn answers(file: &ResultFile) -> Vec<Answer> {
-    let models = models_of(file);
+    // Python's models run scaled-down workloads (docs/lab.md, "Coming from Python"), so a
+    // ratio or a lateness of theirs does not rank against the lab's own models: they get their
+    // own answer below, not these.
+    let models: Vec<String> = models_of(file)
+        .into_iter()
+        .filter(|m| !crate::python::is_model(base_name(m)))
+        .collect();
     let mut out = Vec::new();
     let mut best = |question: &'static str,
                     score: &dyn Fn(&str) -> Option<(f64, String)>,
@@ -340,6 +356,31 @@ pub fn answers(file: &ResultFile) -> Vec<Answer> {
         },
         false,
     );
+    // Python's models answer for Python code, with the GIL's finding for each of them.
+    let python: Vec<(String, u32, f64)> = crate::python::MODELS
+        .iter()
+        .filter_map(|&m| speedup(file, m).map(|(n, s)| (m.to_owned(), n, s)))
+        .filter(|&(_, n, _)| n >= 2)
+        .collect();
+    if !python.is_empty() {
+        let fastest = python
+            .iter()
+            .filter(|(_, _, s)| *s >= USES_CPUS_SPEEDUP)
+            .max_by(|a, b| a.2.total_cmp(&b.2));
+        let because = python
+            .iter()
+            .map(|(m, n, s)| {
+                let why = python_reason(file, m).map_or(String::new(), |r| format!(": {r}"));
+                format!("{m} S({n}) = {s:.2}{why}")
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        out.push(Answer {
+            question: "CPU-bound Python code",
+            model: fastest.map_or_else(|| "none of Python's models".to_owned(), |f| f.0.clone()),
+            because,
+        });
+    }
     out
 }
 
@@ -385,10 +426,29 @@ pub fn build_for(file: &ResultFile, columns: &[String]) -> Grid {
 }
 
 fn multiple_cpus(file: &ResultFile, model: &str) -> String {
+    let why = python_reason(file, model).map_or(String::new(), |r| format!(": {r}"));
     match speedup(file, model) {
-        Some((n, s)) if s >= USES_CPUS_SPEEDUP => format!("yes: S({n}) = {s:.2}"),
-        Some((n, s)) => format!("no: S({n}) = {s:.2}"),
+        Some((n, s)) if s >= USES_CPUS_SPEEDUP => format!("yes: S({n}) = {s:.2}{why}"),
+        Some((n, s)) => format!("no: S({n}) = {s:.2}{why}"),
         None => "not measured".to_owned(),
+    }
+}
+
+/// Why a Python model did or did not speed up, read from its `speedup` rows and the
+/// interpreter recorded with the machine (docs/lab.md, "Coming from Python"): the GIL's
+/// finding in words, or `None` for a model or a figure that says nothing about it. An
+/// interpreter not recorded is taken to have the GIL (every CPython before 3.13 does).
+pub fn python_reason(file: &ResultFile, model: &str) -> Option<&'static str> {
+    let (_, s) = speedup(file, model).filter(|&(n, _)| n >= 2)?;
+    let gil = file.machine.python.as_ref().is_none_or(|p| p.gil_enabled);
+    let parallel = s >= USES_CPUS_SPEEDUP;
+    match (model, gil, parallel) {
+        ("py-threading", true, false) => Some("the GIL serialises it"),
+        ("py-threading", false, false) => Some("no speed-up although this build has no GIL"),
+        ("py-threading", false, true) => Some("a free-threaded build, no GIL"),
+        ("py-multiprocessing", _, true) => Some("a process each, each with its own GIL"),
+        ("py-asyncio", _, false) => Some("one event loop on one thread"),
+        _ => None,
     }
 }
 
@@ -459,6 +519,7 @@ mod tests {
                 os: String::new(),
                 rustc: String::new(),
                 hostname: String::new(),
+                python: None,
             },
             config: Config {
                 quick: true,
@@ -495,6 +556,57 @@ mod tests {
             hdr: None,
             note: None,
         }
+    }
+
+    #[test]
+    fn python_speedups_state_the_gil_finding() {
+        let mut file = empty();
+        file.results = vec![
+            r("speedup", "py-threading", "n=2", "speedup", 0.91),
+            r("speedup", "py-multiprocessing", "n=2", "speedup", 1.8),
+        ];
+        assert_eq!(
+            multiple_cpus(&file, "py-threading"),
+            "no: S(2) = 0.91: the GIL serialises it"
+        );
+        assert_eq!(
+            multiple_cpus(&file, "py-multiprocessing"),
+            "yes: S(2) = 1.80: a process each, each with its own GIL"
+        );
+        let python = answers(&file)
+            .into_iter()
+            .find(|a| a.question == "CPU-bound Python code")
+            .unwrap();
+        assert_eq!(python.model, "py-multiprocessing");
+        // The general verdicts choose among the lab's own models only.
+        assert!(
+            answers(&file)
+                .iter()
+                .all(|a| a.question == "CPU-bound Python code" || !a.model.starts_with("py-")),
+            "{:?}",
+            answers(&file)
+        );
+        assert!(
+            python
+                .because
+                .contains("py-threading S(2) = 0.91: the GIL serialises it"),
+            "{}",
+            python.because
+        );
+        // A free-threaded interpreter recorded with the machine: no GIL to blame.
+        let probe = r#"{"version": "3.13.0", "major": 3, "implementation": "CPython",
+            "executable": "/p", "gil_enabled": false, "gil_check": "-", "start_method": null,
+            "cpus": 2}"#;
+        file.machine.python = Some(serde_json::from_str(probe).unwrap());
+        assert_eq!(
+            multiple_cpus(&file, "py-threading"),
+            "no: S(2) = 0.91: no speed-up although this build has no GIL"
+        );
+        file.results[0].value = 1.9;
+        assert_eq!(
+            multiple_cpus(&file, "py-threading"),
+            "yes: S(2) = 1.90: a free-threaded build, no GIL"
+        );
     }
 
     #[test]

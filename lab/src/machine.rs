@@ -31,6 +31,7 @@ pub fn describe() -> Machine {
         os,
         rustc: env!("SWITCHYARD_LAB_RUSTC").to_owned(),
         hostname: text(uname.nodename()),
+        python: None,
     }
 }
 

@@ -19,6 +19,7 @@
 //! | [`stats`] | medians, histograms, Amdahl's fit |
 //! | [`machine`] | machine identity, resident memory, limits, the CPUs at start, pinning |
 //! | [`checks`] | `perf bench sched pipe` and `cyclictest` beside the lab's figures |
+//! | [`python`] | Python's three models, one script per experiment (docs/lab.md, "Coming from Python") |
 //! | [`table`], [`comparison`], [`compare`], [`report`] | the ways results are shown |
 //!
 #![doc = include_str!("../README.md")]

@@ -1,6 +1,6 @@
 //! Python's own three models as lab peers: `py-asyncio`, `py-threading`,
-//! `py-multiprocessing` (docs/coming-from-python.md, to become docs/lab.md's section "Coming
-//! from Python"; workloads and names as docs/lab.md gives them).
+//! `py-multiprocessing` (docs/lab.md, "Coming from Python"; workloads and names as
+//! docs/lab.md gives them).
 //!
 //! # Design
 //!
@@ -62,10 +62,6 @@
 //! Python runs these workloads hundreds of times slower than Rust, so the scripts scale the
 //! lab's counts down; each row's `n` is the count used and its note says what the lab's is.
 
-// Until the lab's experiments call this module (issue 13's wiring, after issue 8's
-// restructuring), its items are used by its tests only.
-#![allow(dead_code)]
-
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -74,6 +70,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::experiments::{Ctx, Sizing};
+use crate::machine;
+use crate::models::{Kind, Model};
 use crate::results::{Row, Skipped};
 use crate::stats;
 
@@ -85,6 +84,126 @@ pub const EXPERIMENTS: [&str; 10] = [
     "switch", "spawn", "scale", "latency", "speedup", "ipc", "blocking", "fairness", "echo",
     "sharing",
 ];
+
+/// One of the Python models, as the lab lists, orders and resolves it (`--models`,
+/// `--peers`). It answers no primitive itself: the run hands each of its cells to
+/// [`measure_cell`], which runs the experiment's script.
+#[derive(Debug)]
+pub struct PyModel {
+    name: &'static str,
+    describe: &'static str,
+    kind: Kind,
+}
+
+impl Model for PyModel {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn describe(&self) -> &'static str {
+        self.describe
+    }
+    fn kind(&self) -> Kind {
+        self.kind
+    }
+}
+
+/// `py-asyncio`: one event loop (asyncio), tasks as its units.
+pub static ASYNCIO: PyModel = PyModel {
+    name: MODELS[0],
+    describe: "Python's asyncio: coroutines on one event loop (needs a python3)",
+    kind: Kind::Task,
+};
+
+/// `py-threading`: OS threads under the interpreter's lock where it has one.
+pub static THREADING: PyModel = PyModel {
+    name: MODELS[1],
+    describe: "Python's threading: OS threads under the GIL (needs a python3)",
+    kind: Kind::Thread,
+};
+
+/// `py-multiprocessing`: OS processes, one interpreter each.
+pub static MULTIPROCESSING: PyModel = PyModel {
+    name: MODELS[2],
+    describe: "Python's multiprocessing: a process per unit (needs a python3)",
+    kind: Kind::Process,
+};
+
+/// Whether `model` names one of the Python models.
+pub fn is_model(model: &str) -> bool {
+    MODELS.contains(&model)
+}
+
+/// The interpreter a run's Python cells use, or why there is none (each cell then is a skip
+/// note saying so, as with `perf`).
+pub type Located = Result<Python, String>;
+
+/// What the command line hands the run: with `--python PATH` (`explicit`), that interpreter
+/// or the error (which the command line turns into exit status 2), whether or not a Python
+/// model is measured; otherwise, when a Python model is measured (`wanted`), the first
+/// `python3` on `PATH` or why there is none; otherwise nothing. The scripts run on the CPUs
+/// the lab had at start ([`machine::start_cpus`]) and, with `pin`, each is pinned to the first
+/// of them as the lab pins the Rust thread and process models (design point 7).
+pub fn for_run(
+    explicit: Option<&Path>,
+    wanted: bool,
+    pin: bool,
+) -> Result<Option<Located>, PythonError> {
+    let located = match explicit {
+        Some(path) => Python::locate(Some(path))?,
+        None if wanted => match Python::locate(None) {
+            Ok(python) => python,
+            Err(e) => return Ok(Some(Err(e.to_string()))),
+        },
+        None => return Ok(None),
+    };
+    let cpus = machine::start_cpus();
+    Ok(Some(Ok(located
+        .with_cpus(cpus.to_vec())
+        .with_pin(pin.then(|| cpus[0])))))
+}
+
+impl From<Sizing> for PySize {
+    fn from(sizing: Sizing) -> PySize {
+        match sizing {
+            Sizing::Full => PySize::Full,
+            Sizing::Quick => PySize::Quick,
+            Sizing::Tiny => PySize::Tiny,
+        }
+    }
+}
+
+/// Measures one (experiment, Python model) cell into `ctx`: the script's rows and skips, or
+/// one skip note for the whole cell (no interpreter, no script for the experiment, or the
+/// script failed: design point 6); one progress step.
+pub fn measure_cell(python: Option<&Located>, experiment: &str, model: &str, ctx: &mut Ctx) {
+    let not_run = |why: String| Skipped {
+        experiment: experiment.to_owned(),
+        model: model.to_owned(),
+        variant: None,
+        reason: why,
+    };
+    if !EXPERIMENTS.contains(&experiment) {
+        ctx.skipped.push(not_run(format!(
+            "no Python script for this experiment (scripts: {})",
+            EXPERIMENTS.join(", ")
+        )));
+    } else {
+        match python {
+            None => ctx.skipped.push(not_run(
+                "no Python interpreter was located for this run".to_owned(),
+            )),
+            Some(Err(why)) => ctx.skipped.push(not_run(why.clone())),
+            Some(Ok(python)) => {
+                let size = PySize::from(ctx.sizing);
+                let cell = python.run_cell(experiment, model, size, cell_limit(size));
+                let (rows, skipped) = cell.into_results();
+                ctx.rows.extend(rows);
+                ctx.skipped.extend(skipped);
+            }
+        }
+    }
+    ctx.step(model, "script");
+}
 
 /// The scripts, by file name (`<experiment>.py`, and the helpers they import).
 const SCRIPTS: [(&str, &str); 11] = [

@@ -62,8 +62,16 @@ const FOOT: &str = "<pre id=\"page-errors\" hidden></pre></body></html>\n";
 
 fn machine_line(file: &ResultFile) -> String {
     let m = &file.machine;
+    let python = m.python.as_ref().map_or(String::new(), |p| {
+        format!(
+            " · {} {} (GIL {})",
+            p.implementation,
+            p.version,
+            if p.gil_enabled { "enabled" } else { "disabled" }
+        )
+    });
     format!(
-        "{} · {} cores · {} · {} · {} · host {} · lab {} · started {} · {} · pin: {} · seed {}",
+        "{} · {} cores · {} · {} · {}{python} · host {} · lab {} · started {} · {} · pin: {} · seed {}",
         m.cpu_model,
         m.cores,
         m.kernel,

@@ -51,6 +51,10 @@ pub struct Machine {
     pub rustc: String,
     /// `uname -n`.
     pub hostname: String,
+    /// The interpreter the Python models ran on, when they did (docs/lab.md, "Coming from
+    /// Python").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<crate::python::Interpreter>,
 }
 
 /// The options of the run.
@@ -334,6 +338,7 @@ mod tests {
                 os: "os".into(),
                 rustc: "rustc 1".into(),
                 hostname: "h".into(),
+                python: None,
             },
             config: Config {
                 quick: true,

@@ -7,6 +7,7 @@ use crate::experiments::{Ctx, Experiment, Sizing};
 use crate::machine;
 use crate::models::Model;
 use crate::progress::{Bar, Progress};
+use crate::python;
 use crate::report;
 use crate::results::{Config, ResultFile, SCHEMA, Skipped, now_rfc3339};
 use crate::table;
@@ -25,12 +26,19 @@ pub struct Plan {
     pub seed: u64,
     /// Show progress bars (when stderr is a terminal).
     pub progress: bool,
+    /// The interpreter of the Python models (`python::for_run`); `None` when none is measured.
+    pub python: Option<python::Located>,
 }
 
 /// Runs `plan` and returns the result file.
 pub fn measure(plan: &Plan) -> ResultFile {
     let started_at = now_rfc3339();
-    let machine = machine::describe();
+    let mut machine = machine::describe();
+    machine.python = plan
+        .python
+        .as_ref()
+        .and_then(|p| p.as_ref().ok())
+        .map(|p| p.interpreter().clone());
     let progress = Progress::new();
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
@@ -51,9 +59,25 @@ pub fn measure(plan: &Plan) -> ResultFile {
             checks: std::mem::take(&mut checks),
             bar: bar_ref,
         };
-        let steps: u64 = plan.models.iter().map(|m| experiment.steps(*m, &ctx)).sum();
+        let steps: u64 = plan
+            .models
+            .iter()
+            .map(|m| {
+                if python::is_model(m.name()) {
+                    1
+                } else {
+                    experiment.steps(*m, &ctx)
+                }
+            })
+            .sum();
         bar_ref.set_length(steps);
         for model in &plan.models {
+            if python::is_model(model.name()) {
+                // Unpinned: the script pins itself (python.rs, design point 7).
+                let python = plan.python.as_ref();
+                python::measure_cell(python, experiment.name(), model.name(), &mut ctx);
+                continue;
+            }
             let pin = plan.pin && !model.multi_threaded();
             if pin {
                 machine::pin_current(0);

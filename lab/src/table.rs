@@ -204,8 +204,8 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// Every line of `text` no wider than `width`: a longer line wraps at spaces, its
-/// continuation indented by four.
+/// Every line of `text` no wider than `width`: a longer line wraps at spaces, keeping its own
+/// indent, its continuation indented by four more.
 pub fn fit_lines(text: &str, width: usize) -> String {
     let mut out = String::new();
     for line in text.lines() {
@@ -214,7 +214,11 @@ pub fn fit_lines(text: &str, width: usize) -> String {
             out.push('\n');
             continue;
         }
-        for (i, part) in wrap(line, width - 4).into_iter().enumerate() {
+        let body = line.trim_start_matches(' ');
+        let indent = &line[..line.len() - body.len()];
+        let room = width.saturating_sub(indent.len() + 4).max(width / 2);
+        for (i, part) in wrap(body, room).into_iter().enumerate() {
+            out.push_str(indent);
             if i > 0 {
                 out.push_str("    ");
             }
@@ -588,6 +592,14 @@ mod tests {
         let text = fit_lines(&line, 50);
         assert!(text.lines().all(|l| l.chars().count() <= 50), "{text}");
         assert_eq!(text.split_whitespace().count(), 60);
+        // An indented line keeps its indent on every part.
+        let text = fit_lines(&format!("  {line}"), 50);
+        assert!(text.lines().all(|l| l.chars().count() <= 50), "{text}");
+        assert!(text.starts_with("  word"), "{text}");
+        assert!(
+            text.lines().skip(1).all(|l| l.starts_with("      word")),
+            "{text}"
+        );
     }
 
     #[test]

@@ -423,6 +423,24 @@ pub fn catalogue() -> Vec<Entry> {
             model: rayon,
             peer: true,
         },
+        Entry {
+            name: crate::python::ASYNCIO.name(),
+            describe: crate::python::ASYNCIO.describe(),
+            model: Ok(&crate::python::ASYNCIO),
+            peer: true,
+        },
+        Entry {
+            name: crate::python::THREADING.name(),
+            describe: crate::python::THREADING.describe(),
+            model: Ok(&crate::python::THREADING),
+            peer: true,
+        },
+        Entry {
+            name: crate::python::MULTIPROCESSING.name(),
+            describe: crate::python::MULTIPROCESSING.describe(),
+            model: Ok(&crate::python::MULTIPROCESSING),
+            peer: true,
+        },
     ]
 }
 
