@@ -74,9 +74,11 @@ def define(add, cargo_test, loom):
         [("if self.tick % shared.config.global_queue_interval == 0 {", "if false {", 1)],
         cargo_test("--test", "pool_scheduling_rules"))
     add("pool_poll_without_budget",
-        "each pool poll runs under a fresh coop budget",
-        "scheduler/src/pool/worker.rs",
-        [("coop::with_budget(coop::Budget::initial(), || job.run())", "job.run()", 1)],
+        "each task poll runs under a fresh coop budget (Runnable::run installs it, so every "
+        "scheduler built on the task core, the pool's included, gets it)",
+        "runtime/src/task/raw.rs",
+        [("let outer_budget = coop::enter_poll(coop::Budget::initial());",
+          "let outer_budget = coop::enter_poll(coop::Budget::unconstrained());", 1)],
         cargo_test("--test", "pool_scheduling_rules"))
     add("pool_idle_never_sleeps",
         "an idle worker parks (it does not spin for ever)",
