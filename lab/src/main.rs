@@ -3,7 +3,7 @@
 //! The project's main program. It measures, for each concurrency model (the loop, the
 //! pool, threads, processes, the naive baseline, and with `--peers` tokio, async-executor
 //! and rayon), the experiments of docs/lab.md (`switch`, `spawn`, `scale`, `latency`,
-//! `speedup`, `ipc`, `blocking`, `fairness`, `echo`), checks itself against `perf` and
+//! `speedup`, `ipc`, `blocking`, `fairness`, `echo`, `sharing`), checks itself against `perf` and
 //! `cyclictest`, and writes a result file (`results.json`, schema 1) and a self-contained
 //! HTML report. docs/lab.md is the contract (command line, experiments, result file).
 //!

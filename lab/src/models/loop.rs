@@ -96,6 +96,16 @@ impl Model for Loop {
         workloads::on::<LoopRt, _, _>(1, n + 2, move |sp| workloads::spawn_join::<LoopRt>(sp, n))
     }
 
+    fn sharing(&self, way: super::Share, units: u64, total: u64) -> Outcome<Duration> {
+        workloads::on::<LoopRt, _, _>(1, units + 2, move |sp| {
+            workloads::sharing::<LoopRt>(sp, way, units, total)
+        })
+    }
+
+    fn sharing_note(&self, way: super::Share) -> Option<&'static str> {
+        Some(workloads::sharing_note(way))
+    }
+
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
         let threads = 1;
         workloads::on::<LoopRt, _, _>(threads, workers as u64 + 1, move |sp| {

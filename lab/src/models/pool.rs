@@ -255,6 +255,16 @@ impl Model for PoolModel {
         })?
     }
 
+    fn sharing(&self, way: super::Share, units: u64, total: u64) -> Outcome<Duration> {
+        workloads::on::<PoolRt, _, _>(default_workers(), units + 2, move |sp| {
+            workloads::sharing::<PoolRt>(sp, way, units, total)
+        })
+    }
+
+    fn sharing_note(&self, way: super::Share) -> Option<&'static str> {
+        Some(workloads::sharing_note(way))
+    }
+
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
         let threads = workers;
         workloads::on::<PoolRt, _, _>(threads, workers as u64 + 1, move |sp| {

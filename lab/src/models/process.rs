@@ -20,6 +20,13 @@
 //! * `ipc` moves a message of each size to a child and back over four mechanisms: the framed
 //!   `channel`, two raw `pipe`s, a raw `unix` socketpair, and two `shm` rings.
 //!
+//! * `sharing` starts its units as child processes (placed on the CPUs of the mask in turn),
+//!   which wait for a start signal over their channel: `atomic` is `fetch_add` on an
+//!   `AtomicU64` in a [`SharedRegion`] all of them map; `lock` guards a plain increment in that
+//!   region with a test-and-set lock on an `AtomicU32` beside it, spinning then yielding
+//!   (processes share no mutex of the launcher's); `message` is one 8-byte `write` per
+//!   increment into one pipe that every unit holds, read by this process, the owner.
+//!
 //! * `latency` probes in a child process sleeping with `std::thread::sleep` (the OS timer);
 //!   `loaded` adds up to [`BACKGROUND_PROCESSES`] processes looping on `sched_yield`.
 //!
@@ -30,6 +37,7 @@ use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use switchyard_runtime::process::{
@@ -40,7 +48,7 @@ use switchyard_scheduler::procs::{self, ProcessPool};
 
 use hdrhistogram::Histogram;
 
-use super::{Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip};
+use super::{Kind, Model, Outcome, Parked, Placement, Probe, Seen, Share, Skip, share_of};
 use crate::{machine, stats};
 
 /// See the [module docs](self).
@@ -58,6 +66,7 @@ const EXIT: &str = "lab.exit";
 const PARK: &str = "lab.park";
 const IPC: &str = "lab.ipc";
 const SPEEDUP: &str = "lab.speedup";
+const SHARE: &str = "lab.share";
 
 /// Chunks of the speedup job per task message, relative to the per-worker share: each worker
 /// gets about this many messages, so the IPC of a message (tens of µs) is amortised over many
@@ -78,6 +87,7 @@ pub fn entries() -> Vec<Entry> {
         Entry::new(EXIT, |_| {}),
         Entry::new(PARK, park_child),
         Entry::new(IPC, ipc_child),
+        Entry::new(SHARE, share_child),
         procs::task(SPEEDUP, crate::experiments::speedup::chunk),
     ]
 }
@@ -296,6 +306,171 @@ fn pss_bytes(pid: i32) -> u64 {
         .find_map(|l| l.strip_prefix("Pss:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
+}
+
+/// What a `sharing` unit is asked to do: its way (`Share as u8`), its share of the
+/// increments, and the CPU to run on.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ShareSetup {
+    way: u8,
+    count: u64,
+    cpu: u32,
+}
+
+/// The `lock` of the process model's `sharing`: the word at offset 0 of the region.
+const SHARE_LOCK: usize = 0;
+/// The counter: the word at offset 8.
+const SHARE_COUNTER: usize = 8;
+
+/// A `sharing` unit in a process of its own: receives its [`ShareSetup`] with the shared
+/// region (`lock`, `atomic`) or the pipe's write end (`message`), says it is ready, waits for
+/// the start signal, makes its increments and says it is done.
+fn share_child(mut channel: Channel) {
+    let Ok((setup, fd)) = channel.recv_with_fd::<ShareSetup>() else {
+        return;
+    };
+    machine::pin_to_cpu(setup.cpu as usize);
+    let region = if setup.way == Share::Message as u8 {
+        None
+    } else {
+        match fd.try_clone().map(SharedRegion::from_fd) {
+            Ok(Ok(region)) => Some(region),
+            _ => return,
+        }
+    };
+    if channel.send(&()).is_err() || channel.recv::<()>().is_err() {
+        return;
+    }
+    match (setup.way, &region) {
+        (w, Some(region)) if w == Share::Lock as u8 => {
+            let (Ok(lock), Ok(counter)) = (
+                region.atomic_u32(SHARE_LOCK),
+                region.atomic_u64(SHARE_COUNTER),
+            ) else {
+                return;
+            };
+            for _ in 0..setup.count {
+                let mut spins = 0u32;
+                while lock
+                    .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
+                    .is_err()
+                {
+                    spins += 1;
+                    if spins < 64 {
+                        std::hint::spin_loop();
+                    } else {
+                        std::thread::yield_now();
+                    }
+                }
+                // Under the lock: a plain read-modify-write, as a mutex protects.
+                counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                lock.store(0, Ordering::Release);
+            }
+        }
+        (w, Some(region)) if w == Share::Atomic as u8 => {
+            let Ok(counter) = region.atomic_u64(SHARE_COUNTER) else {
+                return;
+            };
+            for _ in 0..setup.count {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        _ => {
+            let one = 1u64.to_ne_bytes();
+            for _ in 0..setup.count {
+                if rustix::io::write(&fd, &one) != Ok(one.len()) {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = channel.send(&());
+}
+
+/// The process model's `sharing` (see the [module docs](self)).
+fn sharing_processes(way: Share, units: u64, total: u64) -> Outcome<Duration> {
+    let failed = |e: &dyn std::fmt::Display| Skip(format!("sharing / {} failed: {e}", way.name()));
+    let units = units.max(1);
+    let region = SharedRegion::new(64).map_err(|e| failed(&e))?;
+    let (pipe_r, pipe_w) =
+        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| failed(&e))?;
+    let cpus = machine::start_cpus();
+    let mut children = Vec::with_capacity(units as usize);
+    let mut channels = Vec::with_capacity(units as usize);
+    let result = (|| -> Outcome<Duration> {
+        for i in 0..units {
+            let mut child =
+                process::start(SHARE, StartMethod::ForkServer).map_err(|e| skip("start", e))?;
+            let mut channel = child.take_channel().expect("fresh child has its channel");
+            children.push(child);
+            let setup = ShareSetup {
+                way: way as u8,
+                count: share_of(total, units, i),
+                cpu: cpus[i as usize % cpus.len()] as u32,
+            };
+            let fd = if way == Share::Message {
+                pipe_w.as_fd()
+            } else {
+                region.as_fd()
+            };
+            channel.send_with_fd(&setup, fd).map_err(|e| failed(&e))?;
+            channels.push(channel);
+        }
+        for channel in &mut channels {
+            channel.recv::<()>().map_err(|e| failed(&e))?;
+        }
+        let start = Instant::now();
+        for channel in &mut channels {
+            channel.send(&()).map_err(|e| failed(&e))?;
+        }
+        let mut owned = 0u64;
+        if way == Share::Message {
+            // The owner: reads whole 8-byte messages (a pipe write of 8 bytes is atomic)
+            // until every increment has arrived.
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut carry = 0usize;
+            let mut received = 0u64;
+            while received < total {
+                let n = rustix::io::read(&pipe_r, &mut buf[carry..]).map_err(|e| failed(&e))?;
+                if n == 0 {
+                    return Err(failed(&"the pipe closed early"));
+                }
+                let have = carry + n;
+                let whole = have / 8 * 8;
+                for message in buf[..whole].chunks_exact(8) {
+                    owned += u64::from_ne_bytes(message.try_into().expect("8 bytes"));
+                    received += 1;
+                }
+                buf.copy_within(whole..have, 0);
+                carry = have - whole;
+            }
+        }
+        for channel in &mut channels {
+            channel.recv::<()>().map_err(|e| failed(&e))?;
+        }
+        let elapsed = start.elapsed();
+        let count = if way == Share::Message {
+            owned
+        } else {
+            region
+                .atomic_u64(SHARE_COUNTER)
+                .map_err(|e| failed(&e))?
+                .load(Ordering::Acquire)
+        };
+        if count != total {
+            return Err(Skip(format!(
+                "sharing / {}: the counter reads {count}, not {total}",
+                way.name()
+            )));
+        }
+        Ok(elapsed)
+    })();
+    drop(channels);
+    for mut child in children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    result
 }
 
 /// What the ipc child is asked to do.
@@ -653,5 +828,21 @@ impl Model for Process {
 
     fn ipc_round_trips(&self, mechanism: &str, size: usize, round_trips: u64) -> Outcome<Duration> {
         ipc_parent(mechanism, size, round_trips)
+    }
+
+    fn sharing(&self, way: Share, units: u64, total: u64) -> Outcome<Duration> {
+        sharing_processes(way, units, total)
+    }
+
+    fn sharing_note(&self, way: Share) -> Option<&'static str> {
+        Some(match way {
+            Share::Lock => {
+                "a test-and-set lock (spin, then sched_yield) on an AtomicU32 in a SharedRegion: processes share no mutex of the launcher's"
+            }
+            Share::Atomic => "AtomicU64::fetch_add (Relaxed) in a SharedRegion every unit maps",
+            Share::Message => {
+                "one 8-byte write per increment into one pipe all units hold; the measuring process, the owner, reads it"
+            }
+        })
     }
 }
