@@ -18,6 +18,7 @@
 //! | [`results`] | the result file's schema |
 //! | [`stats`] | medians, histograms, Amdahl's fit |
 //! | [`machine`] | machine identity, resident memory, limits, the CPUs at start, pinning |
+//! | [`vary`] | `run --vary`: the pool's and the loop's knobs as extra columns |
 //! | [`checks`] | `perf bench sched pipe` and `cyclictest` beside the lab's figures |
 //! | [`table`], [`comparison`], [`compare`], [`report`] | the ways results are shown |
 //!
@@ -38,6 +39,7 @@ pub mod results;
 pub mod run;
 pub mod stats;
 pub mod table;
+pub mod vary;
 pub mod workloads;
 
 fn main() -> std::process::ExitCode {

@@ -34,7 +34,7 @@ pub struct Loop;
 const SPARE_TASKS: usize = 16;
 
 fn event_loop(tasks: u64) -> Outcome<EventLoop> {
-    EventLoop::builder()
+    crate::vary::loop_knobs(EventLoop::builder())
         .task_capacity(tasks as usize + SPARE_TASKS)
         .build()
         .map_err(|e| Skip(format!("the loop failed to start: {e}")))

@@ -483,9 +483,19 @@ pub fn defaults(peers: bool) -> Vec<&'static dyn Model> {
         .collect()
 }
 
-/// Looks a model up by name.
+/// Looks a model up by name (a `--vary` column's name `MODEL[KNOB=V]` too).
 pub fn find(name: &str) -> Option<Entry> {
-    catalogue().into_iter().find(|e| e.name == name)
+    catalogue()
+        .into_iter()
+        .find(|e| e.name == name)
+        .or_else(|| {
+            crate::vary::find(name).map(|m| Entry {
+                name: m.name(),
+                describe: m.describe(),
+                model: Ok(m),
+                peer: false,
+            })
+        })
 }
 
 /// Waits until `done()` holds, yielding the CPU between looks (used where a unit must
