@@ -415,7 +415,7 @@ pub fn catalogue() -> Vec<Entry> {
     #[cfg(not(feature = "peers"))]
     let (tokio_ct, async_exec): (Result<&'static dyn Model, _>, Result<&'static dyn Model, _>) =
         (Err(PEERS_OFF), Err(PEERS_OFF));
-    vec![
+    let mut entries = vec![
         Entry {
             name: "loop",
             describe: "switchyard's cooperative single-threaded event loop (the asyncio model)",
@@ -470,7 +470,10 @@ pub fn catalogue() -> Vec<Entry> {
             model: rayon,
             peer: true,
         },
-    ]
+    ];
+    // The runtimes a user brought ([`crate::Lab`]), after the built-ins.
+    entries.extend_from_slice(crate::custom::registered());
+    entries
 }
 
 /// The models a run measures by default: every built one that is not a peer, plus the

@@ -342,7 +342,7 @@ pub fn ipc_not_applicable() -> Skip {
     )
 }
 
-fn failed() -> Skip {
+pub(crate) fn failed() -> Skip {
     Skip("a workload task failed (panicked or was cancelled)".to_owned())
 }
 
