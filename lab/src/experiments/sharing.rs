@@ -1,7 +1,8 @@
 //! Experiment `sharing`: shared state against message passing, the seeds' central question.
 //!
 //! `units` = 1, 2, 4 and 16 units together make 1,000,000 increments of one counter
-//! (processes: 200,000, each `message` increment being a system call; `--quick`: a tenth),
+//! (processes: 200,000, each `message` increment being a system call; `--quick`: a
+//! twentieth),
 //! each unit its share ([`crate::models::share_of`]), by one of three ways
 //! ([`crate::models::Share`]):
 //! * `lock`: each increment under the model's mutex;
@@ -30,12 +31,12 @@ fn increments(kind: Kind) -> Size {
     match kind {
         Kind::Task | Kind::Thread => Size {
             full: 1_000_000,
-            quick: 100_000,
+            quick: 50_000,
             tiny: 1_000,
         },
         Kind::Process => Size {
             full: 200_000,
-            quick: 20_000,
+            quick: 10_000,
             tiny: 200,
         },
     }
@@ -69,7 +70,7 @@ impl Experiment for Sharing {
                     tiny: 2,
                 }) {
                     0 => "",
-                    1 => " (quick: a tenth of the full count)",
+                    1 => " (quick: a twentieth of the full count)",
                     _ => " (tiny: test counts)",
                 };
                 let note = format!(

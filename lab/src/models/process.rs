@@ -27,6 +27,11 @@
 //!   (processes share no mutex of the launcher's); `message` is one 8-byte `write` per
 //!   increment into one pipe that every unit holds, read by this process, the owner.
 //!
+//! * `fairness` starts its units as child processes (at most [`FAIR_PROCESSES`], each a
+//!   process start), each pinned where the lab pinned itself (`--pin`: the first CPU), started
+//!   together by one write to a pipe they all block on, each taking turns with `sched_yield`
+//!   for the run's time on its own clock;
+//!
 //! * `latency` probes in a child process sleeping with `std::thread::sleep` (the OS timer);
 //!   `loaded` adds up to [`BACKGROUND_PROCESSES`] processes looping on `sched_yield`.
 //!
@@ -48,7 +53,7 @@ use switchyard_scheduler::procs::{self, ProcessPool};
 
 use hdrhistogram::Histogram;
 
-use super::{Kind, Model, Outcome, Parked, Placement, Probe, Seen, Share, Skip, share_of};
+use super::{Kind, Model, Outcome, Parked, Placement, Probe, Seen, Share, Skip, Turns, share_of};
 use crate::{machine, stats};
 
 /// See the [module docs](self).
@@ -59,6 +64,9 @@ const PIPE_ECHO: &str = "lab.pipe_echo";
 const PROBE: &str = "lab.probe";
 const YIELDER: &str = "lab.yielder";
 
+/// Units of `fairness` at most: each is a process start (docs/lab.md).
+pub const FAIR_PROCESSES: u64 = 100;
+
 /// Background processes of `latency / loaded` at most: each is a process start, and 10,000
 /// of them would take the whole run's budget.
 pub const BACKGROUND_PROCESSES: u64 = 100;
@@ -67,6 +75,7 @@ const PARK: &str = "lab.park";
 const IPC: &str = "lab.ipc";
 const SPEEDUP: &str = "lab.speedup";
 const SHARE: &str = "lab.share";
+const FAIR: &str = "lab.fair";
 
 /// Chunks of the speedup job per task message, relative to the per-worker share: each worker
 /// gets about this many messages, so the IPC of a message (tens of µs) is amortised over many
@@ -88,6 +97,7 @@ pub fn entries() -> Vec<Entry> {
         Entry::new(PARK, park_child),
         Entry::new(IPC, ipc_child),
         Entry::new(SHARE, share_child),
+        Entry::new(FAIR, fair_child),
         procs::task(SPEEDUP, crate::experiments::speedup::chunk),
     ]
 }
@@ -385,6 +395,96 @@ fn share_child(mut channel: Channel) {
         }
     }
     let _ = channel.send(&());
+}
+
+/// A `fairness` unit in a process of its own: receives `(cpu, run_for in ns)` with the read
+/// end of the start pipe; pins itself (unless [`NO_PIN`]), says it is ready, blocks until it
+/// reads its one byte of the start signal, then takes turns (a count, the longest gap since
+/// the previous one, as [`crate::experiments::fairness::Tally`]) with a `sched_yield` after
+/// each until `run_for` has passed on its own clock; answers `(iterations, max_gap_ns)`.
+fn fair_child(mut channel: Channel) {
+    let Ok(((cpu, run_for_ns), go)) = channel.recv_with_fd::<(u32, u64)>() else {
+        return;
+    };
+    if cpu != NO_PIN {
+        machine::pin_to_cpu(cpu as usize);
+    }
+    let mut byte = [0u8; 1];
+    if channel.send(&()).is_err() || rustix::io::read(&go, &mut byte) != Ok(1) {
+        return;
+    }
+    let start = Instant::now();
+    let run_for = Duration::from_nanos(run_for_ns);
+    let (mut last, mut iterations, mut max_gap) = (start, 0u64, 0u64);
+    loop {
+        let now = Instant::now();
+        max_gap = max_gap.max(now.saturating_duration_since(last).as_nanos() as u64);
+        last = now;
+        if now.saturating_duration_since(start) >= run_for {
+            break;
+        }
+        iterations += 1;
+        std::thread::yield_now();
+    }
+    let _ = channel.send(&(iterations, max_gap));
+}
+
+/// The CPU this thread is pinned to, if its affinity mask holds exactly one (the lab's
+/// `--pin`); [`NO_PIN`] otherwise. A child of the fork server does not inherit the mask, so
+/// the units are told it.
+fn own_pin() -> u32 {
+    match rustix::thread::sched_getaffinity(None) {
+        Ok(set) if set.count() == 1 => (0..rustix::thread::CpuSet::MAX_CPU)
+            .find(|&cpu| set.is_set(cpu))
+            .map_or(NO_PIN, |cpu| cpu as u32),
+        _ => NO_PIN,
+    }
+}
+
+/// The process model's `fairness` (see the [module docs](self)).
+fn fairness_processes(units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
+    let failed = |e: &dyn std::fmt::Display| Skip(format!("fairness failed: {e}"));
+    let (go_r, go_w) =
+        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| failed(&e))?;
+    let cpu = own_pin();
+    let mut children = Vec::with_capacity(units as usize);
+    let mut channels = Vec::with_capacity(units as usize);
+    let result = (|| -> Outcome<Vec<Turns>> {
+        for _ in 0..units {
+            let mut child =
+                process::start(FAIR, StartMethod::ForkServer).map_err(|e| skip("start", e))?;
+            let mut channel = child.take_channel().expect("fresh child has its channel");
+            children.push(child);
+            channel
+                .send_with_fd(&(cpu, run_for.as_nanos() as u64), go_r.as_fd())
+                .map_err(|e| failed(&e))?;
+            channels.push(channel);
+        }
+        for channel in &mut channels {
+            channel.recv::<()>().map_err(|e| failed(&e))?;
+        }
+        // One write wakes every unit blocked on the pipe; each takes its one byte.
+        let signal = vec![1u8; units as usize];
+        let mut sent = 0;
+        while sent < signal.len() {
+            sent += rustix::io::write(&go_w, &signal[sent..]).map_err(|e| failed(&e))?;
+        }
+        let mut turns = Vec::with_capacity(channels.len());
+        for channel in &mut channels {
+            let (iterations, max_gap_ns) = channel.recv::<(u64, u64)>().map_err(|e| failed(&e))?;
+            turns.push(Turns {
+                iterations,
+                max_gap_ns,
+            });
+        }
+        Ok(turns)
+    })();
+    drop(channels);
+    for mut child in children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    result
 }
 
 /// The process model's `sharing` (see the [module docs](self)).
@@ -832,6 +932,10 @@ impl Model for Process {
 
     fn sharing(&self, way: Share, units: u64, total: u64) -> Outcome<Duration> {
         sharing_processes(way, units, total)
+    }
+
+    fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
+        fairness_processes(units, run_for)
     }
 
     fn sharing_note(&self, way: Share) -> Option<&'static str> {
