@@ -495,7 +495,7 @@ fn every_model_answers_every_experiment_or_says_why_not() {
         .collect();
     missing.dedup();
     // The cells docs/lab.md lists as not implemented yet; filling one updates both.
-    let expected = vec![("blocking", "process"), ("echo", "process")];
+    let expected = vec![("echo", "process")];
     let mut expected: Vec<(String, String)> = expected
         .into_iter()
         .map(|(e, m)| (e.to_owned(), m.to_owned()))

@@ -27,6 +27,9 @@
 //!   (processes share no mutex of the launcher's); `message` is one 8-byte `write` per
 //!   increment into one pipe that every unit holds, read by this process, the owner.
 //!
+//! * `blocking` starts its reporters as child processes (started together as `fairness`'s
+//!   units, each sleeping with `std::thread::sleep` on its grid from its own start instant),
+//!   and this process makes the blocking calls, which hold up only itself;
 //! * `fairness` starts its units as child processes (at most [`FAIR_PROCESSES`], each a
 //!   process start), each pinned where the lab pinned itself (`--pin`: the first CPU), started
 //!   together by one write to a pipe they all block on, each taking turns with `sched_yield`
@@ -53,7 +56,11 @@ use switchyard_scheduler::procs::{self, ProcessPool};
 
 use hdrhistogram::Histogram;
 
-use super::{Kind, Model, Outcome, Parked, Placement, Probe, Seen, Share, Skip, Turns, share_of};
+use super::{
+    Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Share, Skip, Turns,
+    share_of,
+};
+use crate::experiments::blocking;
 use crate::{machine, stats};
 
 /// See the [module docs](self).
@@ -76,6 +83,7 @@ const IPC: &str = "lab.ipc";
 const SPEEDUP: &str = "lab.speedup";
 const SHARE: &str = "lab.share";
 const FAIR: &str = "lab.fair";
+const REPORTER: &str = "lab.reporter";
 
 /// Chunks of the speedup job per task message, relative to the per-worker share: each worker
 /// gets about this many messages, so the IPC of a message (tens of µs) is amortised over many
@@ -98,6 +106,7 @@ pub fn entries() -> Vec<Entry> {
         Entry::new(IPC, ipc_child),
         Entry::new(SHARE, share_child),
         Entry::new(FAIR, fair_child),
+        Entry::new(REPORTER, reporter_child),
         procs::task(SPEEDUP, crate::experiments::speedup::chunk),
     ]
 }
@@ -439,6 +448,115 @@ fn own_pin() -> u32 {
             .map_or(NO_PIN, |cpu| cpu as u32),
         _ => NO_PIN,
     }
+}
+
+/// What a `blocking` reporter process is told: its index and the load, durations in ns.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ReporterSetup {
+    cpu: u32,
+    i: u64,
+    others: u64,
+    period: u64,
+    call: u64,
+    call_every: u64,
+    run_for: u64,
+}
+
+/// A `blocking` reporter in a process of its own: receives its [`ReporterSetup`] with the
+/// start pipe's read end, says it is ready, blocks until it reads its byte of the start
+/// signal, then sleeps and reports on the grid of reporter `i` (as the thread model's, with
+/// `std::thread::sleep`), from its own start instant; answers its lateness, every deadline and
+/// the slept ones, in ns.
+fn reporter_child(mut channel: Channel) {
+    let Ok((setup, go)) = channel.recv_with_fd::<ReporterSetup>() else {
+        return;
+    };
+    if setup.cpu != NO_PIN {
+        machine::pin_to_cpu(setup.cpu as usize);
+    }
+    let load = Blocking {
+        others: setup.others,
+        period: Duration::from_nanos(setup.period),
+        call: Duration::from_nanos(setup.call),
+        call_every: Duration::from_nanos(setup.call_every),
+        run_for: Duration::from_nanos(setup.run_for),
+    };
+    let mut byte = [0u8; 1];
+    if channel.send(&()).is_err() || rustix::io::read(&go, &mut byte) != Ok(1) {
+        return;
+    }
+    let t0 = Instant::now();
+    let mut out = blocking::Reports::for_reporter(&load, setup.i);
+    let mut deadline = t0 + blocking::first_deadline(&load, setup.i);
+    for _ in 0..blocking::reports(&load, setup.i) {
+        let ahead = deadline.saturating_duration_since(Instant::now());
+        std::thread::sleep(ahead);
+        out.record(deadline, !ahead.is_zero());
+        deadline += load.period;
+    }
+    let _ = channel.send(&(out.all, out.slept));
+}
+
+/// The process model's `blocking`: `load.others` reporter processes ([`reporter_child`]) and
+/// the blocking calls made by this process, which alone they hold up.
+fn blocking_processes(load: Blocking) -> Outcome<Blocked> {
+    let failed = |e: &dyn std::fmt::Display| Skip(format!("blocking failed: {e}"));
+    let (go_r, go_w) =
+        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| failed(&e))?;
+    let cpu = own_pin();
+    let mut children = Vec::with_capacity(load.others as usize);
+    let mut channels = Vec::with_capacity(load.others as usize);
+    let result = (|| -> Outcome<Blocked> {
+        for i in 0..load.others {
+            let mut child =
+                process::start(REPORTER, StartMethod::ForkServer).map_err(|e| skip("start", e))?;
+            let mut channel = child.take_channel().expect("fresh child has its channel");
+            children.push(child);
+            let setup = ReporterSetup {
+                cpu,
+                i,
+                others: load.others,
+                period: load.period.as_nanos() as u64,
+                call: load.call.as_nanos() as u64,
+                call_every: load.call_every.as_nanos() as u64,
+                run_for: load.run_for.as_nanos() as u64,
+            };
+            channel
+                .send_with_fd(&setup, go_r.as_fd())
+                .map_err(|e| failed(&e))?;
+            channels.push(channel);
+        }
+        for channel in &mut channels {
+            channel.recv::<()>().map_err(|e| failed(&e))?;
+        }
+        let signal = vec![1u8; channels.len()];
+        let mut sent = 0;
+        while sent < signal.len() {
+            sent += rustix::io::write(&go_w, &signal[sent..]).map_err(|e| failed(&e))?;
+        }
+        let t0 = Instant::now();
+        let mut calls = 0;
+        for start in blocking::calls(&load) {
+            std::thread::sleep((t0 + start).saturating_duration_since(Instant::now()));
+            // The blocking call: this process, and only it, is held up.
+            std::thread::sleep(load.call);
+            calls += 1;
+        }
+        let mut samples = Vec::with_capacity(channels.len());
+        for channel in &mut channels {
+            let (all, slept) = channel
+                .recv::<(Vec<u64>, Vec<u64>)>()
+                .map_err(|e| failed(&e))?;
+            samples.push(blocking::Reports { all, slept });
+        }
+        Ok(blocking::blocked(&samples, calls))
+    })();
+    drop(channels);
+    for mut child in children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    result
 }
 
 /// The process model's `fairness` (see the [module docs](self)).
@@ -936,6 +1054,10 @@ impl Model for Process {
 
     fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
         fairness_processes(units, run_for)
+    }
+
+    fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
+        blocking_processes(load)
     }
 
     fn sharing_note(&self, way: Share) -> Option<&'static str> {
