@@ -25,8 +25,9 @@ pub trait Runtime: 'static {
     /// A spawned task's handle: await it with [`Runtime::join`], or let it run on with
     /// [`Runtime::detach`].
     type Join<T: Send + 'static>: Send + 'static;
-    /// The sending half of the runtime's own bounded channel.
-    type Sender<T: Send + 'static>: Send + 'static;
+    /// The sending half of the runtime's own bounded channel; clones send into the same
+    /// channel (several senders, one receiver).
+    type Sender<T: Send + 'static>: Clone + Send + 'static;
     /// The receiving half.
     type Receiver<T: Send + 'static>: Send + 'static;
 

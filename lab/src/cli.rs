@@ -90,6 +90,10 @@ struct RunArgs {
     /// Models to measure (comma-separated; default: all built, peers with --peers).
     #[arg(long, value_name = "M[,M..]", value_delimiter = ',')]
     models: Vec<String>,
+    /// Also measure MODEL once per value of one of its knobs, as columns MODEL[KNOB=V]
+    /// (repeatable; `list` names the knobs).
+    #[arg(long, value_name = "MODEL.KNOB=V1,V2,..")]
+    vary: Vec<String>,
     /// Also measure the peers (tokio, async-executor; needs --features peers).
     #[arg(long)]
     peers: bool,
@@ -231,6 +235,7 @@ pub fn list() -> String {
         };
         out.push_str(&format!("  {:<18} {}{status}\n", m.name, m.describe));
     }
+    out.push_str(&crate::vary::list());
     out
 }
 
@@ -304,7 +309,18 @@ fn resolve_models(names: &[String], peers: bool) -> Result<Vec<&'static dyn Mode
 
 fn run_command(args: RunArgs) -> Result<(), LabError> {
     let experiments = resolve_experiments(&args.only)?;
-    let models = resolve_models(&args.models, args.peers)?;
+    let mut models = resolve_models(&args.models, args.peers)?;
+    for vary in &args.vary {
+        for model in crate::vary::parse(vary).map_err(LabError::Usage)? {
+            if models.iter().any(|m| m.name() == model.name()) {
+                return Err(LabError::Usage(format!(
+                    "--vary: column `{}` asked for twice (accepted: each value once)",
+                    model.name()
+                )));
+            }
+            models.push(model);
+        }
+    }
     let sizing = if args.tiny {
         Sizing::Tiny
     } else if args.quick {

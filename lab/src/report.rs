@@ -4,7 +4,7 @@
 //! The report opens with the answer: the machine, the verdicts (the best model for each
 //! question this run has figures for, with the figure), the comparison table of docs/lab.md
 //! and the checks against trusted tools. Then one section per experiment, in the file's
-//! order, with every model overlaid in one chart per figure (see [`sections`]); values show
+//! order, with every model overlaid in one chart per figure (see `report/sections.rs`); values show
 //! on hover. What was not measured, and the full table (folded), close it.
 //!
 //! The compare page draws the same charts from several result files: a model keeps its

@@ -73,7 +73,7 @@ impl Grid {
 }
 
 impl Grid {
-    /// Plain text no wider than `width`: cells wrap at [`CELL_WIDTH`], and when the columns
+    /// Plain text no wider than `width`: cells wrap at `CELL_WIDTH`, and when the columns
     /// still do not fit they are split into several tables, each repeating the first column.
     pub fn to_text_fit(&self, width: usize) -> String {
         let wrapped: Vec<Vec<Vec<String>>> = std::iter::once(&self.header)

@@ -208,6 +208,11 @@ impl Experiment for Fairness {
                 cap = format!("; capped at {limit} units: {why}");
             }
         }
+        let most = crate::models::process::FAIR_PROCESSES;
+        if model.kind() == Kind::Process && units > most {
+            units = most;
+            cap = format!("; capped at {most} units, each a process start");
+        }
         let run_for = Duration::from_millis(ctx.sizing.pick(RUN_MS));
         match model.fairness_turns(units, run_for) {
             Ok(turns) => {

@@ -21,6 +21,7 @@ pub mod fairness;
 pub mod ipc;
 pub mod latency;
 pub mod scale;
+pub mod sharing;
 pub mod spawn;
 pub mod speedup;
 pub mod switch;
@@ -51,6 +52,7 @@ pub fn catalogue() -> Vec<&'static dyn Experiment> {
         &blocking::Blocking,
         &fairness::Fairness,
         &echo::Echo,
+        &sharing::Sharing,
     ]
 }
 
@@ -110,7 +112,7 @@ impl Sizing {
                 "docs/lab.md default workloads, 5 samples per batch; scale up to 1,000,000 tasks / 10,000 threads"
             }
             Sizing::Quick => {
-                "quick: counts scaled down, mostly by 10 (yield 100,000; pingpong 20,000 tasks, 5,000/1,000 threads and processes; spawn 10,000 tasks, 200 threads, 20 processes; speedup 400 chunks; ipc rounds / 10), 3 samples; scale up to 100,000 tasks / 1,000 threads / 100 processes; latency 200 idle and 100 loaded probes with 1,000 background units; blocking 0.5 s; fairness 0.2 s; echo one rate (10,000/s) for 0.5 s"
+                "quick: counts scaled down, mostly by 10 (yield 100,000; pingpong 20,000 tasks, 5,000/1,000 threads and processes; spawn 10,000 tasks, 200 threads, 20 processes; speedup 400 chunks; ipc rounds / 10), 3 samples; scale up to 100,000 tasks / 1,000 threads / 100 processes; latency 200 idle and 100 loaded probes with 1,000 background units; blocking 0.5 s; fairness 0.2 s; echo one rate (10,000/s) for 0.5 s; sharing 50,000 increments (processes 10,000); fairness at most 100 processes"
             }
             Sizing::Tiny => "tiny (test mode): counts scaled down about 1,000 times, 2 samples",
         }

@@ -82,6 +82,16 @@ impl Model for AsyncExecutor {
         })
     }
 
+    fn sharing(&self, way: super::Share, units: u64, total: u64) -> Outcome<Duration> {
+        workloads::on::<AsyncExecutorRt, _, _>(1, units + 2, move |sp| {
+            workloads::sharing::<AsyncExecutorRt>(sp, way, units, total)
+        })
+    }
+
+    fn sharing_note(&self, way: super::Share) -> Option<&'static str> {
+        Some(workloads::sharing_note(way))
+    }
+
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
         let threads = 1;
         workloads::on::<AsyncExecutorRt, _, _>(threads, workers as u64 + 1, move |sp| {

@@ -1,16 +1,20 @@
-//! A minimal capacity-1 channel for executors that have none of their own (the naive
-//! baseline): a mutex around one slot and the two wakers. Plain and correct, like the
-//! executor it serves; the real channels are `switchyard_runtime::sync::mpsc` and tokio's.
+//! A minimal bounded channel for executors that have none of their own (the naive
+//! baseline): a mutex around a queue of `capacity` values, the receiver's waker and the
+//! waiting senders' wakers (all woken when a slot frees: plain, not fast). Plain and correct,
+//! like the executor it serves; the real channels are `switchyard_runtime::sync::mpsc` and
+//! tokio's.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 struct State<T> {
-    slot: Option<T>,
+    queue: VecDeque<T>,
+    capacity: usize,
     receiver: Option<Waker>,
-    sender: Option<Waker>,
+    senders: Vec<Waker>,
 }
 
 /// The sending half.
@@ -18,12 +22,19 @@ pub struct Sender<T>(Arc<Mutex<State<T>>>);
 /// The receiving half.
 pub struct Receiver<T>(Arc<Mutex<State<T>>>);
 
-/// A channel that holds at most one value.
-pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Sender<T> {
+        Sender(Arc::clone(&self.0))
+    }
+}
+
+/// A channel that holds at most `capacity` values (at least one).
+pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let state = Arc::new(Mutex::new(State {
-        slot: None,
+        queue: VecDeque::new(),
+        capacity: capacity.max(1),
         receiver: None,
-        sender: None,
+        senders: Vec::new(),
     }));
     (Sender(Arc::clone(&state)), Receiver(state))
 }
@@ -58,11 +69,13 @@ impl<T> Future for Send<'_, T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let waker = {
             let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            if state.slot.is_some() {
-                state.sender = Some(cx.waker().clone());
+            if state.queue.len() >= state.capacity {
+                state.senders.push(cx.waker().clone());
                 return Poll::Pending;
             }
-            state.slot = self.value.take();
+            if let Some(value) = self.value.take() {
+                state.queue.push_back(value);
+            }
             state.receiver.take()
         };
         if let Some(waker) = waker {
@@ -80,17 +93,17 @@ pub struct Recv<'a, T> {
 impl<T> Future for Recv<'_, T> {
     type Output = T;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        let (value, waker) = {
+        let (value, senders) = {
             let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            match state.slot.take() {
-                Some(value) => (value, state.sender.take()),
+            match state.queue.pop_front() {
+                Some(value) => (value, std::mem::take(&mut state.senders)),
                 None => {
                     state.receiver = Some(cx.waker().clone());
                     return Poll::Pending;
                 }
             }
         };
-        if let Some(waker) = waker {
+        for waker in senders {
             waker.wake();
         }
         Poll::Ready(value)

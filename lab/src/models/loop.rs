@@ -34,7 +34,7 @@ pub struct Loop;
 const SPARE_TASKS: usize = 16;
 
 fn event_loop(tasks: u64) -> Outcome<EventLoop> {
-    EventLoop::builder()
+    crate::vary::loop_knobs(EventLoop::builder())
         .task_capacity(tasks as usize + SPARE_TASKS)
         .build()
         .map_err(|e| Skip(format!("the loop failed to start: {e}")))
@@ -94,6 +94,16 @@ impl Model for Loop {
 
     fn spawn_join(&self, n: u64) -> Outcome<Duration> {
         workloads::on::<LoopRt, _, _>(1, n + 2, move |sp| workloads::spawn_join::<LoopRt>(sp, n))
+    }
+
+    fn sharing(&self, way: super::Share, units: u64, total: u64) -> Outcome<Duration> {
+        workloads::on::<LoopRt, _, _>(1, units + 2, move |sp| {
+            workloads::sharing::<LoopRt>(sp, way, units, total)
+        })
+    }
+
+    fn sharing_note(&self, way: super::Share) -> Option<&'static str> {
+        Some(workloads::sharing_note(way))
     }
 
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {

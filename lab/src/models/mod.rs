@@ -207,6 +207,38 @@ pub struct Turns {
     pub max_gap_ns: u64,
 }
 
+/// How the units of `sharing` make their increments of one counter (docs/lab.md,
+/// "sharing").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Share {
+    /// Each increment under the model's mutex.
+    Lock,
+    /// Each increment one `fetch_add` on a shared atomic (shared memory for processes).
+    Atomic,
+    /// Each increment one message to an owner unit, which alone touches the counter.
+    Message,
+}
+
+impl Share {
+    /// Every way, in the experiment's order.
+    pub const ALL: [Share; 3] = [Share::Lock, Share::Atomic, Share::Message];
+
+    /// As the variant names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Share::Lock => "lock",
+            Share::Atomic => "atomic",
+            Share::Message => "message",
+        }
+    }
+}
+
+/// The share of `total` increments that unit `i` of `units` makes (they differ by one at
+/// most and add up to `total`).
+pub fn share_of(total: u64, units: u64, i: u64) -> u64 {
+    total / units + u64::from(i < total % units)
+}
+
 /// A concurrency model under measurement. See the [module docs](self).
 pub trait Model: Sync {
     /// The model's name, as `--models` takes it.
@@ -330,6 +362,21 @@ pub trait Model: Sync {
         Err(Skip::unsupported(self.name()))
     }
 
+    /// `units` units together make `total` increments of one counter, each by `way`
+    /// ([`Share`], [`share_of`]); the time from the start signal until the counter reads
+    /// `total` (a count that does not is an error, never a figure).
+    fn sharing(&self, way: Share, units: u64, total: u64) -> Outcome<Duration> {
+        let _ = (way, units, total);
+        Err(Skip::unsupported(self.name()))
+    }
+
+    /// How the model makes each [`Share`] way (the mutex and channel it uses), for the
+    /// `sharing` rows' notes.
+    fn sharing_note(&self, way: Share) -> Option<&'static str> {
+        let _ = way;
+        None
+    }
+
     /// Serves TCP echo on `listener`: accepts exactly `connections` connections and echoes
     /// each (every byte read is written back) until its peer closes it; returns when all are
     /// closed. The client runs on threads of its own ([`crate::experiments::echo`]).
@@ -368,7 +415,7 @@ pub fn catalogue() -> Vec<Entry> {
     #[cfg(not(feature = "peers"))]
     let (tokio_ct, async_exec): (Result<&'static dyn Model, _>, Result<&'static dyn Model, _>) =
         (Err(PEERS_OFF), Err(PEERS_OFF));
-    vec![
+    let mut entries = vec![
         Entry {
             name: "loop",
             describe: "switchyard's cooperative single-threaded event loop (the asyncio model)",
@@ -441,7 +488,10 @@ pub fn catalogue() -> Vec<Entry> {
             model: Ok(&crate::python::MULTIPROCESSING),
             peer: true,
         },
-    ]
+    ];
+    // The runtimes a user brought ([`crate::Lab`]), after the built-ins.
+    entries.extend_from_slice(crate::custom::registered());
+    entries
 }
 
 /// The models a run measures by default: every built one that is not a peer, plus the
@@ -454,9 +504,19 @@ pub fn defaults(peers: bool) -> Vec<&'static dyn Model> {
         .collect()
 }
 
-/// Looks a model up by name.
+/// Looks a model up by name (a `--vary` column's name `MODEL[KNOB=V]` too).
 pub fn find(name: &str) -> Option<Entry> {
-    catalogue().into_iter().find(|e| e.name == name)
+    catalogue()
+        .into_iter()
+        .find(|e| e.name == name)
+        .or_else(|| {
+            crate::vary::find(name).map(|m| Entry {
+                name: m.name(),
+                describe: m.describe(),
+                model: Ok(m),
+                peer: false,
+            })
+        })
 }
 
 /// Waits until `done()` holds, yielding the CPU between looks (used where a unit must
@@ -464,5 +524,20 @@ pub fn find(name: &str) -> Option<Entry> {
 pub(crate) fn spin_until(done: impl Fn() -> bool) {
     while !done() {
         std::thread::yield_now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_add_up_to_the_total_and_differ_by_one_at_most() {
+        for (total, units) in [(1_000_000, 16), (10, 3), (2, 4), (0, 1)] {
+            let shares: Vec<u64> = (0..units).map(|i| share_of(total, units, i)).collect();
+            assert_eq!(shares.iter().sum::<u64>(), total, "{total} by {units}");
+            let (min, max) = (shares.iter().min().unwrap(), shares.iter().max().unwrap());
+            assert!(max - min <= 1, "{shares:?}");
+        }
     }
 }

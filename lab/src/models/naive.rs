@@ -79,6 +79,16 @@ impl Model for Naive {
         workloads::on::<NaiveRt, _, _>(1, n + 2, move |sp| workloads::spawn_join::<NaiveRt>(sp, n))
     }
 
+    fn sharing(&self, way: super::Share, units: u64, total: u64) -> Outcome<Duration> {
+        workloads::on::<NaiveRt, _, _>(1, units + 2, move |sp| {
+            workloads::sharing::<NaiveRt>(sp, way, units, total)
+        })
+    }
+
+    fn sharing_note(&self, way: super::Share) -> Option<&'static str> {
+        Some(workloads::sharing_note(way))
+    }
+
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
         let threads = 1;
         workloads::on::<NaiveRt, _, _>(threads, workers as u64 + 1, move |sp| {
@@ -140,8 +150,8 @@ impl Model for Naive {
 }
 
 /// The naive executor as a [`Runtime`]: one executor on the calling thread; spawn through its
-/// `Spawner`; its yield and timer (a thread per sleep); the lab's one-slot channel
-/// ([`chan`], the only capacity the workloads ask for).
+/// `Spawner`; its yield and timer (a thread per sleep); the lab's plain bounded channel
+/// ([`chan`]).
 pub struct NaiveRt;
 
 impl Runtime for NaiveRt {
@@ -187,8 +197,7 @@ impl Runtime for NaiveRt {
     }
 
     fn channel<T: Send + 'static>(capacity: usize) -> (chan::Sender<T>, chan::Receiver<T>) {
-        debug_assert_eq!(capacity, 1, "the naive model's channel has one slot");
-        chan::channel()
+        chan::channel(capacity)
     }
 
     async fn send<T: Send + 'static>(tx: &chan::Sender<T>, value: T) -> bool {

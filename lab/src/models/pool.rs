@@ -48,7 +48,7 @@ fn default_workers() -> usize {
 /// may use, here only CPU 0) would stack every worker on CPU 0: the start hook places each
 /// thread itself, by the index in its name.
 fn pool(workers: usize) -> Outcome<Pool> {
-    Pool::builder()
+    crate::vary::pool_knobs(Pool::builder())
         .workers(workers)
         .thread_name(|i| format!("lab-pool-{i}"))
         .on_thread_start(move || {
@@ -65,7 +65,7 @@ fn pool(workers: usize) -> Outcome<Pool> {
 
 /// A pool of one worker, pinned to CPU `cpu` (an id).
 fn pinned_pool(cpu: usize) -> Outcome<Pool> {
-    Pool::builder()
+    crate::vary::pool_knobs(Pool::builder())
         .workers(1)
         .on_thread_start(move || {
             machine::pin_to_cpu(cpu);
@@ -253,6 +253,16 @@ impl Model for PoolModel {
             }
             Ok(())
         })?
+    }
+
+    fn sharing(&self, way: super::Share, units: u64, total: u64) -> Outcome<Duration> {
+        workloads::on::<PoolRt, _, _>(default_workers(), units + 2, move |sp| {
+            workloads::sharing::<PoolRt>(sp, way, units, total)
+        })
+    }
+
+    fn sharing_note(&self, way: super::Share) -> Option<&'static str> {
+        Some(workloads::sharing_note(way))
     }
 
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {

@@ -20,6 +20,21 @@
 //! * `ipc` moves a message of each size to a child and back over four mechanisms: the framed
 //!   `channel`, two raw `pipe`s, a raw `unix` socketpair, and two `shm` rings.
 //!
+//! * `sharing` starts its units as child processes (placed on the CPUs of the mask in turn),
+//!   which wait for a start signal over their channel: `atomic` is `fetch_add` on an
+//!   `AtomicU64` in a [`SharedRegion`] all of them map; `lock` guards a plain increment in that
+//!   region with a test-and-set lock on an `AtomicU32` beside it, spinning then yielding
+//!   (processes share no mutex of the launcher's); `message` is one 8-byte `write` per
+//!   increment into one pipe that every unit holds, read by this process, the owner.
+//!
+//! * `blocking` starts its reporters as child processes (started together as `fairness`'s
+//!   units, each sleeping with `std::thread::sleep` on its grid from its own start instant),
+//!   and this process makes the blocking calls, which hold up only itself;
+//! * `fairness` starts its units as child processes (at most [`FAIR_PROCESSES`], each a
+//!   process start), each pinned where the lab pinned itself (`--pin`: the first CPU), started
+//!   together by one write to a pipe they all block on, each taking turns with `sched_yield`
+//!   for the run's time on its own clock;
+//!
 //! * `latency` probes in a child process sleeping with `std::thread::sleep` (the OS timer);
 //!   `loaded` adds up to [`BACKGROUND_PROCESSES`] processes looping on `sched_yield`.
 //!
@@ -30,6 +45,7 @@ use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use switchyard_runtime::process::{
@@ -40,7 +56,11 @@ use switchyard_scheduler::procs::{self, ProcessPool};
 
 use hdrhistogram::Histogram;
 
-use super::{Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip};
+use super::{
+    Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Share, Skip, Turns,
+    share_of,
+};
+use crate::experiments::blocking;
 use crate::{machine, stats};
 
 /// See the [module docs](self).
@@ -51,6 +71,9 @@ const PIPE_ECHO: &str = "lab.pipe_echo";
 const PROBE: &str = "lab.probe";
 const YIELDER: &str = "lab.yielder";
 
+/// Units of `fairness` at most: each is a process start (docs/lab.md).
+pub const FAIR_PROCESSES: u64 = 100;
+
 /// Background processes of `latency / loaded` at most: each is a process start, and 10,000
 /// of them would take the whole run's budget.
 pub const BACKGROUND_PROCESSES: u64 = 100;
@@ -58,6 +81,9 @@ const EXIT: &str = "lab.exit";
 const PARK: &str = "lab.park";
 const IPC: &str = "lab.ipc";
 const SPEEDUP: &str = "lab.speedup";
+const SHARE: &str = "lab.share";
+const FAIR: &str = "lab.fair";
+const REPORTER: &str = "lab.reporter";
 
 /// Chunks of the speedup job per task message, relative to the per-worker share: each worker
 /// gets about this many messages, so the IPC of a message (tens of µs) is amortised over many
@@ -78,6 +104,9 @@ pub fn entries() -> Vec<Entry> {
         Entry::new(EXIT, |_| {}),
         Entry::new(PARK, park_child),
         Entry::new(IPC, ipc_child),
+        Entry::new(SHARE, share_child),
+        Entry::new(FAIR, fair_child),
+        Entry::new(REPORTER, reporter_child),
         procs::task(SPEEDUP, crate::experiments::speedup::chunk),
     ]
 }
@@ -296,6 +325,370 @@ fn pss_bytes(pid: i32) -> u64 {
         .find_map(|l| l.strip_prefix("Pss:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
+}
+
+/// What a `sharing` unit is asked to do: its way (`Share as u8`), its share of the
+/// increments, and the CPU to run on.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ShareSetup {
+    way: u8,
+    count: u64,
+    cpu: u32,
+}
+
+/// The `lock` of the process model's `sharing`: the word at offset 0 of the region.
+const SHARE_LOCK: usize = 0;
+/// The counter: the word at offset 8.
+const SHARE_COUNTER: usize = 8;
+
+/// A `sharing` unit in a process of its own: receives its [`ShareSetup`] with the shared
+/// region (`lock`, `atomic`) or the pipe's write end (`message`), says it is ready, waits for
+/// the start signal, makes its increments and says it is done.
+fn share_child(mut channel: Channel) {
+    let Ok((setup, fd)) = channel.recv_with_fd::<ShareSetup>() else {
+        return;
+    };
+    machine::pin_to_cpu(setup.cpu as usize);
+    let region = if setup.way == Share::Message as u8 {
+        None
+    } else {
+        match fd.try_clone().map(SharedRegion::from_fd) {
+            Ok(Ok(region)) => Some(region),
+            _ => return,
+        }
+    };
+    if channel.send(&()).is_err() || channel.recv::<()>().is_err() {
+        return;
+    }
+    match (setup.way, &region) {
+        (w, Some(region)) if w == Share::Lock as u8 => {
+            let (Ok(lock), Ok(counter)) = (
+                region.atomic_u32(SHARE_LOCK),
+                region.atomic_u64(SHARE_COUNTER),
+            ) else {
+                return;
+            };
+            for _ in 0..setup.count {
+                let mut spins = 0u32;
+                while lock
+                    .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
+                    .is_err()
+                {
+                    spins += 1;
+                    if spins < 64 {
+                        std::hint::spin_loop();
+                    } else {
+                        std::thread::yield_now();
+                    }
+                }
+                // Under the lock: a plain read-modify-write, as a mutex protects.
+                counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                lock.store(0, Ordering::Release);
+            }
+        }
+        (w, Some(region)) if w == Share::Atomic as u8 => {
+            let Ok(counter) = region.atomic_u64(SHARE_COUNTER) else {
+                return;
+            };
+            for _ in 0..setup.count {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        _ => {
+            let one = 1u64.to_ne_bytes();
+            for _ in 0..setup.count {
+                if rustix::io::write(&fd, &one) != Ok(one.len()) {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = channel.send(&());
+}
+
+/// A `fairness` unit in a process of its own: receives `(cpu, run_for in ns)` with the read
+/// end of the start pipe; pins itself (unless [`NO_PIN`]), says it is ready, blocks until it
+/// reads its one byte of the start signal, then takes turns (a count, the longest gap since
+/// the previous one, as [`crate::experiments::fairness::Tally`]) with a `sched_yield` after
+/// each until `run_for` has passed on its own clock; answers `(iterations, max_gap_ns)`.
+fn fair_child(mut channel: Channel) {
+    let Ok(((cpu, run_for_ns), go)) = channel.recv_with_fd::<(u32, u64)>() else {
+        return;
+    };
+    if cpu != NO_PIN {
+        machine::pin_to_cpu(cpu as usize);
+    }
+    let mut byte = [0u8; 1];
+    if channel.send(&()).is_err() || rustix::io::read(&go, &mut byte) != Ok(1) {
+        return;
+    }
+    let start = Instant::now();
+    let run_for = Duration::from_nanos(run_for_ns);
+    let (mut last, mut iterations, mut max_gap) = (start, 0u64, 0u64);
+    loop {
+        let now = Instant::now();
+        max_gap = max_gap.max(now.saturating_duration_since(last).as_nanos() as u64);
+        last = now;
+        if now.saturating_duration_since(start) >= run_for {
+            break;
+        }
+        iterations += 1;
+        std::thread::yield_now();
+    }
+    let _ = channel.send(&(iterations, max_gap));
+}
+
+/// The CPU this thread is pinned to, if its affinity mask holds exactly one (the lab's
+/// `--pin`); [`NO_PIN`] otherwise. A child of the fork server does not inherit the mask, so
+/// the units are told it.
+fn own_pin() -> u32 {
+    match rustix::thread::sched_getaffinity(None) {
+        Ok(set) if set.count() == 1 => (0..rustix::thread::CpuSet::MAX_CPU)
+            .find(|&cpu| set.is_set(cpu))
+            .map_or(NO_PIN, |cpu| cpu as u32),
+        _ => NO_PIN,
+    }
+}
+
+/// What a `blocking` reporter process is told: its index and the load, durations in ns.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ReporterSetup {
+    cpu: u32,
+    i: u64,
+    others: u64,
+    period: u64,
+    call: u64,
+    call_every: u64,
+    run_for: u64,
+}
+
+/// A `blocking` reporter in a process of its own: receives its [`ReporterSetup`] with the
+/// start pipe's read end, says it is ready, blocks until it reads its byte of the start
+/// signal, then sleeps and reports on the grid of reporter `i` (as the thread model's, with
+/// `std::thread::sleep`), from its own start instant; answers its lateness, every deadline and
+/// the slept ones, in ns.
+fn reporter_child(mut channel: Channel) {
+    let Ok((setup, go)) = channel.recv_with_fd::<ReporterSetup>() else {
+        return;
+    };
+    if setup.cpu != NO_PIN {
+        machine::pin_to_cpu(setup.cpu as usize);
+    }
+    let load = Blocking {
+        others: setup.others,
+        period: Duration::from_nanos(setup.period),
+        call: Duration::from_nanos(setup.call),
+        call_every: Duration::from_nanos(setup.call_every),
+        run_for: Duration::from_nanos(setup.run_for),
+    };
+    let mut byte = [0u8; 1];
+    if channel.send(&()).is_err() || rustix::io::read(&go, &mut byte) != Ok(1) {
+        return;
+    }
+    let t0 = Instant::now();
+    let mut out = blocking::Reports::for_reporter(&load, setup.i);
+    let mut deadline = t0 + blocking::first_deadline(&load, setup.i);
+    for _ in 0..blocking::reports(&load, setup.i) {
+        let ahead = deadline.saturating_duration_since(Instant::now());
+        std::thread::sleep(ahead);
+        out.record(deadline, !ahead.is_zero());
+        deadline += load.period;
+    }
+    let _ = channel.send(&(out.all, out.slept));
+}
+
+/// The process model's `blocking`: `load.others` reporter processes ([`reporter_child`]) and
+/// the blocking calls made by this process, which alone they hold up.
+fn blocking_processes(load: Blocking) -> Outcome<Blocked> {
+    let failed = |e: &dyn std::fmt::Display| Skip(format!("blocking failed: {e}"));
+    let (go_r, go_w) =
+        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| failed(&e))?;
+    let cpu = own_pin();
+    let mut children = Vec::with_capacity(load.others as usize);
+    let mut channels = Vec::with_capacity(load.others as usize);
+    let result = (|| -> Outcome<Blocked> {
+        for i in 0..load.others {
+            let mut child =
+                process::start(REPORTER, StartMethod::ForkServer).map_err(|e| skip("start", e))?;
+            let mut channel = child.take_channel().expect("fresh child has its channel");
+            children.push(child);
+            let setup = ReporterSetup {
+                cpu,
+                i,
+                others: load.others,
+                period: load.period.as_nanos() as u64,
+                call: load.call.as_nanos() as u64,
+                call_every: load.call_every.as_nanos() as u64,
+                run_for: load.run_for.as_nanos() as u64,
+            };
+            channel
+                .send_with_fd(&setup, go_r.as_fd())
+                .map_err(|e| failed(&e))?;
+            channels.push(channel);
+        }
+        for channel in &mut channels {
+            channel.recv::<()>().map_err(|e| failed(&e))?;
+        }
+        let signal = vec![1u8; channels.len()];
+        let mut sent = 0;
+        while sent < signal.len() {
+            sent += rustix::io::write(&go_w, &signal[sent..]).map_err(|e| failed(&e))?;
+        }
+        let t0 = Instant::now();
+        let mut calls = 0;
+        for start in blocking::calls(&load) {
+            std::thread::sleep((t0 + start).saturating_duration_since(Instant::now()));
+            // The blocking call: this process, and only it, is held up.
+            std::thread::sleep(load.call);
+            calls += 1;
+        }
+        let mut samples = Vec::with_capacity(channels.len());
+        for channel in &mut channels {
+            let (all, slept) = channel
+                .recv::<(Vec<u64>, Vec<u64>)>()
+                .map_err(|e| failed(&e))?;
+            samples.push(blocking::Reports { all, slept });
+        }
+        Ok(blocking::blocked(&samples, calls))
+    })();
+    drop(channels);
+    for mut child in children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    result
+}
+
+/// The process model's `fairness` (see the [module docs](self)).
+fn fairness_processes(units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
+    let failed = |e: &dyn std::fmt::Display| Skip(format!("fairness failed: {e}"));
+    let (go_r, go_w) =
+        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| failed(&e))?;
+    let cpu = own_pin();
+    let mut children = Vec::with_capacity(units as usize);
+    let mut channels = Vec::with_capacity(units as usize);
+    let result = (|| -> Outcome<Vec<Turns>> {
+        for _ in 0..units {
+            let mut child =
+                process::start(FAIR, StartMethod::ForkServer).map_err(|e| skip("start", e))?;
+            let mut channel = child.take_channel().expect("fresh child has its channel");
+            children.push(child);
+            channel
+                .send_with_fd(&(cpu, run_for.as_nanos() as u64), go_r.as_fd())
+                .map_err(|e| failed(&e))?;
+            channels.push(channel);
+        }
+        for channel in &mut channels {
+            channel.recv::<()>().map_err(|e| failed(&e))?;
+        }
+        // One write wakes every unit blocked on the pipe; each takes its one byte.
+        let signal = vec![1u8; units as usize];
+        let mut sent = 0;
+        while sent < signal.len() {
+            sent += rustix::io::write(&go_w, &signal[sent..]).map_err(|e| failed(&e))?;
+        }
+        let mut turns = Vec::with_capacity(channels.len());
+        for channel in &mut channels {
+            let (iterations, max_gap_ns) = channel.recv::<(u64, u64)>().map_err(|e| failed(&e))?;
+            turns.push(Turns {
+                iterations,
+                max_gap_ns,
+            });
+        }
+        Ok(turns)
+    })();
+    drop(channels);
+    for mut child in children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    result
+}
+
+/// The process model's `sharing` (see the [module docs](self)).
+fn sharing_processes(way: Share, units: u64, total: u64) -> Outcome<Duration> {
+    let failed = |e: &dyn std::fmt::Display| Skip(format!("sharing / {} failed: {e}", way.name()));
+    let units = units.max(1);
+    let region = SharedRegion::new(64).map_err(|e| failed(&e))?;
+    let (pipe_r, pipe_w) =
+        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| failed(&e))?;
+    let cpus = machine::start_cpus();
+    let mut children = Vec::with_capacity(units as usize);
+    let mut channels = Vec::with_capacity(units as usize);
+    let result = (|| -> Outcome<Duration> {
+        for i in 0..units {
+            let mut child =
+                process::start(SHARE, StartMethod::ForkServer).map_err(|e| skip("start", e))?;
+            let mut channel = child.take_channel().expect("fresh child has its channel");
+            children.push(child);
+            let setup = ShareSetup {
+                way: way as u8,
+                count: share_of(total, units, i),
+                cpu: cpus[i as usize % cpus.len()] as u32,
+            };
+            let fd = if way == Share::Message {
+                pipe_w.as_fd()
+            } else {
+                region.as_fd()
+            };
+            channel.send_with_fd(&setup, fd).map_err(|e| failed(&e))?;
+            channels.push(channel);
+        }
+        for channel in &mut channels {
+            channel.recv::<()>().map_err(|e| failed(&e))?;
+        }
+        let start = Instant::now();
+        for channel in &mut channels {
+            channel.send(&()).map_err(|e| failed(&e))?;
+        }
+        let mut owned = 0u64;
+        if way == Share::Message {
+            // The owner: reads whole 8-byte messages (a pipe write of 8 bytes is atomic)
+            // until every increment has arrived.
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut carry = 0usize;
+            let mut received = 0u64;
+            while received < total {
+                let n = rustix::io::read(&pipe_r, &mut buf[carry..]).map_err(|e| failed(&e))?;
+                if n == 0 {
+                    return Err(failed(&"the pipe closed early"));
+                }
+                let have = carry + n;
+                let whole = have / 8 * 8;
+                for message in buf[..whole].chunks_exact(8) {
+                    owned += u64::from_ne_bytes(message.try_into().expect("8 bytes"));
+                    received += 1;
+                }
+                buf.copy_within(whole..have, 0);
+                carry = have - whole;
+            }
+        }
+        for channel in &mut channels {
+            channel.recv::<()>().map_err(|e| failed(&e))?;
+        }
+        let elapsed = start.elapsed();
+        let count = if way == Share::Message {
+            owned
+        } else {
+            region
+                .atomic_u64(SHARE_COUNTER)
+                .map_err(|e| failed(&e))?
+                .load(Ordering::Acquire)
+        };
+        if count != total {
+            return Err(Skip(format!(
+                "sharing / {}: the counter reads {count}, not {total}",
+                way.name()
+            )));
+        }
+        Ok(elapsed)
+    })();
+    drop(channels);
+    for mut child in children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    result
 }
 
 /// What the ipc child is asked to do.
@@ -653,5 +1046,29 @@ impl Model for Process {
 
     fn ipc_round_trips(&self, mechanism: &str, size: usize, round_trips: u64) -> Outcome<Duration> {
         ipc_parent(mechanism, size, round_trips)
+    }
+
+    fn sharing(&self, way: Share, units: u64, total: u64) -> Outcome<Duration> {
+        sharing_processes(way, units, total)
+    }
+
+    fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
+        fairness_processes(units, run_for)
+    }
+
+    fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
+        blocking_processes(load)
+    }
+
+    fn sharing_note(&self, way: Share) -> Option<&'static str> {
+        Some(match way {
+            Share::Lock => {
+                "a test-and-set lock (spin, then sched_yield) on an AtomicU32 in a SharedRegion: processes share no mutex of the launcher's"
+            }
+            Share::Atomic => "AtomicU64::fetch_add (Relaxed) in a SharedRegion every unit maps",
+            Share::Message => {
+                "one 8-byte write per increment into one pipe all units hold; the measuring process, the owner, reads it"
+            }
+        })
     }
 }

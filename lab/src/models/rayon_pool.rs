@@ -14,7 +14,10 @@ use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 
-use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns};
+use super::{
+    Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Share, Skip, Turns,
+    share_of,
+};
 use crate::experiments::speedup::{chunk, place_worker};
 use crate::machine;
 
@@ -102,6 +105,58 @@ impl Model for Rayon {
         Err(Skip::not_applicable(
             "rayon jobs run to completion: they cannot wait for a message",
         ))
+    }
+
+    fn sharing(&self, way: Share, units: u64, total: u64) -> Outcome<Duration> {
+        if way == Share::Message {
+            return Err(Skip::not_applicable(
+                "rayon jobs must not block on one another: an owner job waiting on a channel holds one of the pool's threads",
+            ));
+        }
+        let units = units.max(1);
+        let pool = pool(machine::cores())?;
+        let counter = AtomicU64::new(0);
+        let locked = std::sync::Mutex::new(0u64);
+        let start = Instant::now();
+        pool.scope(|s| {
+            for i in 0..units {
+                let (counter, locked) = (&counter, &locked);
+                s.spawn(move |_| {
+                    for _ in 0..share_of(total, units, i) {
+                        if way == Share::Lock {
+                            *locked
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+                        } else {
+                            counter.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        let elapsed = start.elapsed();
+        let count = if way == Share::Lock {
+            *locked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        } else {
+            counter.load(Ordering::Relaxed)
+        };
+        if count != total {
+            return Err(Skip(format!(
+                "sharing / {}: the counter reads {count}, not {total}",
+                way.name()
+            )));
+        }
+        Ok(elapsed)
+    }
+
+    fn sharing_note(&self, way: Share) -> Option<&'static str> {
+        match way {
+            Share::Lock => Some("std::sync::Mutex in scope jobs on a pool of one thread per core"),
+            Share::Atomic => Some("AtomicU64::fetch_add (Relaxed) in scope jobs"),
+            Share::Message => None,
+        }
     }
 
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::{
-    Blocked, Blocking, ECHO_BUFFER, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip,
-    Turns, spin_until,
+    Blocked, Blocking, ECHO_BUFFER, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Share,
+    Skip, Turns, share_of, spin_until,
 };
 use crate::experiments::blocking;
 use crate::experiments::fairness::{Race, Tally};
@@ -197,6 +197,81 @@ impl Model for Thread {
             let _ = handle.join();
         }
         Ok(start.elapsed())
+    }
+
+    fn sharing(&self, way: Share, units: u64, total: u64) -> Outcome<Duration> {
+        use std::sync::{Barrier, Mutex, mpsc};
+        let units = units.max(1);
+        let counter = AtomicU64::new(0);
+        let locked = Mutex::new(0u64);
+        // Every unit and the measuring thread meet here, so thread creation is not timed;
+        // the measuring thread arrives last (after every unit has said it is at the gate) and
+        // takes the start time before it opens the gate: after it, the units may already be
+        // done before the measuring thread runs again.
+        let gate = Barrier::new(units as usize + 1);
+        let arrived = AtomicU64::new(0);
+        let (tx, rx) = mpsc::sync_channel::<u64>(crate::workloads::SHARE_CHANNEL);
+        // The scope returns when every unit has finished.
+        let (start, owned) = std::thread::scope(|s| {
+            for i in 0..units {
+                let (counter, locked, gate, tx) = (&counter, &locked, &gate, tx.clone());
+                let arrived = &arrived;
+                s.spawn(move || {
+                    place_worker(i as usize, units as usize);
+                    arrived.fetch_add(1, Ordering::Release);
+                    gate.wait();
+                    for _ in 0..share_of(total, units, i) {
+                        match way {
+                            Share::Lock => {
+                                *locked.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+                            }
+                            Share::Atomic => {
+                                counter.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Share::Message => {
+                                if tx.send(1).is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            spin_until(|| arrived.load(Ordering::Acquire) == units);
+            let start = Instant::now();
+            gate.wait();
+            // The measuring thread is the owner of `message`: it alone adds to its counter.
+            let owned: u64 = if way == Share::Message {
+                rx.iter().take(total as usize).sum()
+            } else {
+                0
+            };
+            (start, owned)
+        });
+        let elapsed = start.elapsed();
+        let count = match way {
+            Share::Lock => *locked.lock().unwrap_or_else(PoisonError::into_inner),
+            Share::Atomic => counter.load(Ordering::Relaxed),
+            Share::Message => owned,
+        };
+        if count != total {
+            return Err(Skip(format!(
+                "sharing / {}: the counter reads {count}, not {total}",
+                way.name()
+            )));
+        }
+        Ok(elapsed)
+    }
+
+    fn sharing_note(&self, way: Share) -> Option<&'static str> {
+        Some(match way {
+            Share::Lock => "std::sync::Mutex; unit i on CPU i of the mask (mod its size)",
+            Share::Atomic => "AtomicU64::fetch_add (Relaxed); unit i on CPU i of the mask",
+            Share::Message => {
+                "one message per increment over std::sync::mpsc::sync_channel(1,024) to the measuring thread, the owner"
+            }
+        })
     }
 
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {

@@ -90,6 +90,16 @@ impl Model for TokioCt {
         })
     }
 
+    fn sharing(&self, way: super::Share, units: u64, total: u64) -> Outcome<Duration> {
+        workloads::on::<TokioCtRt, _, _>(1, units + 2, move |sp| {
+            workloads::sharing::<TokioCtRt>(sp, way, units, total)
+        })
+    }
+
+    fn sharing_note(&self, way: super::Share) -> Option<&'static str> {
+        Some(workloads::sharing_note(way))
+    }
+
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
         let threads = 1;
         workloads::on::<TokioCtRt, _, _>(threads, workers as u64 + 1, move |sp| {

@@ -173,6 +173,16 @@ impl Model for TokioMt {
         })
     }
 
+    fn sharing(&self, way: super::Share, units: u64, total: u64) -> Outcome<Duration> {
+        workloads::on::<TokioMtRt, _, _>(crate::machine::cores(), units + 2, move |sp| {
+            workloads::sharing::<TokioMtRt>(sp, way, units, total)
+        })
+    }
+
+    fn sharing_note(&self, way: super::Share) -> Option<&'static str> {
+        Some(workloads::sharing_note(way))
+    }
+
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
         let threads = workers;
         workloads::on::<TokioMtRt, _, _>(threads, workers as u64 + 1, move |sp| {

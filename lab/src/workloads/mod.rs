@@ -6,15 +6,16 @@
 //! runtime's own operations only. Dependencies run one way: experiments use models, models
 //! use workloads, workloads use the adapter trait and nothing above it.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use std::sync::{Arc, Mutex, PoisonError};
 
 use hdrhistogram::Histogram;
 
 use crate::adapter::Runtime;
 use crate::machine;
-use crate::models::{Outcome, Parked, Probe, Skip};
+use crate::models::{Outcome, Parked, Probe, Share, Skip, share_of};
 use crate::stats;
 
 pub mod cpu;
@@ -227,6 +228,112 @@ pub async fn ipc_channel<R: Runtime>(
     Ok(elapsed)
 }
 
+/// Slots of the channel the `sharing / message` senders share: room for a batch, so a
+/// sender waits only when the owner falls this far behind.
+pub const SHARE_CHANNEL: usize = 1024;
+
+/// `sharing`: `units` tasks together make `total` increments of one counter by `way`
+/// ([`Share`]): under a `std::sync::Mutex` (held for the increment only, never across an
+/// await), by `fetch_add` on an `AtomicU64`, or each as one message over the runtime's own
+/// channel ([`SHARE_CHANNEL`] slots, one clone of the sender per unit) to an owner task that
+/// alone holds the counter. The time from before the first spawn until every increment has
+/// landed; a counter that does not read `total` is an error.
+pub async fn sharing<R: Runtime>(
+    spawner: R::Spawner,
+    way: Share,
+    units: u64,
+    total: u64,
+) -> Outcome<Duration> {
+    let units = units.max(1);
+    let start = Instant::now();
+    let count = match way {
+        Share::Lock => {
+            let counter = Arc::new(Mutex::new(0u64));
+            let mut handles = Vec::with_capacity(units as usize);
+            for i in 0..units {
+                let counter = Arc::clone(&counter);
+                handles.push(R::spawn(&spawner, async move {
+                    for _ in 0..share_of(total, units, i) {
+                        *counter.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+                    }
+                })?);
+            }
+            for handle in handles {
+                R::join(handle).await.ok_or_else(failed)?;
+            }
+            *counter.lock().unwrap_or_else(PoisonError::into_inner)
+        }
+        Share::Atomic => {
+            let counter = Arc::new(AtomicU64::new(0));
+            let mut handles = Vec::with_capacity(units as usize);
+            for i in 0..units {
+                let counter = Arc::clone(&counter);
+                handles.push(R::spawn(&spawner, async move {
+                    for _ in 0..share_of(total, units, i) {
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
+                })?);
+            }
+            for handle in handles {
+                R::join(handle).await.ok_or_else(failed)?;
+            }
+            counter.load(Ordering::Relaxed)
+        }
+        Share::Message => {
+            let (tx, mut rx) = R::channel::<u64>(SHARE_CHANNEL);
+            // The owner takes exactly `total` messages (a runtime's channel need not say when
+            // its last sender is gone).
+            let owner = R::spawn(&spawner, async move {
+                let mut counter = 0u64;
+                for _ in 0..total {
+                    match R::recv(&mut rx).await {
+                        Some(one) => counter += one,
+                        None => break,
+                    }
+                }
+                counter
+            })?;
+            let mut handles = Vec::with_capacity(units as usize);
+            for i in 0..units {
+                let tx = tx.clone();
+                handles.push(R::spawn(&spawner, async move {
+                    for _ in 0..share_of(total, units, i) {
+                        if !R::send(&tx, 1).await {
+                            break;
+                        }
+                    }
+                })?);
+            }
+            drop(tx);
+            for handle in handles {
+                R::join(handle).await.ok_or_else(failed)?;
+            }
+            R::join(owner).await.ok_or_else(failed)?
+        }
+    };
+    let elapsed = start.elapsed();
+    if count != total {
+        return Err(Skip(format!(
+            "sharing / {}: the counter reads {count}, not {total}",
+            way.name()
+        )));
+    }
+    Ok(elapsed)
+}
+
+/// What a task model's `sharing` rows use ([`sharing`]), for their notes.
+pub fn sharing_note(way: Share) -> &'static str {
+    match way {
+        Share::Lock => {
+            "std::sync::Mutex, held for the increment only (the runtimes' async mutexes cost more)"
+        }
+        Share::Atomic => "AtomicU64::fetch_add (Relaxed)",
+        Share::Message => {
+            "one message per increment over the runtime's own channel (1,024 slots) to an owner task"
+        }
+    }
+}
+
 /// The answer of every task model for the `ipc` mechanisms other than `channel` (`pipe`,
 /// `unix`, `shm`: between threads or processes).
 pub fn ipc_not_applicable() -> Skip {
@@ -235,7 +342,7 @@ pub fn ipc_not_applicable() -> Skip {
     )
 }
 
-fn failed() -> Skip {
+pub(crate) fn failed() -> Skip {
     Skip("a workload task failed (panicked or was cancelled)".to_owned())
 }
 
