@@ -95,6 +95,19 @@ pub const KNOBS: &[Knob] = &[
         parse: |t| count(t, 0, 1024),
     },
     Knob {
+        model: "pool",
+        name: "spin_before_sleep",
+        takes: "whole microseconds 0..=1000 (0: never spin)",
+        default: "5 us, from the sweep in Builder::spin_before_sleep's doc (ping-pong against echo CPU per request)",
+        trades: "a worker that spins finds the next job without a futex round trip (switch pingpong_*, spawn) against CPU burnt that another thread could use (echo, blocking); shown by switch and spawn",
+        parse: |t| {
+            count(t, 0, 1000).map(|v| match v {
+                Value::Count(us) => Value::Duration(Duration::from_micros(us)),
+                other => other,
+            })
+        },
+    },
+    Knob {
         model: "loop",
         name: "polls_per_tick",
         takes: "a whole number 1..=100000",
@@ -105,7 +118,8 @@ pub const KNOBS: &[Knob] = &[
 ];
 
 /// Tunables the issue names that the builders do not expose (docs/lab.md says so).
-pub const NOT_EXPOSED: &str = "the deque bound, the coop budget and the spin before sleep are constants of the runtime, not builder knobs";
+pub const NOT_EXPOSED: &str =
+    "the deque bound and the coop budget are constants of the runtime, not builder knobs";
 
 /// One knob set to one value.
 #[derive(Debug, Clone, Copy)]
@@ -151,6 +165,7 @@ pub fn pool_knobs(builder: pool::Builder) -> pool::Builder {
         ("stall_time_slice", Value::Duration(d)) => builder.stall_time_slice(Some(d)),
         ("stall_time_slice", Value::Off) => builder.stall_time_slice(None),
         ("max_spare_threads", Value::Count(n)) => builder.max_spare_threads(n as usize),
+        ("spin_before_sleep", Value::Duration(d)) => builder.spin_before_sleep(d),
         _ => builder,
     }
 }
