@@ -402,7 +402,7 @@ mod tests {
     #[test]
     fn a_setting_reaches_the_builder_only_while_it_applies() {
         let setting = Setting {
-            knob: &KNOBS[4],
+            knob: KNOBS.iter().find(|k| k.name == "polls_per_tick").unwrap(),
             value: Value::Count(7),
         };
         assert!(current("loop").is_none());
