@@ -66,9 +66,12 @@ impl<F> ThreadBound<F> {
         }
     }
 
-    /// Whether the calling thread is the one the future is bound to.
-    fn is_home(&self) -> bool {
-        thread_key() == Some(self.thread)
+    /// Whether the calling thread is the one a future bound to `thread` belongs to. It takes
+    /// the field, not `&self`: a shared reference to the whole struct would cover the future,
+    /// and an async block's future holds references into itself that such a reborrow
+    /// invalidates (Miri's Stacked Borrows reported exactly that).
+    fn is_home(thread: u64) -> bool {
+        thread_key() == Some(thread)
     }
 }
 
@@ -77,20 +80,22 @@ impl<F: Future> Future for ThreadBound<F> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: nothing is moved out of `this`; `future` is re-pinned below.
+        let this = unsafe { self.get_unchecked_mut() };
         assert!(
-            self.is_home(),
+            Self::is_home(this.thread),
             "a local task was polled on a thread that did not spawn it (its scheduler moved a \
              Runnable of a task made by spawn_local to another thread)"
         );
-        // SAFETY: `self` is pinned and `future` is a field never moved out of it (only
+        // SAFETY: `this` was pinned and `future` is a field never moved out of it (only
         // dropped in place, in `drop`): structural pinning.
-        unsafe { self.map_unchecked_mut(|this| &mut *this.future) }.poll(cx)
+        unsafe { Pin::new_unchecked(&mut *this.future) }.poll(cx)
     }
 }
 
 impl<F> Drop for ThreadBound<F> {
     fn drop(&mut self) {
-        if self.is_home() {
+        if Self::is_home(self.thread) {
             // SAFETY: dropped once, here; the field is never used again.
             unsafe { ManuallyDrop::drop(&mut self.future) };
         } else {
@@ -170,6 +175,9 @@ mod tests {
     }
 
     #[test]
+    // The !Send future is leaked by design (touching it off its thread would be the bug the
+    // check prevents), and Miri reports every leak: the leak is the behaviour under test.
+    #[cfg_attr(miri, ignore = "leaks the future by design; Miri reports leaks")]
     fn a_local_task_polled_on_another_thread_completes_as_panicked() {
         let (runnable, join) = local_task();
         std::thread::spawn(move || runnable.run()).join().unwrap();
@@ -178,6 +186,9 @@ mod tests {
     }
 
     #[test]
+    // The !Send future is leaked by design (touching it off its thread would be the bug the
+    // check prevents), and Miri reports every leak: the leak is the behaviour under test.
+    #[cfg_attr(miri, ignore = "leaks the future by design; Miri reports leaks")]
     fn a_local_task_dropped_on_another_thread_completes_as_panicked() {
         let (runnable, join) = local_task();
         std::thread::spawn(move || drop(runnable)).join().unwrap();
