@@ -17,6 +17,7 @@
 //! worker's exit or a shutdown step half-way (shutdown.rs).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use switchyard_runtime::coop;
 use switchyard_runtime::task::{Runnable, TaskId};
 
 /// A closure job: fire-and-forget work. Panics are caught by [`Job::run`].
@@ -69,7 +70,11 @@ impl Job {
                 let _woken = runnable.run();
                 Ran::Done
             }
-            Job::Closure(f) => match catch_unwind(AssertUnwindSafe(f)) {
+            // A task's poll gets its fresh budget from `Runnable::run`; a closure gets one here,
+            // so a runtime resource it polls (through a nested `block_on`) spends it too.
+            Job::Closure(f) => match catch_unwind(AssertUnwindSafe(|| {
+                coop::with_budget(coop::Budget::initial(), f)
+            })) {
                 Ok(()) => Ran::Done,
                 Err(_payload) => Ran::Panicked,
             },

@@ -32,7 +32,8 @@
 //! "tick step N".
 //!
 //! Running a job (`run_job`): bracket it with `begin_poll`/`end_poll` (seat.rs, steps 1-2),
-//! run it under a fresh cooperative budget ([`coop::with_budget`]), count it. If `end_poll`
+//! run it under a fresh cooperative budget (a task's `Runnable::run` installs one itself; a
+//! closure gets one in `Job::run`), count it. If `end_poll`
 //! reports that the monitor handed the seat away during the poll, the thread stops being
 //! worker `i` at once (it must not touch the seat again) and goes to the spare room
 //! (monitor.rs) to wait for a seat of its own, or retires.
@@ -47,7 +48,6 @@ use super::sleep::{self, Sleeper, WakeBy};
 use crossbeam_deque::Steal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use switchyard_runtime::coop;
 use switchyard_runtime::park::{Parker, Unparker};
 
 /// Pause instructions between two looks for work in the spin before sleeping: a few hundred
@@ -415,7 +415,7 @@ impl<'a> WorkerLoop<'a> {
         }
         self.slot.begin_poll(seq, id);
         self.cx.polling.set(Some(seq));
-        let ran = coop::with_budget(coop::Budget::initial(), || job.run());
+        let ran = job.run();
         self.cx.polling.set(None);
         let end = self.slot.end_poll(seq);
         if end == EndPoll::Kept {
