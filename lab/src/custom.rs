@@ -34,21 +34,21 @@ use hdrhistogram::Histogram;
 use crate::adapter::Runtime;
 use crate::experiments;
 use crate::models::{
-    self, Blocked, Blocking, Entry, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Share,
-    Skip, Turns,
+    self, Blocked, Blocking, Kind, Model, ModelEntry, Outcome, Parked, Placement, Probe, Seen,
+    Share, Skip, Turns,
 };
 use crate::workloads::{self, failed};
 
 /// The lab with the runtimes a user brings. See the [module docs](self).
 #[derive(Default)]
 pub struct Lab {
-    extra: Vec<Entry>,
+    extra: Vec<ModelEntry>,
 }
 
-static EXTRA: OnceLock<Vec<Entry>> = OnceLock::new();
+static EXTRA: OnceLock<Vec<ModelEntry>> = OnceLock::new();
 
 /// The runtimes registered by [`Lab::main`] (none in the plain lab binary).
-pub fn registered() -> &'static [Entry] {
+pub fn registered() -> &'static [ModelEntry] {
     EXTRA.get().map_or(&[], Vec::as_slice)
 }
 
@@ -86,7 +86,7 @@ impl Lab {
             threaded,
             runtime: PhantomData,
         }));
-        self.extra.push(Entry {
+        self.extra.push(ModelEntry {
             name,
             describe,
             model: Ok(model),

@@ -386,9 +386,10 @@ pub trait Model: Sync {
     }
 }
 
-/// A model name the lab knows, built or not.
+/// A model name the lab knows, built or not: one entry of the lab's catalogue. (Not the
+/// runtime's `process::Entry`, an entry point a child process runs by name.)
 #[derive(Clone, Copy)]
-pub struct Entry {
+pub struct ModelEntry {
     /// As `--models` takes it.
     pub name: &'static str,
     /// What it is (for `list`).
@@ -400,7 +401,7 @@ pub struct Entry {
 }
 
 /// Every model name of docs/lab.md, in its order, with its implementation if this build has it.
-pub fn catalogue() -> Vec<Entry> {
+pub fn catalogue() -> Vec<ModelEntry> {
     #[cfg(not(feature = "peers"))]
     const PEERS_OFF: &str = "built without `--features peers`";
     #[cfg(feature = "peers")]
@@ -416,73 +417,73 @@ pub fn catalogue() -> Vec<Entry> {
     let (tokio_ct, async_exec): (Result<&'static dyn Model, _>, Result<&'static dyn Model, _>) =
         (Err(PEERS_OFF), Err(PEERS_OFF));
     let mut entries = vec![
-        Entry {
+        ModelEntry {
             name: "loop",
             describe: "switchyard's cooperative single-threaded event loop (the asyncio model)",
             model: Ok(&r#loop::Loop),
             peer: false,
         },
-        Entry {
+        ModelEntry {
             name: "pool",
             describe: "switchyard's work-stealing pool of OS threads",
             model: Ok(&pool::PoolModel),
             peer: false,
         },
-        Entry {
+        ModelEntry {
             name: "thread",
             describe: "plain OS threads (std::thread), the baseline for `pool`",
             model: Ok(&thread::Thread),
             peer: false,
         },
-        Entry {
+        ModelEntry {
             name: "process",
             describe: "switchyard's process launcher and process pool",
             model: Ok(&process::Process),
             peer: false,
         },
-        Entry {
+        ModelEntry {
             name: "naive",
             describe: "the simple Arc<Mutex<..>> + mpsc baseline executor (scheduler::naive)",
             model: Ok(&naive::Naive),
             peer: false,
         },
-        Entry {
+        ModelEntry {
             name: "tokio-ct",
             describe: "tokio's current_thread runtime (peer)",
             model: tokio_ct,
             peer: true,
         },
-        Entry {
+        ModelEntry {
             name: "tokio-mt",
             describe: "tokio's multi_thread runtime (peer)",
             model: tokio_mt,
             peer: true,
         },
-        Entry {
+        ModelEntry {
             name: "async-executor",
             describe: "async-executor's LocalExecutor (peer)",
             model: async_exec,
             peer: true,
         },
-        Entry {
+        ModelEntry {
             name: "rayon",
             describe: "rayon's thread pool (peer, closures only)",
             model: rayon,
             peer: true,
         },
-        Entry {
+        ModelEntry {
             name: crate::python::ASYNCIO.name(),
             describe: crate::python::ASYNCIO.describe(),
             model: Ok(&crate::python::ASYNCIO),
             peer: true,
         },
-        Entry {
+        ModelEntry {
             name: crate::python::THREADING.name(),
             describe: crate::python::THREADING.describe(),
             model: Ok(&crate::python::THREADING),
             peer: true,
         },
-        Entry {
+        ModelEntry {
             name: crate::python::MULTIPROCESSING.name(),
             describe: crate::python::MULTIPROCESSING.describe(),
             model: Ok(&crate::python::MULTIPROCESSING),
@@ -505,12 +506,12 @@ pub fn defaults(peers: bool) -> Vec<&'static dyn Model> {
 }
 
 /// Looks a model up by name (a `--vary` column's name `MODEL[KNOB=V]` too).
-pub fn find(name: &str) -> Option<Entry> {
+pub fn find(name: &str) -> Option<ModelEntry> {
     catalogue()
         .into_iter()
         .find(|e| e.name == name)
         .or_else(|| {
-            crate::vary::find(name).map(|m| Entry {
+            crate::vary::find(name).map(|m| ModelEntry {
                 name: m.name(),
                 describe: m.describe(),
                 model: Ok(m),

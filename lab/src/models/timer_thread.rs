@@ -34,12 +34,12 @@ struct State {
 }
 
 #[derive(Default)]
-struct Shared {
+struct TimerThreadShared {
     state: Mutex<State>,
     changed: Condvar,
 }
 
-impl Shared {
+impl TimerThreadShared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // The lock guards plain data that every step leaves consistent: a panic elsewhere
         // cannot leave it half-written.
@@ -49,14 +49,14 @@ impl Shared {
 
 /// The thread and a handle to its deadlines. See the [module docs](self).
 pub struct TimerThread {
-    shared: Arc<Shared>,
+    shared: Arc<TimerThreadShared>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl TimerThread {
     /// Starts the thread.
     pub fn start() -> std::io::Result<TimerThread> {
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(TimerThreadShared::default());
         let theirs = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("lab-timer".to_owned())
@@ -88,7 +88,7 @@ impl Drop for TimerThread {
 }
 
 /// Step 2: the thread's loop.
-fn run(shared: &Shared) {
+fn run(shared: &TimerThreadShared) {
     let mut due = Vec::new();
     let mut state = shared.lock();
     loop {
@@ -128,7 +128,7 @@ fn run(shared: &Shared) {
 
 /// The future of [`TimerThread::sleep_until`].
 pub struct Sleep {
-    shared: Arc<Shared>,
+    shared: Arc<TimerThreadShared>,
     deadline: Instant,
     id: Option<u64>,
 }

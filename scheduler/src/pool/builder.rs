@@ -63,7 +63,7 @@ pub(crate) struct Hooks {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TestPoint {
-    /// A thread outside the pool has passed the shutdown check of `Shared::schedule` and
+    /// A thread outside the pool has passed the shutdown check of `PoolShared::schedule` and
     /// is about to push its job (shutdown.rs, the gate: G1 done, G2 next).
     ScheduleAdmitted,
     /// Shutdown has closed the gate and is waiting for the schedulers it admitted

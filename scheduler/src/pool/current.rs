@@ -23,7 +23,7 @@ use switchyard_runtime::reactor::IoHandle;
 use switchyard_runtime::task::JoinHandle;
 
 use super::PoolHandle;
-use super::shared::Shared;
+use super::shared::PoolShared;
 
 /// The reason [`PoolHandle::current`] or [`spawn`] found no pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -35,12 +35,12 @@ pub struct NotInPool;
 
 thread_local! {
     /// The pool this thread belongs to, for the thread's lifetime (set by [`enter`]).
-    static CURRENT: RefCell<Option<Arc<Shared>>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Arc<PoolShared>>> = const { RefCell::new(None) };
 }
 
 /// Makes `shared` the current thread's pool until the guard drops. Called once by every
 /// pool thread when it starts.
-pub(crate) fn enter(shared: &Arc<Shared>) -> CurrentGuard {
+pub(crate) fn enter(shared: &Arc<PoolShared>) -> CurrentGuard {
     CURRENT.with(|current| *current.borrow_mut() = Some(shared.clone()));
     CurrentGuard
 }

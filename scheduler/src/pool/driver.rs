@@ -3,7 +3,7 @@
 //! The pool owns one [`Reactor`] (and, through it, the readiness of every socket its tasks
 //! use). Nobody owns it permanently: it sits behind a mutex, and
 //!
-//! 1. a worker about to sleep takes it with `try_lock` ([`Driver::try_drive`]); if it gets it,
+//! 1. a worker about to sleep takes it with `try_lock` ([`SharedReactor::try_drive`]); if it gets it,
 //!    it registers in the sleep protocol with [`IoHandle::wake`] as its way to be woken
 //!    (instead of its `Parker`) and sleeps in [`Reactor::poll`] with no timeout (sleep.rs S4);
 //!    the tasks that I/O events wake are scheduled from this worker's thread, so they land in
@@ -13,7 +13,7 @@
 //!    sleeps again, or a busy worker polls it (step 3);
 //! 2. a worker that finds the lock taken parks on its `Parker` as usual;
 //! 3. busy workers poll the reactor without blocking every `global_queue_interval` ticks if
-//!    the lock is free ([`Driver::poll_now`]), so readiness is not starved while no worker
+//!    the lock is free ([`SharedReactor::poll_now`]), so readiness is not starved while no worker
 //!    sleeps.
 //!
 //! 4. **Timers.** The pool owns one [`Timers`](switchyard_runtime::time::Timers) wheel (it
@@ -34,8 +34,10 @@ use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 use switchyard_runtime::reactor::{IoHandle, Reactor};
 
-/// The pool's reactor and a handle to it.
-pub(crate) struct Driver {
+/// The pool's one reactor, shared by its workers and driven by one at a time, and a handle to
+/// it. (Not the kit's `switchyard_runtime::driver::Driver`, a reactor and timers that one
+/// thread parks in; the pool keeps its timer wheel apart, in `PoolShared::timers`.)
+pub(crate) struct SharedReactor {
     reactor: Mutex<Reactor>,
     pub(crate) io: IoHandle,
 }
@@ -45,11 +47,11 @@ pub(crate) struct Driving<'a> {
     reactor: MutexGuard<'a, Reactor>,
 }
 
-impl Driver {
-    pub(crate) fn new(max_registrations: usize) -> io::Result<Driver> {
+impl SharedReactor {
+    pub(crate) fn new(max_registrations: usize) -> io::Result<SharedReactor> {
         let reactor = Reactor::with_capacity(max_registrations)?;
         let io = reactor.handle();
-        Ok(Driver {
+        Ok(SharedReactor {
             reactor: Mutex::new(reactor),
             io,
         })

@@ -66,7 +66,7 @@ impl Job {
     pub(crate) fn run(self) -> Ran {
         match self {
             Job::Task(runnable) => {
-                // Woken during the poll: already handed back to `Shared::schedule`.
+                // Woken during the poll: already handed back to `PoolShared::schedule`.
                 let _woken = runnable.run();
                 Ran::Done
             }

@@ -30,7 +30,7 @@ use builder::Config;
 use crossbeam_deque::{Injector, Worker};
 use job::Job;
 use seat::SeatSlot;
-use shared::{Placement, Shared};
+use shared::{PoolShared, QueueEnd};
 use std::future::Future;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
@@ -52,7 +52,7 @@ pub struct Pool {
 /// `JoinHandle` reports cancelled, see [`PoolHandle::is_shut_down`]).
 #[derive(Clone)]
 pub struct PoolHandle {
-    shared: Arc<Shared>,
+    shared: Arc<PoolShared>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -93,7 +93,7 @@ impl Pool {
         };
         let driver = match config.io_capacity {
             Some(capacity) => Some(Arc::new(
-                driver::Driver::new(capacity).map_err(BuildError::Io)?,
+                driver::SharedReactor::new(capacity).map_err(BuildError::Io)?,
             )),
             None => None,
         };
@@ -103,7 +103,7 @@ impl Pool {
         let deques: Vec<Worker<Job>> = (0..n).map(|_| Worker::new_fifo()).collect();
         let stealers = deques.iter().map(Worker::stealer).collect();
         let seats = deques.into_iter().map(SeatSlot::new).collect();
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(PoolShared {
             seats,
             stealers,
             injector: Injector::new(),
@@ -252,7 +252,7 @@ impl PoolHandle {
         if let Some(hook) = &shared.config.hooks.on_task_spawn {
             hook(runnable.id());
         }
-        shared.schedule(Job::Task(runnable), Placement::Back);
+        shared.schedule(Job::Task(runnable), QueueEnd::Back);
         join.expect("spawn_into calls its closure")
     }
 
@@ -264,7 +264,7 @@ impl PoolHandle {
     /// See [`Pool::execute`].
     pub fn execute(&self, f: impl FnOnce() + Send + 'static) {
         self.shared
-            .schedule(Job::Closure(Box::new(f)), Placement::Back);
+            .schedule(Job::Closure(Box::new(f)), QueueEnd::Back);
     }
 
     /// See [`Pool::scope`].

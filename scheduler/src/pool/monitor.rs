@@ -69,7 +69,7 @@
 //! never written, by the workers (one load, on a cache line they all share read-only).
 
 use super::metrics::HandOff;
-use super::shared::Shared;
+use super::shared::PoolShared;
 use super::worker::{Start, spawn_thread};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -192,7 +192,7 @@ fn own_time(wall: Duration, before: Option<Account>, now: Option<Account>) -> Du
 }
 
 /// The monitor thread's body (steps 1-4, M1).
-pub(crate) fn run(shared: Arc<Shared>, parker: Parker, slice: Duration) {
+pub(crate) fn run(shared: Arc<PoolShared>, parker: Parker, slice: Duration) {
     let mut watches: Vec<Option<Watch>> = vec![None; shared.seats.len()];
     let period = slice / 2;
     let mut idle_samples = 0;
@@ -282,7 +282,7 @@ pub(crate) fn run(shared: Arc<Shared>, parker: Parker, slice: Duration) {
 }
 
 /// Step 4.
-fn give_seat(shared: &Arc<Shared>, seat: usize) {
+fn give_seat(shared: &Arc<PoolShared>, seat: usize) {
     let spare = shared
         .spares
         .lock()
@@ -322,7 +322,7 @@ fn give_seat(shared: &Arc<Shared>, seat: usize) {
 /// Step 5: a thread whose seat was handed off waits here for a seat of its own. Returns the
 /// seat it was given, or `None` if it should exit.
 pub(crate) fn wait_as_spare(
-    shared: &Shared,
+    shared: &PoolShared,
     parker: &Parker,
     unparker: &Unparker,
 ) -> Option<usize> {
@@ -353,7 +353,7 @@ pub(crate) fn wait_as_spare(
 }
 
 /// Shutdown: wakes every spare so it sees the flag and exits.
-pub(crate) fn release_spares(shared: &Shared) {
+pub(crate) fn release_spares(shared: &PoolShared) {
     let spares: Vec<_> = shared
         .spares
         .lock()

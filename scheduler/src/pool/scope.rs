@@ -30,7 +30,7 @@
 //! (queued on that worker) still run.
 
 use super::job::Job;
-use super::shared::{Placement, Shared, on_pool_thread};
+use super::shared::{PoolShared, QueueEnd, on_pool_thread};
 use std::any::Any;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -91,7 +91,7 @@ impl Drop for Pending {
 
 /// A scope to spawn borrowing closures on; see [`Pool::scope`](super::Pool::scope).
 pub struct Scope<'scope, 'env: 'scope> {
-    shared: &'scope Arc<Shared>,
+    shared: &'scope Arc<PoolShared>,
     state: ScopeState,
     /// Invariance over 'scope, as `std::thread::Scope`.
     scope: PhantomData<&'scope mut &'scope ()>,
@@ -134,7 +134,7 @@ impl<'scope> Scope<'scope, '_> {
         // happens only after this box has been run or dropped (the guard it owns drops its
         // count), so the box never outlives 'scope.
         let job: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(job) };
-        self.shared.schedule(Job::Closure(job), Placement::Back);
+        self.shared.schedule(Job::Closure(job), QueueEnd::Back);
     }
 }
 
@@ -157,7 +157,7 @@ impl Drop for WaitAll<'_> {
     }
 }
 
-pub(crate) fn scope<'env, F, T>(shared: &Arc<Shared>, f: F) -> T
+pub(crate) fn scope<'env, F, T>(shared: &Arc<PoolShared>, f: F) -> T
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T + Send,
     T: Send,

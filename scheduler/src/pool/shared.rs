@@ -1,16 +1,16 @@
 //! # The shared state, and where a scheduled job goes
 //!
-//! [`Shared`] is what every pool thread, every [`PoolHandle`](super::PoolHandle) and (once
-//! spawned) every task's scheduler hook points at. Its one decision is [`Shared::schedule`]:
+//! [`PoolShared`] is what every pool thread, every [`PoolHandle`](super::PoolHandle) and (once
+//! spawned) every task's scheduler hook points at. Its one decision is [`PoolShared::schedule`]:
 //! which queue a runnable job goes to. Every job handed to the pool (a spawn, an `execute`, a
 //! scope's closure, a wake, the monitor's rescue of a seat) comes through here.
 //!
 //! 1. Scheduled from a thread that holds one of this pool's seats, while the pool is not
 //!    shutting down: to that seat, either
-//!    - the LIFO slot ([`Placement::Lifo`]: a task woken by the task being polled, the
+//!    - the LIFO slot ([`QueueEnd::Lifo`]: a task woken by the task being polled, the
 //!      message-passing case), pushing the slot's previous occupant to the back of the deque,
 //!      or
-//!    - the back of the deque ([`Placement::Back`]: new jobs, and tasks that woke themselves:
+//!    - the back of the deque ([`QueueEnd::Back`]: new jobs, and tasks that woke themselves:
 //!      a yield must let the others run first).
 //!
 //!    A deque holds at most [`LOCAL_QUEUE_CAPACITY`] jobs: the push that goes past it moves
@@ -20,10 +20,10 @@
 //!    Inside a poll the seat may be taken by the stall monitor at any moment, so the push is
 //!    bracketed by `lock_in_poll` / `unlock_in_poll` (seat.rs, steps 4 and 5); if the seat is
 //!    gone the job goes to the injector instead (2).
-//! 2. From anywhere else: to the injector, through the shutdown gate ([`Shared::inject`];
+//! 2. From anywhere else: to the injector, through the shutdown gate ([`PoolShared::inject`];
 //!    shutdown.rs, G1-G3): admitted, the job is pushed; refused (the pool is shutting down),
 //!    it is dropped unrun (a task is cancelled, its `JoinHandle` says so). The only push into
-//!    the injector, [`Shared::push_injector`], takes the gate's [`Admitted`] token, so no path
+//!    the injector, [`PoolShared::push_injector`], takes the gate's [`Admitted`] token, so no path
 //!    can skip the gate.
 //!
 //! A job that lands where another worker could take it (a deque or the injector) is followed
@@ -38,7 +38,7 @@
 pub(crate) const LOCAL_QUEUE_CAPACITY: usize = 256;
 
 use super::builder::{Config, TestPoint};
-use super::driver::Driver;
+use super::driver::SharedReactor;
 use super::job::Job;
 use super::metrics::PoolMetrics;
 use super::monitor::{MonitorBell, Spare};
@@ -50,9 +50,11 @@ use crossbeam_deque::{Injector, Stealer};
 use std::cell::Cell;
 use std::sync::{Arc, Mutex};
 
-/// Where on its seat a job scheduled from a worker goes.
+/// Which end of its seat's queue a job scheduled from a worker goes to: the front (the LIFO
+/// slot) or the back of the deque. (Not the lab's `Placement`, which says on which CPU a unit
+/// runs.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Placement {
+pub(crate) enum QueueEnd {
     /// The LIFO slot: run next.
     Lifo,
     /// The back of the deque: run after what is queued.
@@ -60,7 +62,7 @@ pub(crate) enum Placement {
 }
 
 /// The state shared by every thread of one pool.
-pub(crate) struct Shared {
+pub(crate) struct PoolShared {
     pub(crate) seats: Box<[SeatSlot]>,
     pub(crate) stealers: Box<[Stealer<Job>]>,
     pub(crate) injector: Injector<Job>,
@@ -68,7 +70,7 @@ pub(crate) struct Shared {
     /// The reactor, driven by one worker at a time (driver.rs); `None` with `io(false)`, and
     /// after shutdown step 8, which drops it so that its fds close whatever handles survive.
     /// Pool threads clone the `Arc` when they start and use their copy.
-    pub(crate) driver: Mutex<Option<Arc<Driver>>>,
+    pub(crate) driver: Mutex<Option<Arc<SharedReactor>>>,
     /// The pool's timer wheel, processed by workers (driver.rs, step 4).
     pub(crate) timers: switchyard_runtime::time::Timers,
     /// Every live task (for shutdown step 7).
@@ -91,7 +93,7 @@ pub(crate) struct Shared {
 
 /// What the current thread is to the pool: set on pool threads for their lifetime.
 pub(crate) struct WorkerCx {
-    pub(crate) shared: *const Shared,
+    pub(crate) shared: *const PoolShared,
     /// The seat this thread holds, if any.
     pub(crate) seat: Cell<Option<usize>>,
     /// `Some(seq)` while this thread is inside poll `seq` of its seat.
@@ -126,7 +128,7 @@ fn with_current<R>(f: impl FnOnce(Option<&WorkerCx>) -> R) -> R {
 }
 
 /// The seat the current thread holds in `shared`'s pool, if it is one of its workers.
-pub(crate) fn current_seat(shared: &Shared) -> Option<usize> {
+pub(crate) fn current_seat(shared: &PoolShared) -> Option<usize> {
     with_current(|cx| {
         cx.filter(|cx| std::ptr::eq(cx.shared, shared))
             .and_then(|cx| cx.seat.get())
@@ -134,18 +136,18 @@ pub(crate) fn current_seat(shared: &Shared) -> Option<usize> {
 }
 
 /// Whether the current thread is one of `shared`'s threads.
-pub(crate) fn on_pool_thread(shared: &Shared) -> bool {
+pub(crate) fn on_pool_thread(shared: &PoolShared) -> bool {
     with_current(|cx| cx.is_some_and(|cx| std::ptr::eq(cx.shared, shared)))
 }
 
-impl Shared {
+impl PoolShared {
     pub(crate) fn is_shut_down(&self) -> bool {
         self.gate.is_closed()
     }
 
     /// The reactor, for a pool thread to keep while it runs (`None` without I/O or after
     /// shutdown step 8).
-    pub(crate) fn driver(&self) -> Option<Arc<Driver>> {
+    pub(crate) fn driver(&self) -> Option<Arc<SharedReactor>> {
         self.driver
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -153,7 +155,7 @@ impl Shared {
     }
 
     /// Routes a runnable job to a queue (module doc, steps 1-2).
-    pub(crate) fn schedule(&self, job: Job, placement: Placement) {
+    pub(crate) fn schedule(&self, job: Job, end: QueueEnd) {
         // 1.
         let job = with_current(|cx| match cx {
             Some(cx) if std::ptr::eq(cx.shared, self) => match cx.seat.get() {
@@ -165,7 +167,7 @@ impl Shared {
                     if let Some(id) = job.task_id() {
                         self.metrics.on_schedule(id);
                     }
-                    Ok(self.push_to_seat(cx, seat, job, placement))
+                    Ok(self.push_to_seat(cx, seat, job, end))
                 }
                 None => Ok(Some(job)),
             },
@@ -207,13 +209,7 @@ impl Shared {
     }
 
     /// Step 1. Returns the job back if the seat was handed off meanwhile.
-    fn push_to_seat(
-        &self,
-        cx: &WorkerCx,
-        seat: usize,
-        job: Job,
-        placement: Placement,
-    ) -> Option<Job> {
+    fn push_to_seat(&self, cx: &WorkerCx, seat: usize, job: Job, end: QueueEnd) -> Option<Job> {
         let slot = &self.seats[seat];
         let polling = cx.polling.get();
         if let Some(seq) = polling {
@@ -225,12 +221,12 @@ impl Shared {
         // (tag OWNED) or has just taken LOCKED above: the seat.rs invariant gives it exclusive
         // access until `unlock_in_poll` below.
         let local = unsafe { slot.local() };
-        let spilled = match placement {
-            Placement::Back => {
+        let spilled = match end {
+            QueueEnd::Back => {
                 local.deque.push(job);
                 true
             }
-            Placement::Lifo => match local.lifo.replace(job) {
+            QueueEnd::Lifo => match local.lifo.replace(job) {
                 Some(previous) => {
                     local.deque.push(previous);
                     true

@@ -37,10 +37,10 @@
 //! injector that nobody will drain again. The job never runs and is never dropped, its
 //! `JoinHandle` never completes, and it holds the shared state alive in a cycle.
 //!
-//! A job reaches a queue in one of two ways (shared.rs, `Shared::schedule`):
+//! A job reaches a queue in one of two ways (shared.rs, `PoolShared::schedule`):
 //!
 //! - **into the injector**, from any thread: always through [`Gate::enter`], whose
-//!   [`Admitted`] token is the only way to call the push (`Shared::push_injector` takes it);
+//!   [`Admitted`] token is the only way to call the push (`PoolShared::push_injector` takes it);
 //! - **onto a seat** (LIFO slot or deque), from the pool thread holding that seat.
 //!
 //! The gate is one atomic word: a `CLOSED` bit and the count of schedulers admitted and not
@@ -83,7 +83,7 @@
 
 use super::builder::TestPoint;
 use super::monitor;
-use super::shared::{Shared, on_pool_thread};
+use super::shared::{PoolShared, on_pool_thread};
 use crossbeam_deque::Steal;
 use switchyard_runtime::loom::sync::atomic::{AtomicUsize, Ordering};
 use switchyard_runtime::park::Unparker;
@@ -168,7 +168,7 @@ impl Drop for Admitted<'_> {
 }
 
 pub(crate) fn shutdown(
-    shared: &Shared,
+    shared: &PoolShared,
     monitor_thread: Option<(std::thread::JoinHandle<()>, Unparker)>,
 ) {
     // 1.

@@ -279,7 +279,7 @@ impl Idle {
 /// and a parker. Both run the same [`sleep`], so the model checks the code that runs.
 pub(crate) trait Sleeper {
     /// What a look at the queues finds.
-    type Job;
+    type Found;
     /// Whether the worker is counted as searching.
     fn searching(&self) -> bool;
     /// Sets whether the worker is counted as searching.
@@ -290,7 +290,7 @@ pub(crate) trait Sleeper {
     fn spin(&mut self) -> bool;
     /// One look at every queue another thread could have pushed to (other seats' deques and
     /// the injector), taking a job if there is one.
-    fn look(&mut self) -> Option<Self::Job>;
+    fn look(&mut self) -> Option<Self::Found>;
     /// Whether the pool is shutting down (shutdown.rs, step 1).
     fn is_shut_down(&self) -> bool;
     /// How the thread is to be woken (S2): its `Parker`, or the reactor if it takes the
@@ -312,7 +312,7 @@ pub(crate) trait Sleeper {
 /// Step 7 of the worker tick (worker.rs): spin, then S1-S4. Returns a job that the spin or
 /// the re-check found, or `None` after a wake-up (the worker loop then looks again, counted
 /// as a searcher if a notifier woke it).
-pub(crate) fn sleep<S: Sleeper>(idle: &Idle, seat: usize, s: &mut S) -> Option<S::Job> {
+pub(crate) fn sleep<S: Sleeper>(idle: &Idle, seat: usize, s: &mut S) -> Option<S::Found> {
     // Spin a little first: parking and being woken cost a futex round trip each (some
     // microseconds), more than the gap between two jobs of a producer that is a little
     // slower than the workers. A spinning searcher also keeps notifiers from waking
@@ -476,7 +476,7 @@ mod loom_tests {
     }
 
     impl Sleeper for ModelSleeper<'_> {
-        type Job = ();
+        type Found = ();
 
         fn searching(&self) -> bool {
             self.searching

@@ -4,7 +4,7 @@
 //! pointer: an `Arc` of the shared state). Its [`Schedule::schedule`] is the wake path:
 //!
 //! - woken while idle (by another task, an I/O event, a timer, a channel): the LIFO slot of
-//!   the waking worker, or the injector from a foreign thread ([`Shared::schedule`]);
+//!   the waking worker, or the injector from a foreign thread ([`PoolShared::schedule`]);
 //! - woken while running (`woken_while_running`: the task yielded): the back of the deque,
 //!   so the tasks queued behind it run first.
 //!
@@ -24,10 +24,10 @@
 //! never 0, so the id is never 0) tells apart tasks that reuse a slot; ids are unique among
 //! the pool's live tasks (not across pools: the pool mints its own, as the loop does).
 //!
-//! [`Shared::schedule`]: super::shared::Shared::schedule
+//! [`PoolShared::schedule`]: super::shared::PoolShared::schedule
 
 use super::job::Job;
-use super::shared::{Placement, Shared};
+use super::shared::{PoolShared, QueueEnd};
 use crate::task_slab::TaskSlab;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,16 +41,16 @@ pub const SHARDS_PER_WORKER: usize = 4;
 
 /// The scheduler hook stored in each pool task.
 #[derive(Clone)]
-pub(crate) struct PoolScheduler(pub(crate) Arc<Shared>);
+pub(crate) struct PoolScheduler(pub(crate) Arc<PoolShared>);
 
 impl Schedule for PoolScheduler {
     fn schedule(&self, runnable: Runnable, info: ScheduleInfo) {
-        let placement = if info.woken_while_running {
-            Placement::Back
+        let end = if info.woken_while_running {
+            QueueEnd::Back
         } else {
-            Placement::Lifo
+            QueueEnd::Lifo
         };
-        self.0.schedule(Job::Task(runnable), placement);
+        self.0.schedule(Job::Task(runnable), end);
     }
 
     fn release(&self, id: TaskId) {

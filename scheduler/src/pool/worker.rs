@@ -38,12 +38,12 @@
 //! worker `i` at once (it must not touch the seat again) and goes to the spare room
 //! (monitor.rs) to wait for a seat of its own, or retires.
 
-use super::driver::{Driver, Driving};
+use super::driver::{Driving, SharedReactor};
 use super::job::{Job, Ran};
 use super::metrics::bump;
 use super::monitor;
 use super::seat::{EndPoll, SeatSlot};
-use super::shared::{Shared, WorkerCx, enter};
+use super::shared::{PoolShared, WorkerCx, enter};
 use super::sleep::{self, Sleeper, WakeBy};
 use crossbeam_deque::Steal;
 use std::sync::Arc;
@@ -71,7 +71,7 @@ pub(crate) enum Start {
 }
 
 /// Starts a pool thread and records its `JoinHandle` in `shared.threads`.
-pub(crate) fn spawn_thread(shared: &Arc<Shared>, start: Start) -> std::io::Result<()> {
+pub(crate) fn spawn_thread(shared: &Arc<PoolShared>, start: Start) -> std::io::Result<()> {
     let number = shared
         .next_thread_number
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -98,7 +98,7 @@ enum Exit {
     SeatLost,
 }
 
-fn thread_main(shared: Arc<Shared>, start: Start) {
+fn thread_main(shared: Arc<PoolShared>, start: Start) {
     let (Start::Worker(first) | Start::HandedOff(first)) = start;
     // Pinned before the start hook runs, so the hook sees the thread's final affinity.
     pin(&shared, first);
@@ -165,7 +165,7 @@ fn thread_main(shared: Arc<Shared>, start: Start) {
 }
 
 /// Pins the current thread to seat `seat`'s core, when the pool pins.
-fn pin(shared: &Shared, seat: usize) {
+fn pin(shared: &PoolShared, seat: usize) {
     if let Some(cores) = &shared.cores {
         // Best effort: a failed pin leaves the thread unpinned (the pinning test reads the
         // affinity back, so a failure there is visible).
@@ -181,10 +181,10 @@ fn seed(seat: usize) -> u32 {
 }
 
 struct WorkerLoop<'a> {
-    shared: &'a Shared,
+    shared: &'a PoolShared,
     seat: usize,
     slot: &'a SeatSlot,
-    driver: Option<&'a Driver>,
+    driver: Option<&'a SharedReactor>,
     cx: &'a WorkerCx,
     parker: &'a Parker,
     unparker: &'a Unparker,
@@ -459,7 +459,7 @@ struct WorkerSleeper<'w, 'a> {
 }
 
 impl Sleeper for WorkerSleeper<'_, '_> {
-    type Job = Job;
+    type Found = Job;
 
     fn searching(&self) -> bool {
         self.worker.searching
@@ -489,7 +489,7 @@ impl Sleeper for WorkerSleeper<'_, '_> {
 
     fn wake_by(&mut self) -> WakeBy {
         let driver = self.worker.driver;
-        self.driving = driver.and_then(Driver::try_drive);
+        self.driving = driver.and_then(SharedReactor::try_drive);
         match (&self.driving, driver) {
             (Some(_), Some(driver)) => WakeBy::Reactor(driver.io.clone()),
             _ => WakeBy::Parker(self.worker.unparker.clone()),
