@@ -36,7 +36,7 @@
 //!   for the run's time on its own clock;
 //!
 //! * `echo` is served by pre-forked worker processes sharing the listening socket, as
-//!   gunicorn does ([`echo`]);
+//!   gunicorn does (`lab/src/models/process/echo.rs`);
 //! * `latency` probes in a child process sleeping with `std::thread::sleep` (the OS timer);
 //!   `loaded` adds up to [`BACKGROUND_PROCESSES`] processes looping on `sched_yield`.
 //!

@@ -99,13 +99,13 @@ fn serve(channel: &mut Channel, listener: TcpListener) -> io::Result<(u64, u64)>
         }
         for event in &events {
             match event.data.u64() {
-                CHANNEL => loop {
-                    // Anything from the lab, or its going away, means stop.
-                    match channel.try_recv::<()>() {
-                        Ok(None) => break,
-                        Ok(Some(())) | Err(_) => return Ok((accepted, closed)),
+                CHANNEL => {
+                    // Anything from the lab, or its going away, means stop (a frame not
+                    // whole yet wakes the epoll set again when the rest arrives).
+                    if !matches!(channel.try_recv::<()>(), Ok(None)) {
+                        return Ok((accepted, closed));
                     }
-                },
+                }
                 LISTENER => loop {
                     let stream = match listener.accept() {
                         Ok((stream, _)) => stream,
