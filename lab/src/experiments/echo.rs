@@ -599,6 +599,23 @@ mod tests {
     }
 
     #[test]
+    fn each_sizing_ends_with_the_thousand_connection_variant_named_by_the_rules() {
+        let names =
+            |sizing| -> Vec<String> { workloads(sizing).iter().map(Workload::variant).collect() };
+        assert_eq!(
+            names(Sizing::Full),
+            ["rate=10000", "rate=50000", "rate=10000,conns=1000"]
+        );
+        assert_eq!(
+            names(Sizing::Quick),
+            ["rate=10000", "rate=10000,conns=1000"]
+        );
+        assert_eq!(names(Sizing::Tiny), ["rate=2000", "rate=2000,conns=1000"]);
+        // Two ends per connection, beyond the usual soft limit of 1,024.
+        assert!(descriptors_needed(MANY_CONNECTIONS) > 2 * MANY_CONNECTIONS);
+    }
+
+    #[test]
     fn requests_are_spread_evenly_over_the_run() {
         let work = Workload {
             connections: 100,
