@@ -35,6 +35,8 @@
 //!   together by one write to a pipe they all block on, each taking turns with `sched_yield`
 //!   for the run's time on its own clock;
 //!
+//! * `echo` is served by pre-forked worker processes sharing the listening socket, as
+//!   gunicorn does (`lab/src/models/process/echo.rs`);
 //! * `latency` probes in a child process sleeping with `std::thread::sleep` (the OS timer);
 //!   `loaded` adds up to [`BACKGROUND_PROCESSES`] processes looping on `sched_yield`.
 //!
@@ -62,6 +64,8 @@ use super::{
 };
 use crate::experiments::blocking;
 use crate::{machine, stats};
+
+mod echo;
 
 /// See the [module docs](self).
 pub struct Process;
@@ -98,6 +102,7 @@ const NO_PIN: u32 = u32::MAX;
 pub fn entries() -> Vec<Entry> {
     vec![
         Entry::new(ECHO, echo),
+        Entry::new(echo::WORKER, echo::worker),
         Entry::new(PIPE_ECHO, pipe_echo),
         Entry::new(PROBE, probe_child),
         Entry::new(YIELDER, yielder_child),
@@ -1058,6 +1063,15 @@ impl Model for Process {
 
     fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
         blocking_processes(load)
+    }
+
+    fn echo_serve(
+        &self,
+        listener: std::net::TcpListener,
+        connections: u64,
+        processes: &super::ServerProcesses,
+    ) -> Outcome<()> {
+        echo::serve_processes(listener, connections, processes)
     }
 
     fn sharing_note(&self, way: Share) -> Option<&'static str> {
