@@ -17,9 +17,9 @@ fn misbehave(mut channel: Channel) {
     let Ok(what) = channel.recv::<String>() else {
         return;
     };
-    let fd = channel.as_fd().as_raw_fd();
+    let fd = channel.write_fd().as_raw_fd();
     let raw = |bytes: &[u8]| {
-        // SAFETY: writing a valid buffer to our own open socket.
+        // SAFETY: writing a valid buffer to our own open descriptor (the outgoing pipe).
         unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
     };
     match what.as_str() {

@@ -63,14 +63,14 @@ const WAKER: Token = Token(0);
 pub const MAX_STARTUP_FAILURES: usize = 3;
 
 /// How long a worker whose channel ended may take to exit before it is killed. A worker that
-/// crashed exits within microseconds of its socket closing; one that closed its channel and
+/// crashed exits within microseconds of its channel closing; one that closed its channel and
 /// runs on is useless. Picked out of thin air.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
 
-/// The longest one blocking send to a worker may wait for room in its socket (a worker that
+/// The longest one blocking send to a worker may wait for room in its pipe (a worker that
 /// stopped reading: stopped, or stuck in the kernel). Past it the worker is killed and its
 /// chunk fails, so the manager thread cannot hang on one worker. Picked out of thin air: a
-/// live worker drains its socket in microseconds.
+/// live worker drains its pipe in microseconds.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Events taken from the poller per wait; a pool has few workers.
@@ -415,12 +415,13 @@ impl Manager {
             channel.set_max_frame_size(max);
         }
         // Without it a send to a worker that stopped reading blocks the manager for ever.
-        rustix::net::sockopt::set_socket_timeout(
-            &channel,
-            rustix::net::sockopt::Timeout::Send,
-            Some(SEND_TIMEOUT),
-        )
-        .map_err(|e| process::ProcessError::Start(e.into()))?;
+        channel
+            .set_write_timeout(Some(SEND_TIMEOUT))
+            .map_err(process::ProcessError::Start)?;
+        // Step 7 reads until nothing is left (the poller is edge-triggered): one `read` each.
+        channel
+            .set_nonblocking_reads(true)
+            .map_err(process::ProcessError::Start)?;
         // A send failure means the worker is already dead; its pidfd will say so.
         let _ = channel.send(&ToWorker::Hello {
             parent: self.parent,
