@@ -12,8 +12,9 @@
 //!
 //! Why pipes for the data path: a pipe write that wakes a reader is the shortest path the
 //! kernel has between two processes (what `perf bench sched pipe` measures); the same frame on
-//! a Unix stream socket costs about a third more per round trip (socket buffer accounting,
-//! `skb` allocation). Why a socket beside them: only a Unix socket can carry a descriptor
+//! a Unix stream socket took 1.6 to 1.8 times as long per same-core round trip on the 2-core
+//! VM (`benches/procs.rs`, the side-by-side ping-pong), for the socket layer's buffer
+//! accounting and `skb` allocation. Why a socket beside them: only a Unix socket can carry a descriptor
 //! (`SCM_RIGHTS`). The launcher makes the pipes itself and hands the child its two ends as the
 //! first two frames on the socket, so every start method installs one descriptor,
 //! [`CHILD_FD`], and [`Channel::attach_pipes`] (run by the child before its entry point) turns
