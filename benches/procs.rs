@@ -11,7 +11,9 @@
 //! printed): a worker's start (`process::start(Spawn)` and `wait`) against
 //! `Command::new("/bin/true")`, and a same-core ping-pong with a child (all on CPU 0) over the
 //! launcher's channel (pipes), over a socket channel (what the channel was before the pipes),
-//! over two raw pipes, and `perf bench sched pipe` where `perf` is installed.
+//! over two raw pipes, and `perf bench sched pipe` where `perf` is installed; and the
+//! speed-up S(2) of a CPU-bound `map`, as the lab's `speedup` runs it, with the manager's
+//! prefetch and without.
 //! `PROCS_BENCH_ONLY=side_by_side cargo bench --bench procs` runs only these.
 
 // criterion's macros generate undocumented items.
@@ -47,6 +49,24 @@ fn identity(x: u64) -> u64 {
 
 /// A child that exits as soon as it starts.
 fn exit_at_once(_: Channel) {}
+
+/// About 50 µs of integer hashing (the lab's `speedup` chunk, in spirit): the unit of the
+/// speed-up comparison.
+fn hash_chunk(seed: u64) -> u64 {
+    let mut x = seed | 1;
+    for _ in 0..HASH_ROUNDS {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x = x.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    x
+}
+
+/// Rounds of [`hash_chunk`]: about 50 µs on the 2-core VM. Picked by timing it there.
+const HASH_ROUNDS: u32 = 16_000;
+/// Items of the speed-up comparison (the lab's `speedup`: 2,000 full, 400 quick).
+const SPEEDUP_ITEMS: u64 = 1_000;
 
 /// Pins the calling thread to `cpu`.
 fn pin(cpu: usize) {
@@ -374,6 +394,63 @@ fn side_by_side() {
         print_series("pingpong same core: perf bench sched pipe", &perf, "µs");
         print_series("pingpong: ratio channel / perf", &vs_perf, "x");
     }
+
+    // Speed-up S(2) = T(1) / T(2) of SPEEDUP_ITEMS hashing chunks, as the lab's `speedup`
+    // runs it (worker i on CPU i, this thread and the manager on CPU 0), with 8 messages per
+    // worker (the lab's figure before) and 32 (after), with and without the manager's
+    // prefetch.
+    let setups = [(8, true), (32, true), (32, false)];
+    let mut s2: Vec<Vec<f64>> = vec![Vec::new(); setups.len()];
+    for _ in 0..ROUNDS {
+        for (i, &(messages, prefetch)) in setups.iter().enumerate() {
+            let t = |workers| speedup_time(workers, messages, prefetch).as_secs_f64() * 1e3;
+            let (t1, t2) = (t(1), t(2));
+            if std::env::var_os("PROCS_BENCH_VERBOSE").is_some() {
+                println!(
+                    "  {messages} messages per worker, prefetch {prefetch}: T(1) {t1:.1} ms, T(2) {t2:.1} ms"
+                );
+            }
+            s2[i].push(t1 / t2);
+        }
+    }
+    for (&(messages, prefetch), v) in setups.iter().zip(&s2) {
+        let how = if prefetch {
+            "prefetch"
+        } else {
+            "one chunk at a time"
+        };
+        print_series(
+            &format!("speedup S(2), {messages} msgs/worker, {how}"),
+            v,
+            "x",
+        );
+    }
+}
+
+/// The time of one `map` of the speed-up job on `workers` workers, in chunks of about
+/// `messages_per_worker` messages per worker (the pool's start-up not included).
+fn speedup_time(workers: usize, messages_per_worker: u64, prefetch: bool) -> Duration {
+    let chunksize = SPEEDUP_ITEMS.div_ceil(workers as u64 * messages_per_worker) as usize;
+    let pool = ProcessPool::<u64, u64>::builder("hash_chunk")
+        .workers(workers)
+        .chunksize(chunksize)
+        .prefetch(prefetch)
+        .build()
+        .expect("pool");
+    for (cpu, pid) in pool.worker_pids().into_iter().enumerate() {
+        // SAFETY: as in `pin`, for another process of ours.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            libc::sched_setaffinity(pid, size_of::<libc::cpu_set_t>(), &set);
+        }
+    }
+    let start = Instant::now();
+    let results = pool.map(0..SPEEDUP_ITEMS);
+    let elapsed = start.elapsed();
+    assert!(results.iter().all(Result::is_ok));
+    pool.shutdown();
+    elapsed
 }
 
 fn main() {
@@ -382,6 +459,7 @@ fn main() {
         .entry(Entry::new("exit", exit_at_once))
         .entry(Entry::new("echo_frames", echo_frames))
         .entry(Entry::new("echo_pipes", echo_pipes))
+        .entry(procs::task("hash_chunk", hash_chunk))
         .fork_server(true)
         .run()
         .expect("init");

@@ -160,7 +160,7 @@ impl Channel {
         }
         // The socket's reader (and any bytes it buffered) keeps reading the socket.
         self.fd_reader = std::mem::replace(&mut self.reader, FrameReader::new(self.max_frame));
-        self.fd_reader.set_max_fds(self.reader.max_fds());
+        self.reader.set_max_fds(self.fd_reader.max_fds());
         self.pipes = Some(Pipes::new(rx, tx));
         Ok(self)
     }

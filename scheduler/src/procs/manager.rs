@@ -299,6 +299,8 @@ pub(crate) struct WorkerSpec {
     pub(crate) hook: Option<String>,
     pub(crate) init: Option<(String, Vec<u8>)>,
     pub(crate) max_tasks_per_child: Option<usize>,
+    /// Step 4's prefetch ([`Builder::prefetch`](super::Builder::prefetch)).
+    pub(crate) prefetch: bool,
     pub(crate) max_frame_size: Option<usize>,
     pub(crate) start_timeout: Duration,
 }
@@ -654,7 +656,8 @@ impl Manager {
                 }
             }
             // The prefetch: the next chunk of the same call, queued behind the running one.
-            let prefetch = self.spec.max_tasks_per_child.is_none()
+            let prefetch = self.spec.prefetch
+                && self.spec.max_tasks_per_child.is_none()
                 && slot.next.is_none()
                 && slot.in_flight.as_ref().is_some_and(|f| {
                     f.bytes <= PREFETCH_MAX_BYTES
