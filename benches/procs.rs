@@ -19,6 +19,7 @@
 // criterion's macros generate undocumented items.
 #![allow(missing_docs)]
 
+use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::process::Command;
@@ -109,7 +110,7 @@ fn echo_pipes(mut channel: Channel) {
         return;
     };
     pin(0);
-    let (mut rx, mut tx) = (std::fs::File::from(rx), std::fs::File::from(tx));
+    let (mut rx, mut tx) = (File::from(rx), File::from(tx));
     let mut byte = [0u8];
     while rx.read(&mut byte).ok() == Some(1) {
         if tx.write(&byte).ok() != Some(1) {
@@ -240,11 +241,19 @@ const ROUND_TRIPS: u32 = 5_000;
 
 /// How a ping-pong reaches its echoing child.
 enum Path {
-    Channel(Channel),
-    Pipes {
-        tx: std::io::PipeWriter,
-        rx: std::io::PipeReader,
-    },
+    Channel(Box<Channel>),
+    Pipes { tx: File, rx: File },
+}
+
+/// A pipe, both ends close-on-exec: `(read end, write end)`.
+fn pipe() -> (File, File) {
+    use std::os::fd::FromRawFd;
+    let mut fds = [-1; 2];
+    // SAFETY: pipe2 writes two descriptors into `fds`, which has room for them.
+    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(r, 0, "pipe2: {}", std::io::Error::last_os_error());
+    // SAFETY: pipe2 succeeded: both descriptors are open and owned by nobody else.
+    unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) }
 }
 
 /// A child echoing over `kind` (`channel`, `socket`, `pipes`), and the way to it.
@@ -259,7 +268,7 @@ fn echo_child(kind: &str) -> (process::Child, Path) {
     let path = match kind {
         "channel" => {
             channel.send(&false).expect("send");
-            Path::Channel(channel)
+            Path::Channel(Box::new(channel))
         }
         "socket" => {
             let (ours, theirs) = Channel::pair().expect("socketpair");
@@ -268,11 +277,11 @@ fn echo_child(kind: &str) -> (process::Child, Path) {
             drop(theirs);
             // The launcher's channel stays open beside it (dropped with the child).
             std::mem::forget(channel);
-            Path::Channel(ours)
+            Path::Channel(Box::new(ours))
         }
         _ => {
-            let (to_r, to_w) = std::io::pipe().expect("pipe");
-            let (from_r, from_w) = std::io::pipe().expect("pipe");
+            let (to_r, to_w) = pipe();
+            let (from_r, from_w) = pipe();
             channel.send_with_fd(&(), to_r.as_fd()).expect("send");
             channel.send_with_fd(&(), from_w.as_fd()).expect("send");
             Path::Pipes {
