@@ -93,6 +93,11 @@ def define(add, cargo_test, loom):
         [("libc::MSG_NOSIGNAL | if nonblocking", "0 | if nonblocking", 2),
          ("&msg, libc::MSG_NOSIGNAL)", "&msg, 0)", 1)],
         cargo_test("--test", "process_ipc_failures"))
+    add("pipe_sigpipe_unmasked",
+        "a pipe write to a dead peer is an error value, never a SIGPIPE",
+        "runtime/src/process/channel.rs",
+        [("mask_sigpipe: sys::sigpipe_is_default(),", "mask_sigpipe: false,", 1)],
+        cargo_test("--test", "process_ipc_failures"))
     add("child_drop_skips_waitpid",
         "dropping a Child reaps it",
         "runtime/src/process/child.rs",

@@ -5,8 +5,9 @@
 //! * ping-pong passes one byte back and forth over two pipes between this process and a
 //!   child started with the default start method (the pipes travel over the launcher's
 //!   channel), as `perf bench sched pipe` does, so the two figures compare; the extra rows
-//!   `channel_pingpong_*` pass a one-byte frame over the launcher's framed socketpair
-//!   [`Channel`] instead. Each side pins itself to its CPU id and reports where it ran;
+//!   `channel_pingpong_*` pass a one-byte frame over the launcher's framed [`Channel`] (its
+//!   data path is two pipes) instead. Each side pins itself to its CPU id and reports where
+//!   it ran;
 //! * spawn is [`process::start`] with [`StartMethod::Spawn`] (row `spawn_join`), `Fork` and
 //!   `ForkServer` (rows `fork`, `forkserver`), of an entry that returns at once, then `wait`;
 //!   row `command_true` is the baseline the targets are set against:
@@ -926,7 +927,7 @@ impl Model for Process {
     fn pingpong_mechanisms(&self) -> &'static [(&'static str, &'static str)] {
         &[(
             "channel",
-            "ping-pong of a 1-byte frame over the launcher's framed socketpair channel",
+            "ping-pong of a 1-byte frame over the launcher's framed channel (two pipes)",
         )]
     }
 
