@@ -33,7 +33,10 @@
 //! and the idle tasks that dominate memory at scale. The header is then 32 bytes, that task
 //! 56, and its block 64: 16 bytes less per task. The cost is one small allocation per
 //! `JoinHandle` that has to wait (made on its first `Pending`, reused when the handle
-//! registers another waker, freed with the task or when the waiting handle is dropped). The
+//! registers another waker, freed with the task or when the waiting handle is dropped). On
+//! glibc that is about 190 instructions per wait where many waits are open at once (a
+//! 1,000-deep chain of tasks each spawning and awaiting the next: 1,182 -> 1,375 instructions
+//! per level under callgrind), and nothing for a handle awaited after its task finished. The
 //! slot's protocol (`join.rs`) is unchanged: only what the slot holds is.
 
 use std::ptr::NonNull;
