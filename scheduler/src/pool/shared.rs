@@ -17,9 +17,11 @@
 //!    the older half to the injector (through the gate, as in 2), where every worker takes
 //!    its turn at them.
 //!
+//!    The push takes the thread's key to its seat out of its [`WorkerCx`] (seat.rs, "Keys").
 //!    Inside a poll the seat may be taken by the stall monitor at any moment, so the push is
 //!    bracketed by `lock_in_poll` / `unlock_in_poll` (seat.rs, steps 4 and 5); if the seat is
-//!    gone the job goes to the injector instead (2).
+//!    gone, or the key is out (a push nested in another use of the queues on this thread),
+//!    the job goes to the injector instead (2).
 //! 2. From anywhere else: to the injector, through the shutdown gate ([`PoolShared::inject`];
 //!    shutdown.rs, G1-G3): admitted, the job is pushed; refused (the pool is shutting down),
 //!    it is dropped unrun (a task is cancelled, its `JoinHandle` says so). The only push into
@@ -42,7 +44,7 @@ use super::driver::SharedReactor;
 use super::job::Job;
 use super::metrics::PoolMetrics;
 use super::monitor::{MonitorBell, Spare};
-use super::seat::SeatSlot;
+use super::seat::{PollKey, SeatKey, SeatLocal, SeatSlot};
 use super::shutdown::{Admitted, Gate};
 use super::sleep::Idle;
 use super::tasks::TaskTable;
@@ -96,12 +98,35 @@ pub(crate) struct WorkerCx {
     pub(crate) shared: *const PoolShared,
     /// The seat this thread holds, if any.
     pub(crate) seat: Cell<Option<usize>>,
-    /// `Some(seq)` while this thread is inside poll `seq` of its seat.
-    pub(crate) polling: Cell<Option<u64>>,
+    /// This thread's key to the queues of the seat it holds (seat.rs, "Keys"), while nobody on
+    /// this thread has taken it out.
+    pub(crate) key: Cell<Key>,
+}
+
+/// Where a holder's key to its seat is.
+#[derive(Default)]
+pub(crate) enum Key {
+    /// Out (in use on this thread), or this thread holds no seat.
+    #[default]
+    Out,
+    /// The holder is not inside a poll.
+    Owned(SeatKey),
+    /// The holder is inside a poll.
+    Polling(PollKey),
 }
 
 thread_local! {
     static CURRENT: Cell<*const WorkerCx> = const { Cell::new(std::ptr::null()) };
+}
+
+/// What a push onto the holder's own seat did.
+enum Pushed {
+    /// Into the empty LIFO slot: nothing another worker could take.
+    InLifo,
+    /// Onto the deque (a new job, or the LIFO slot's previous occupant): stealable.
+    Spilled,
+    /// Onto the deque, past its bound: the older half went to the injector.
+    Overflowed,
 }
 
 /// Installs `cx` as the current thread's worker context until the guard drops.
@@ -208,19 +233,40 @@ impl PoolShared {
         self.injector.push(job);
     }
 
-    /// Step 1. Returns the job back if the seat was handed off meanwhile.
+    /// Step 1. Returns the job back if the seat was handed off meanwhile, or if this thread's
+    /// key to it is out (module doc).
     fn push_to_seat(&self, cx: &WorkerCx, seat: usize, job: Job, end: QueueEnd) -> Option<Job> {
-        let slot = &self.seats[seat];
-        let polling = cx.polling.get();
-        if let Some(seq) = polling {
-            if !slot.lock_in_poll(seq) {
-                return Some(job);
+        let mut key = cx.key.take();
+        let pushed = match &mut key {
+            Key::Owned(owned) => {
+                debug_assert!(std::ptr::eq(owned.slot(), &self.seats[seat]));
+                Ok(self.push_local(owned.local(), job, end))
             }
+            Key::Polling(polling) => match polling.lock_in_poll() {
+                // `locked` unlocks (seat.rs, step 5) at the end of this arm.
+                Some(mut locked) => Ok(self.push_local(&mut locked, job, end)),
+                None => Err(job),
+            },
+            Key::Out => Err(job),
+        };
+        cx.key.set(key);
+        match pushed {
+            Ok(Pushed::Overflowed) => {
+                // Jobs reached the shared queue: a sleeper must hear of them (N1-N3).
+                self.idle.notify_one();
+                None
+            }
+            Ok(Pushed::Spilled) => {
+                self.idle.notify_local();
+                None
+            }
+            Ok(Pushed::InLifo) => None,
+            Err(job) => Some(job),
         }
-        // SAFETY: this thread holds seat `seat` (cx.seat), and either is not inside a poll
-        // (tag OWNED) or has just taken LOCKED above: the seat.rs invariant gives it exclusive
-        // access until `unlock_in_poll` below.
-        let local = unsafe { slot.local() };
+    }
+
+    /// Step 1's push onto the seat's queues.
+    fn push_local(&self, local: &mut SeatLocal, job: Job, end: QueueEnd) -> Pushed {
         let spilled = match end {
             QueueEnd::Back => {
                 local.deque.push(job);
@@ -236,24 +282,19 @@ impl PoolShared {
         };
         // The deque is FIFO for its owner: `pop` takes the oldest jobs, which have waited
         // longest and go to the shared queue first.
-        let overflowed = spilled && local.deque.len() > LOCAL_QUEUE_CAPACITY;
-        let overflowed = overflowed && self.spill(local);
-        if let Some(seq) = polling {
-            slot.unlock_in_poll(seq);
+        if !spilled {
+            Pushed::InLifo
+        } else if local.deque.len() > LOCAL_QUEUE_CAPACITY && self.spill(local) {
+            Pushed::Overflowed
+        } else {
+            Pushed::Spilled
         }
-        if overflowed {
-            // Jobs reached the shared queue: a sleeper must hear of them (N1-N3).
-            self.idle.notify_one();
-        } else if spilled {
-            self.idle.notify_local();
-        }
-        None
     }
 
     /// Step 1's overflow: moves the older half of the deque to the injector, through the gate.
     /// Returns whether it moved any (a closed gate leaves them on the seat, which its holder
     /// empties on its way out: shutdown.rs, step 4).
-    fn spill(&self, local: &mut super::seat::SeatLocal) -> bool {
+    fn spill(&self, local: &mut SeatLocal) -> bool {
         let Some(admitted) = self.gate.enter() else {
             return false;
         };

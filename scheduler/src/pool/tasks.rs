@@ -8,10 +8,10 @@
 //! - woken while running (`woken_while_running`: the task yielded): the back of the deque,
 //!   so the tasks queued behind it run first.
 //!
-//! [`TaskTable`] holds a [`Task`] handle for every live task, so that shutdown can cancel the
+//! [`TaskTable`] holds a [`TaskRef`] for every live task, so that shutdown can cancel the
 //! tasks that are idle (waiting on a waker that may never fire, or that a cycle keeps alive):
 //! shutdown step 7. It is sharded ([`SHARDS_PER_WORKER`] slabs per worker, `TaskSlab`s with
-//! 8-byte entries, each behind a mutex; a worker spawns into the shards of its own seat, so
+//! 8-byte entries (the runtime's, `runtime/src/task/slab.rs`), each behind a mutex; a worker spawns into the shards of its own seat, so
 //! the lock is rarely contended),
 //! and a task's [`TaskId`] says where it lives, as the loop's ids do:
 //!
@@ -28,11 +28,10 @@
 
 use super::job::Job;
 use super::shared::{PoolShared, QueueEnd};
-use crate::task_slab::TaskSlab;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use switchyard_runtime::task::{Runnable, Schedule, ScheduleInfo, Task, TaskId};
+use switchyard_runtime::task::{Runnable, Schedule, ScheduleInfo, TaskId, TaskRef, TaskSlab};
 
 /// Shards of the task table per worker (a power of two overall, at most 256): a worker spawns
 /// into its own, and threads outside the pool spread over all of them. 4 is picked out of thin
@@ -139,10 +138,7 @@ impl TaskTable {
                 return;
             };
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            match shard.slab.get(slot) {
-                Some(task) if task.id() == id => shard.slab.try_remove(slot),
-                _ => None,
-            }
+            shard.slab.remove_if_id(slot, id)
         };
         // Dropped outside the lock: dropping the last reference may run task code.
         drop(task);
@@ -153,7 +149,7 @@ impl TaskTable {
     /// no lock is held while calling it).
     pub(crate) fn shutdown_all(&self) {
         for shard in self.shards.iter() {
-            let tasks: Vec<Task> = shard
+            let tasks: Vec<TaskRef> = shard
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .slab
