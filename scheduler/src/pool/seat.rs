@@ -69,6 +69,7 @@
 
 use super::job::Job;
 use super::metrics::SeatMetrics;
+use super::tasks::SeatTasks;
 use crossbeam_deque::Worker;
 use crossbeam_utils::atomic::AtomicCell;
 use std::cell::UnsafeCell;
@@ -97,9 +98,15 @@ pub(crate) struct SeatLocal {
     /// Polls started on this seat, across holders: the `seq` of the state word. Kept with the
     /// seat so a new holder never reuses the `seq` the monitor saw stuck.
     pub(crate) seq: u64,
+    /// The seat's shard of the task table (tasks.rs, "Seat shards").
+    pub(crate) tasks: SeatTasks,
 }
 
 /// One seat, shared between its holder, the other workers (its metrics) and the monitor.
+/// Aligned to 128 bytes (two cache lines, as crossbeam's `CachePadded` on x86-64), so that
+/// one seat's hot words (the state word, its queues, its counters) share no line with its
+/// neighbour's in the pool's array of seats.
+#[repr(align(128))]
 pub(crate) struct SeatSlot {
     state: AtomicU64,
     /// The task being polled (`None` for a closure); read by the monitor to name a hand-off.
@@ -138,6 +145,7 @@ impl SeatSlot {
                 deque,
                 lifo: None,
                 seq: 0,
+                tasks: SeatTasks::default(),
             }),
             holder_tid: AtomicI32::new(0),
             metrics: SeatMetrics::default(),
@@ -160,9 +168,11 @@ impl SeatSlot {
     ///
     /// # Safety
     /// The calling thread holds the seat and the tag is `OWNED`: it is worker `i` at pool
-    /// start, before its first poll, or it has just called [`take_over`](Self::take_over).
-    /// No other key of this holding exists (one call per holding), and `self` outlives the key
-    /// (keys stay on a pool thread, which keeps the pool's shared state alive).
+    /// start, before its first poll, or it has just called [`take_over`](Self::take_over);
+    /// or (shutdown step 7) every other thread that held the seat has been joined. No other
+    /// key to the seat is in use on this thread (one call per holding), and `self` outlives
+    /// the key (keys stay on a pool thread, or in shutdown, which keep the pool's shared
+    /// state alive).
     pub(crate) unsafe fn key(&self) -> SeatKey {
         SeatKey {
             slot: NonNull::from(self),

@@ -395,6 +395,15 @@ impl<'a> WorkerLoop<'a> {
         } else {
             entered
         };
+        // tasks.rs, "Seat shards", step 3: settle the tasks released elsewhere, so an idle
+        // worker holds none of their memory.
+        // And hand on the other seats' tasks released here (step 2).
+        if shared.tasks.has_seat_shard(seat) {
+            self.with_local(|local| {
+                shared.tasks.settle(seat, &mut local.tasks);
+                shared.tasks.flush_outbox(seat, &mut local.tasks);
+            });
+        }
         let mut sleeper = WorkerSleeper {
             worker: self,
             driving: None,
