@@ -1,6 +1,6 @@
 //! The task header: the type-erased front of every task allocation.
 //!
-//! Every handle ([`Runnable`](super::Runnable), [`Task`](super::Task),
+//! Every handle ([`Runnable`](super::Runnable), [`TaskRef`](super::TaskRef),
 //! [`JoinHandle`](super::JoinHandle), `Waker`) is a pointer to a [`Header`]. The header is
 //! the first field of the `#[repr(C)]` [`Cell`](super::raw) that holds the whole task, so a
 //! header pointer is also a pointer to the cell; the [`Vtable`] holds the functions that know

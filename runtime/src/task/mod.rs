@@ -197,11 +197,6 @@ pub use runnable::{Runnable, TaskRef};
 pub use schedule::{Schedule, ScheduleInfo};
 pub use slab::TaskSlab;
 
-/// The old name of [`TaskRef`], kept while `switchyard-scheduler`'s pool still uses it; new
-/// code says `TaskRef` (see "Names" in the module doc).
-#[doc(hidden)]
-pub use runnable::TaskRef as Task;
-
 use raw::RawTask;
 
 /// Creates a task: one allocation holding `future`, `scheduler` and the task's state.
