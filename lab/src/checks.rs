@@ -3,11 +3,21 @@
 //! check without a verdict, never a failure.
 //!
 //! * The thread and process ping-pong over two pipes against `perf bench sched pipe` (`-T`
-//!   for threads), one round trip per "op", in the same placement: both sides on the row's
-//!   first CPU for same-core; for cross-core, perf (which cannot pin each side itself) is
-//!   started on the first CPU and the lab moves its second side to the second CPU as soon as
-//!   it appears; always at least [`PERF_MIN_LOOPS`] round trips, so that neither perf's
-//!   start-up nor the few round trips made before the move count.
+//!   for threads). Like with like: perf's "op" is one loop of its two sides, a write and a
+//!   read each, so one round trip of one message, two context switches, as the lab's
+//!   `ns_per_op`; perf runs its two sides as the lab does (one waits in `read` while the other
+//!   writes), and its third thread (or parent) waits in `join` (`wait`) as the lab's calling
+//!   thread does. The placement is the row's: both sides on the row's first CPU for
+//!   same-core; for cross-core, perf (which cannot pin each side itself) is started on the
+//!   first CPU and the lab moves its second side to the second CPU as soon as it appears.
+//!   Each perf run makes the row's own count of round trips ([`PerfPipe::new`]; at least
+//!   [`PERF_MIN_LOOPS`] cross-core, so that perf's start-up and the round trips made before
+//!   the move stay below 1%) and the runs alternate with the row's samples, one perf run
+//!   after each sample ([`PerfPipe::run_once`]): both medians are then taken over the same
+//!   minutes of the machine, from batches of the same length. (The check used to make 5,000
+//!   round trips in up to 3 runs, all after the row's samples of 1,000 (`--quick`), and once
+//!   read 88 µs beside the row's 66 µs: the two programs do the same thing, but they were
+//!   timed over batches of different lengths, in different seconds of a shared VM.)
 //! * The thread model's idle timer lateness against `cyclictest` (clock_nanosleep, 1 ms
 //!   interval, SCHED_OTHER as the lab, `--default-system` so it does not retune the machine):
 //!   the median of its histogram beside the lab's p50.
@@ -18,65 +28,105 @@ use std::time::{Duration, Instant};
 
 use crate::machine;
 use crate::results::Check;
+use crate::stats;
 
-/// Fewest round trips a perf check makes: perf's figure includes starting its two sides, and
-/// for cross-core the round trips made before the lab moves one side (see the module docs).
-pub const PERF_MIN_LOOPS: u64 = 5_000;
+/// Fewest round trips a cross-core perf run makes: perf's figure includes starting its two
+/// sides and the round trips made on one CPU before the lab moves one side (tens of µs at
+/// most, against at least 1,000 round trips of tens of µs each; see the module docs).
+pub const PERF_MIN_LOOPS: u64 = 1_000;
 
-/// Runs `perf bench sched pipe` `runs` times with `loops` round trips, side 0 on CPU
-/// `cpus[0]` and side 1 on CPU `cpus[1]` (ids), processes or (`threads`) threads; judges
-/// `lab` against the median.
-pub fn perf_sched_pipe(
-    row: String,
-    lab: Option<f64>,
-    loops: u64,
-    runs: usize,
+/// Runs of `perf bench sched pipe` for one row, one after each of the row's samples, and
+/// the verdict on their median.
+#[derive(Debug)]
+pub struct PerfPipe {
+    args: Vec<String>,
     cpus: [usize; 2],
     threads: bool,
-) -> Check {
-    let cross = cpus[0] != cpus[1];
-    let loops = if cross {
-        loops.max(PERF_MIN_LOOPS)
-    } else {
-        loops
-    };
-    let mut args = vec![
-        "-c".to_owned(),
-        cpus[0].to_string(),
-        "perf".to_owned(),
-        "bench".to_owned(),
-        "sched".to_owned(),
-        "pipe".to_owned(),
-    ];
-    if threads {
-        args.push("-T".to_owned());
-    }
-    args.extend(["-l".to_owned(), loops.to_string()]);
-    let mut tool = format!("taskset {}", args.join(" "));
-    if cross {
-        tool.push_str(&format!(
-            " (its second side moved to CPU {} as it starts)",
-            cpus[1]
-        ));
-    }
-    // As many runs as the lab's samples, and their median, as the lab's figure is.
-    let mut figures = Vec::new();
-    let mut note = None;
-    for _ in 0..runs.max(1) {
-        match perf_once(&args, cpus, threads) {
-            Ok((usecs, moved)) => {
-                figures.push(usecs * 1_000.0);
-                note = note.or(moved);
-            }
-            Err(why) => {
-                return Check::judge(row, tool, lab, None, "ns", Some(why));
-            }
+    tool: String,
+    figures: Vec<f64>,
+    failed: Option<String>,
+    note: Option<String>,
+}
+
+impl PerfPipe {
+    /// Runs of `loops` round trips (the row's count; at least [`PERF_MIN_LOOPS`]
+    /// cross-core), side 0 on CPU `cpus[0]` and side 1 on CPU `cpus[1]` (ids), processes
+    /// or (`threads`) threads.
+    pub fn new(loops: u64, cpus: [usize; 2], threads: bool) -> PerfPipe {
+        let loops = Self::loops(loops, cpus);
+        let mut args = vec![
+            "-c".to_owned(),
+            cpus[0].to_string(),
+            "perf".to_owned(),
+            "bench".to_owned(),
+            "sched".to_owned(),
+            "pipe".to_owned(),
+        ];
+        if threads {
+            args.push("-T".to_owned());
+        }
+        args.extend(["-l".to_owned(), loops.to_string()]);
+        let mut tool = format!("taskset {}", args.join(" "));
+        if cpus[0] != cpus[1] {
+            tool.push_str(&format!(
+                " (its second side moved to CPU {} as it starts)",
+                cpus[1]
+            ));
+        }
+        PerfPipe {
+            args,
+            cpus,
+            threads,
+            tool,
+            figures: Vec::new(),
+            failed: None,
+            note: None,
         }
     }
-    figures.sort_by(f64::total_cmp);
-    let median = figures.get(figures.len() / 2).copied();
-    let note = note.or_else(|| Some(format!("median of {} perf runs", figures.len())));
-    Check::judge(row, tool, lab, median, "ns", note)
+
+    /// The round trips each perf run makes for a row of `loops`.
+    pub fn loops(loops: u64, cpus: [usize; 2]) -> u64 {
+        if cpus[0] != cpus[1] {
+            loops.max(PERF_MIN_LOOPS)
+        } else {
+            loops.max(1)
+        }
+    }
+
+    /// The command line, as the check records it.
+    pub fn tool(&self) -> &str {
+        &self.tool
+    }
+
+    /// One perf run, its figure kept; after a failure (no perf, no taskset) it runs nothing.
+    pub fn run_once(&mut self) {
+        if self.failed.is_some() {
+            return;
+        }
+        match perf_once(&self.args, self.cpus, self.threads) {
+            Ok((usecs, moved)) => {
+                self.figures.push(usecs * 1_000.0);
+                self.note = self.note.take().or(moved);
+            }
+            Err(why) => self.failed = Some(why),
+        }
+    }
+
+    /// The check of `row`: `lab` (the row's median) against the median of the runs made.
+    pub fn judge(mut self, row: String, lab: Option<f64>) -> Check {
+        if let Some(why) = self.failed {
+            return Check::judge(row, self.tool, lab, None, "ns", Some(why));
+        }
+        self.figures.sort_by(f64::total_cmp);
+        let median = stats::summarize(&self.figures).map(|s| s.median);
+        let runs = self.figures.len();
+        let note = self.note.or_else(|| {
+            Some(format!(
+                "median of {runs} perf runs, each after one of the row's samples, with the row's count"
+            ))
+        });
+        Check::judge(row, self.tool, lab, median, "ns", note)
+    }
 }
 
 /// One run of `taskset ARGS`: perf's usecs/op, and a note when its second side could not be
@@ -246,6 +296,24 @@ mod tests {
     fn perf_output_gives_usecs_per_op() {
         let text = "# Running 'sched/pipe' benchmark:\n\n     Total time: 0.037 [sec]\n\n      18.998000 usecs/op\n          52637 ops/sec\n";
         assert_eq!(parse_perf_usecs(text), Some(18.998));
+    }
+
+    #[test]
+    fn perf_runs_the_rows_own_count() {
+        // Same-core: the row's count as it is; cross-core: the row's count, at least
+        // PERF_MIN_LOOPS (the lab's own minimum for a cross-core sample is no lower).
+        assert_eq!(PerfPipe::loops(50_000, [0, 0]), 50_000);
+        assert_eq!(PerfPipe::loops(4_321, [0, 1]), 4_321);
+        assert_eq!(PerfPipe::loops(20, [0, 1]), PERF_MIN_LOOPS);
+        let perf = PerfPipe::new(4_321, [2, 3], true);
+        assert_eq!(
+            perf.tool(),
+            "taskset -c 2 perf bench sched pipe -T -l 4321 (its second side moved to CPU 3 as it starts)"
+        );
+        assert_eq!(
+            PerfPipe::new(700, [0, 0], false).tool(),
+            "taskset -c 0 perf bench sched pipe -l 700"
+        );
     }
 
     #[test]
