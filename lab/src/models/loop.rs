@@ -20,11 +20,10 @@ use switchyard_runtime::net::TcpListener;
 use switchyard_runtime::reactor::IoHandle;
 use switchyard_runtime::sync::mpsc;
 use switchyard_runtime::time::sleep_until;
-use switchyard_scheduler::local::{EventLoop, SpawnError, spawn_local, yield_now};
+use switchyard_scheduler::local::{EventLoop, spawn_local, yield_now};
 
 use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns};
-use crate::experiments::fairness::{self, Race};
-use crate::experiments::{blocking, echo};
+use crate::experiments::echo;
 
 /// See the [module docs](self).
 pub struct Loop;
@@ -133,57 +132,15 @@ impl Model for Loop {
     }
 
     fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
-        let mut lp = event_loop(load.others + 1)?;
-        in_task(&mut lp, async move {
-            let spawn_failed = |e: SpawnError| Skip(format!("spawn failed: {e}"));
-            let t0 = Instant::now();
-            let mut reporters = Vec::with_capacity(load.others as usize);
-            for i in 0..load.others {
-                let reporter = blocking::reporter(load, i, t0, sleep_until);
-                reporters.push(spawn_local(reporter).map_err(spawn_failed)?);
-            }
-            let calls =
-                spawn_local(blocking::blocker(load, t0, sleep_until)).map_err(spawn_failed)?;
-            let mut samples = Vec::with_capacity(reporters.len());
-            for reporter in reporters {
-                samples.push(
-                    reporter
-                        .await
-                        .map_err(|e| Skip(format!("a reporter failed: {e}")))?,
-                );
-            }
-            let calls = calls
-                .await
-                .map_err(|e| Skip(format!("the blocker failed: {e}")))?;
-            Ok(blocking::blocked(&samples, calls))
-        })?
+        workloads::on::<LoopRt, _, _>(1, load.others + 2, move |sp| {
+            workloads::blocking::lateness::<LoopRt>(sp, load)
+        })
     }
 
     fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
-        let mut lp = event_loop(units + 1)?;
-        in_task(&mut lp, async move {
-            let spawn_failed = |e: SpawnError| Skip(format!("spawn failed: {e}"));
-            let race = Arc::new(Race::new());
-            let mut handles = Vec::with_capacity(units as usize);
-            for _ in 0..units {
-                let unit = fairness::unit(Arc::clone(&race), yield_now);
-                handles.push(spawn_local(unit).map_err(spawn_failed)?);
-            }
-            let referee =
-                spawn_local(fairness::referee(race, run_for, yield_now)).map_err(spawn_failed)?;
-            let mut turns = Vec::with_capacity(handles.len());
-            for handle in handles {
-                turns.push(
-                    handle
-                        .await
-                        .map_err(|e| Skip(format!("a unit failed: {e}")))?,
-                );
-            }
-            referee
-                .await
-                .map_err(|e| Skip(format!("the referee failed: {e}")))?;
-            Ok(turns)
-        })?
+        workloads::on::<LoopRt, _, _>(1, units + 2, move |sp| {
+            workloads::fairness::turns::<LoopRt>(sp, units, run_for)
+        })
     }
 
     fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {

@@ -186,7 +186,7 @@ pub struct Blocked {
     /// Lateness (wake time - deadline) of every report of the others, in ns.
     pub lateness: Histogram<u64>,
     /// The same, counting only the deadlines a unit slept toward (see
-    /// [`crate::experiments::blocking::Reports`]).
+    /// [`crate::workloads::blocking::Reports`]).
     pub slept: Histogram<u64>,
     /// Blocking calls made.
     pub calls: u64,
@@ -355,7 +355,7 @@ pub trait Model: Sync {
         Err(Skip::unsupported(self.name()))
     }
 
-    /// `units` units each loop on [`crate::experiments::fairness::Tally::turn`] plus a yield
+    /// `units` units each loop on [`crate::workloads::fairness::Tally::turn`] plus a yield
     /// for `run_for` of wall time; one [`Turns`] per unit.
     fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
         let _ = (units, run_for);

@@ -26,13 +26,12 @@ use hdrhistogram::Histogram;
 use switchyard_runtime::net::TcpListener;
 use switchyard_runtime::reactor::IoHandle;
 use switchyard_runtime::sync::mpsc;
-use switchyard_runtime::time::{self, Timers, sleep_until};
+use switchyard_runtime::time::{Timers, sleep_until};
 
 use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns};
-use crate::experiments::fairness::{self, Race};
-use crate::experiments::speedup::place_worker;
-use crate::experiments::{blocking, echo};
+use crate::experiments::echo;
 use crate::machine;
+use crate::workloads::cpu::place_worker;
 
 /// See the [module docs](self).
 pub struct PoolModel;
@@ -183,24 +182,7 @@ impl Model for PoolModel {
             if let Err(e) = Timers::current() {
                 return Err(Skip(format!("the pool has no timer in this build: {e}")));
             }
-            let sleep = |deadline: Instant| time::sleep_until(deadline);
-            let t0 = Instant::now();
-            let reporters: Vec<_> = (0..load.others)
-                .map(|i| handle.spawn(blocking::reporter(load, i, t0, sleep)))
-                .collect();
-            let calls = handle.spawn(blocking::blocker(load, t0, sleep));
-            let mut samples = Vec::with_capacity(reporters.len());
-            for reporter in reporters {
-                samples.push(
-                    reporter
-                        .await
-                        .map_err(|e| Skip(format!("a reporter failed: {e}")))?,
-                );
-            }
-            let calls = calls
-                .await
-                .map_err(|e| Skip(format!("the blocker failed: {e}")))?;
-            Ok(blocking::blocked(&samples, calls))
+            workloads::blocking::lateness::<PoolRt>(handle, load).await
         })?
         .map(|blocked| Blocked {
             detail: Some(format!(
@@ -213,25 +195,9 @@ impl Model for PoolModel {
     }
 
     fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
-        let pool = pool(default_workers())?;
-        in_task(&pool, move |handle| async move {
-            let race = Arc::new(Race::new());
-            let units: Vec<_> = (0..units)
-                .map(|_| handle.spawn(fairness::unit(Arc::clone(&race), yield_now)))
-                .collect();
-            let referee = handle.spawn(fairness::referee(race, run_for, yield_now));
-            let mut turns = Vec::with_capacity(units.len());
-            for unit in units {
-                turns.push(
-                    unit.await
-                        .map_err(|e| Skip(format!("a unit failed: {e}")))?,
-                );
-            }
-            referee
-                .await
-                .map_err(|e| Skip(format!("the referee failed: {e}")))?;
-            Ok(turns)
-        })?
+        workloads::on::<PoolRt, _, _>(default_workers(), units + 2, move |sp| {
+            workloads::fairness::turns::<PoolRt>(sp, units, run_for)
+        })
     }
 
     fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {

@@ -22,8 +22,8 @@ use tokio::runtime::Runtime;
 use super::{
     Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns, tokio_ct,
 };
-use crate::experiments::speedup::place_worker;
 use crate::machine;
+use crate::workloads::cpu::place_worker;
 
 fn runtime(workers: usize) -> Outcome<Runtime> {
     let next = Arc::new(AtomicUsize::new(0));
@@ -191,14 +191,15 @@ impl Model for TokioMt {
     }
 
     fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
-        in_task(&runtime(default_workers())?, tokio_ct::blocking_run(load))?
+        workloads::on::<TokioMtRt, _, _>(default_workers(), load.others + 2, move |sp| {
+            workloads::blocking::lateness::<TokioMtRt>(sp, load)
+        })
     }
 
     fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
-        in_task(
-            &runtime(default_workers())?,
-            tokio_ct::fairness_run(units, run_for),
-        )?
+        workloads::on::<TokioMtRt, _, _>(default_workers(), units + 2, move |sp| {
+            workloads::fairness::turns::<TokioMtRt>(sp, units, run_for)
+        })
     }
 
     fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {

@@ -18,7 +18,9 @@ use crate::machine;
 use crate::models::{Outcome, Parked, Probe, Share, Skip, share_of};
 use crate::stats;
 
+pub mod blocking;
 pub mod cpu;
+pub mod fairness;
 
 /// `switch / yield`: one task yields `n` times; the time for all of them.
 pub async fn yield_many<R: Runtime>(spawner: R::Spawner, n: u64) -> Outcome<Duration> {
