@@ -137,33 +137,20 @@ impl Model for PoolModel {
         // (the waker pushes the woken task to its own LIFO slot), so the pair would not cross.
         let pools = [pinned_pool(cpus[0])?, pinned_pool(cpus[1])?];
         let echo_pool = 1;
-        let (ping_tx, mut ping_rx) = mpsc::channel::<u64>(1);
-        let (pong_tx, mut pong_rx) = mpsc::channel::<u64>(1);
+        let (ping_tx, ping_rx) = PoolRt::channel::<u64>(1);
+        let (pong_tx, pong_rx) = PoolRt::channel::<u64>(1);
         let (echo_seen, ping_seen) = (Arc::clone(seen), Arc::clone(seen));
-        let pong = pools[echo_pool].spawn(async move {
-            echo_seen.mark(1);
-            while let Some(v) = ping_rx.recv().await {
-                if pong_tx.send(v).await.is_err() {
-                    break;
-                }
-            }
-            echo_seen.mark(1);
-        });
-        let elapsed = in_task(&pools[0], move |_| async move {
-            ping_seen.mark(0);
-            let start = Instant::now();
-            for i in 0..round_trips {
-                if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
-                    break;
-                }
-            }
-            let elapsed = start.elapsed();
-            ping_seen.mark(0);
-            drop(ping_tx);
-            elapsed
+        let echo =
+            pools[echo_pool].spawn(workloads::echo::<PoolRt>(ping_rx, pong_tx, move |unit| {
+                echo_seen.mark(unit)
+            }));
+        let elapsed = in_task(&pools[0], move |_| {
+            workloads::ping::<PoolRt>(ping_tx, pong_rx, round_trips, move |unit| {
+                ping_seen.mark(unit)
+            })
         })?;
         pools[echo_pool]
-            .block_on(pong)
+            .block_on(echo)
             .map_err(|e| Skip(format!("echo task failed: {e}")))?;
         Ok(elapsed)
     }
