@@ -12,7 +12,9 @@
 //!   first CPU and the lab moves its second side to the second CPU as soon as it appears.
 //!   Each perf run makes the row's own count of round trips ([`PerfPipe::new`]; at least
 //!   [`PERF_MIN_LOOPS`] cross-core, so that perf's start-up and the round trips made before
-//!   the move stay below 1%) and the runs alternate with the row's samples, one perf run
+//!   the move stay below 1%; a run whose moved side had already made more than 1% of its
+//!   round trips, read from its voluntary context switches when it is moved, is not counted,
+//!   and the note says so) and the runs alternate with the row's samples, one perf run
 //!   after each sample ([`PerfPipe::run_once`]): both medians are then taken over the same
 //!   minutes of the machine, from batches of the same length. (The check used to make 5,000
 //!   round trips in up to 3 runs, all after the row's samples of 1,000 (`--quick`), and once
@@ -39,6 +41,8 @@ pub const PERF_MIN_LOOPS: u64 = 1_000;
 /// the verdict on their median.
 #[derive(Debug)]
 pub struct PerfPipe {
+    loops: u64,
+    discarded: Vec<u64>,
     args: Vec<String>,
     cpus: [usize; 2],
     threads: bool,
@@ -74,6 +78,8 @@ impl PerfPipe {
             ));
         }
         PerfPipe {
+            loops,
+            discarded: Vec::new(),
             args,
             cpus,
             threads,
@@ -104,12 +110,23 @@ impl PerfPipe {
             return;
         }
         match perf_once(&self.args, self.cpus, self.threads) {
-            Ok((usecs, moved)) => {
-                self.figures.push(usecs * 1_000.0);
-                self.note = self.note.take().or(moved);
+            // A run whose sides made more than 1% of its round trips on one CPU before the
+            // move (a slow poll on a busy machine) measured partly same-core: not counted.
+            Ok(run) if Self::moved_too_late(run.before_move, self.loops) => {
+                self.discarded.push(run.before_move);
+            }
+            Ok(run) => {
+                self.figures.push(run.usecs * 1_000.0);
+                self.note = self.note.take().or(run.note);
             }
             Err(why) => self.failed = Some(why),
         }
+    }
+
+    /// Whether a run whose second side had made `before_move` round trips when it was moved
+    /// (of `loops`) is partly a same-core figure: more than 1% of them.
+    pub fn moved_too_late(before_move: u64, loops: u64) -> bool {
+        before_move.saturating_mul(100) > loops
     }
 
     /// The check of `row`: `lab` (the row's median) against the median of the runs made.
@@ -120,22 +137,27 @@ impl PerfPipe {
         self.figures.sort_by(f64::total_cmp);
         let median = stats::summarize(&self.figures).map(|s| s.median);
         let runs = self.figures.len();
-        let note = self.note.or_else(|| {
-            Some(format!(
+        let mut note = self.note.unwrap_or_else(|| {
+            format!(
                 "median of {runs} perf runs, each after one of the row's samples, with the row's count"
-            ))
+            )
         });
+        if !self.discarded.is_empty() {
+            note.push_str(&format!(
+                "; {} run(s) not counted: perf's second side had made {:?} of {} round trips on the first CPU before it was moved",
+                self.discarded.len(),
+                self.discarded,
+                self.loops
+            ));
+        }
+        let note = Some(note);
         Check::judge(row, self.tool, lab, median, "ns", note)
     }
 }
 
 /// One run of `taskset ARGS`: perf's usecs/op, and a note when its second side could not be
 /// moved; or why there is no figure.
-fn perf_once(
-    args: &[String],
-    cpus: [usize; 2],
-    threads: bool,
-) -> Result<(f64, Option<String>), String> {
+fn perf_once(args: &[String], cpus: [usize; 2], threads: bool) -> Result<PerfRun, String> {
     let child = Command::new("taskset")
         .args(args)
         .stdin(Stdio::null())
@@ -144,11 +166,17 @@ fn perf_once(
         .spawn()
         .map_err(|e| format!("taskset not available ({e}): no check"))?;
     let mut note = None;
-    if cpus[0] != cpus[1] && !move_second_side(child.id(), threads, cpus[1]) {
-        note = Some(format!(
-            "could not move perf's second side to CPU {}: the kernel placed it",
-            cpus[1]
-        ));
+    let mut before_move = 0;
+    if cpus[0] != cpus[1] {
+        match move_second_side(child.id(), threads, cpus[1]) {
+            Some(switches) => before_move = switches,
+            None => {
+                note = Some(format!(
+                    "could not move perf's second side to CPU {}: the kernel placed it",
+                    cpus[1]
+                ))
+            }
+        }
     }
     let out = child
         .wait_with_output()
@@ -162,13 +190,30 @@ fn perf_once(
     }
     let usecs = parse_perf_usecs(&String::from_utf8_lossy(&out.stdout))
         .ok_or_else(|| "perf bench printed no usecs/op".to_owned())?;
-    Ok((usecs, note))
+    Ok(PerfRun {
+        usecs,
+        note,
+        before_move,
+    })
+}
+
+/// One perf run's figure, and what happened around it.
+struct PerfRun {
+    /// perf's `usecs/op`.
+    usecs: f64,
+    /// Why its placement is not the one asked, if it is not.
+    note: Option<String>,
+    /// Cross-core: the round trips its second side had made (on the first CPU) when the lab
+    /// moved it, read as that side's voluntary context switches (it blocks once in `read` per
+    /// round trip).
+    before_move: u64,
 }
 
 /// Moves perf's second ping-pong side to CPU `cpu` once it exists: with `-T`, the last of the
 /// two worker threads of process `taskset_pid` (taskset execs perf in place); without, its
-/// child process. Gives up after two seconds or when perf is gone.
-fn move_second_side(taskset_pid: u32, threads: bool, cpu: usize) -> bool {
+/// child process. Gives up after two seconds or when perf is gone (`None`); once moved, the
+/// voluntary context switches that side had made by then (0 if they cannot be read).
+fn move_second_side(taskset_pid: u32, threads: bool, cpu: usize) -> Option<u64> {
     let deadline = Instant::now() + Duration::from_secs(2);
     let proc_dir = format!("/proc/{taskset_pid}");
     while Instant::now() < deadline && Path::new(&proc_dir).exists() {
@@ -182,11 +227,34 @@ fn move_second_side(taskset_pid: u32, threads: bool, cpu: usize) -> bool {
                 .and_then(|c| c.split_whitespace().next()?.parse().ok())
         };
         if let Some(tid) = target {
-            return machine::pin_task_to_cpu(tid, cpu);
+            if !machine::pin_task_to_cpu(tid, cpu) {
+                return None;
+            }
+            let status = if threads {
+                format!("{proc_dir}/task/{tid}/status")
+            } else {
+                format!("/proc/{tid}/status")
+            };
+            return Some(
+                std::fs::read_to_string(status)
+                    .ok()
+                    .and_then(|s| voluntary_switches(&s))
+                    .unwrap_or(0),
+            );
         }
         std::thread::sleep(Duration::from_micros(50));
     }
-    false
+    None
+}
+
+/// `voluntary_ctxt_switches` of a `/proc/.../status` text.
+pub fn voluntary_switches(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The thread ids of the process whose `/proc` folder is `proc_dir`.
@@ -296,6 +364,17 @@ mod tests {
     fn perf_output_gives_usecs_per_op() {
         let text = "# Running 'sched/pipe' benchmark:\n\n     Total time: 0.037 [sec]\n\n      18.998000 usecs/op\n          52637 ops/sec\n";
         assert_eq!(parse_perf_usecs(text), Some(18.998));
+    }
+
+    #[test]
+    fn a_perf_run_moved_late_is_not_counted() {
+        assert!(!PerfPipe::moved_too_late(0, 1_000));
+        assert!(!PerfPipe::moved_too_late(10, 1_000));
+        assert!(PerfPipe::moved_too_late(11, 1_000));
+        assert!(PerfPipe::moved_too_late(u64::MAX, 1_000));
+        let status = "Name:\tperf\nvoluntary_ctxt_switches:\t42\nnonvoluntary_ctxt_switches:\t3\n";
+        assert_eq!(voluntary_switches(status), Some(42));
+        assert_eq!(voluntary_switches("Name:\tperf\n"), None);
     }
 
     #[test]
