@@ -18,7 +18,6 @@ use switchyard_runtime::task::JoinHandle;
 use hdrhistogram::Histogram;
 use switchyard_runtime::net::TcpListener;
 use switchyard_runtime::reactor::IoHandle;
-use switchyard_runtime::sync::mpsc;
 use switchyard_runtime::time::sleep_until;
 use switchyard_scheduler::local::{EventLoop, spawn_local, yield_now};
 
@@ -178,9 +177,7 @@ pub struct LoopSpawner;
 
 impl Runtime for LoopRt {
     type Spawner = LoopSpawner;
-    type Join<T: Send + 'static> = JoinHandle<T>;
-    type Sender<T: Send + 'static> = mpsc::Sender<T>;
-    type Receiver<T: Send + 'static> = mpsc::Receiver<T>;
+    switchyard_task_and_channel!();
 
     fn run<T, F>(_threads: usize, tasks: u64, root: impl FnOnce(LoopSpawner) -> F) -> Outcome<T>
     where
@@ -198,32 +195,11 @@ impl Runtime for LoopRt {
         spawn_local(future).map_err(|e| Skip(format!("spawn failed: {e}")))
     }
 
-    async fn join<T: Send + 'static>(handle: JoinHandle<T>) -> Option<T> {
-        handle.await.ok()
-    }
-
-    fn detach<T: Send + 'static>(handle: JoinHandle<T>) {
-        // Dropping the handle detaches: the loop keeps the task.
-        drop(handle);
-    }
-
     fn yield_now() -> impl Future<Output = ()> + Send {
         yield_now()
     }
 
     fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send {
         sleep_until(deadline)
-    }
-
-    fn channel<T: Send + 'static>(capacity: usize) -> (mpsc::Sender<T>, mpsc::Receiver<T>) {
-        mpsc::channel(capacity)
-    }
-
-    async fn send<T: Send + 'static>(tx: &mpsc::Sender<T>, value: T) -> bool {
-        tx.send(value).await.is_ok()
-    }
-
-    async fn recv<T: Send + 'static>(rx: &mut mpsc::Receiver<T>) -> Option<T> {
-        rx.recv().await
     }
 }

@@ -25,7 +25,6 @@ use switchyard_scheduler::pool::{Pool, PoolHandle};
 use hdrhistogram::Histogram;
 use switchyard_runtime::net::TcpListener;
 use switchyard_runtime::reactor::IoHandle;
-use switchyard_runtime::sync::mpsc;
 use switchyard_runtime::time::{Timers, sleep_until};
 
 use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns};
@@ -254,9 +253,7 @@ pub struct PoolRt;
 
 impl Runtime for PoolRt {
     type Spawner = PoolHandle;
-    type Join<T: Send + 'static> = JoinHandle<T>;
-    type Sender<T: Send + 'static> = mpsc::Sender<T>;
-    type Receiver<T: Send + 'static> = mpsc::Receiver<T>;
+    switchyard_task_and_channel!();
 
     fn run<T, F>(threads: usize, _tasks: u64, root: impl FnOnce(PoolHandle) -> F) -> Outcome<T>
     where
@@ -274,32 +271,11 @@ impl Runtime for PoolRt {
         Ok(spawner.spawn(future))
     }
 
-    async fn join<T: Send + 'static>(handle: JoinHandle<T>) -> Option<T> {
-        handle.await.ok()
-    }
-
-    fn detach<T: Send + 'static>(handle: JoinHandle<T>) {
-        // Dropping the handle detaches: the pool's task table keeps the task.
-        drop(handle);
-    }
-
     fn yield_now() -> impl Future<Output = ()> + Send {
         yield_now()
     }
 
     fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send {
         sleep_until(deadline)
-    }
-
-    fn channel<T: Send + 'static>(capacity: usize) -> (mpsc::Sender<T>, mpsc::Receiver<T>) {
-        mpsc::channel(capacity)
-    }
-
-    async fn send<T: Send + 'static>(tx: &mpsc::Sender<T>, value: T) -> bool {
-        tx.send(value).await.is_ok()
-    }
-
-    async fn recv<T: Send + 'static>(rx: &mut mpsc::Receiver<T>) -> Option<T> {
-        rx.recv().await
     }
 }
