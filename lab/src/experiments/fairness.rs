@@ -1,10 +1,11 @@
 //! Experiment `fairness`: do many units that all want the CPU get an equal share of it?
 //!
 //! 1,000 units each loop on cheap work for 1 s of wall time (quick: 0.2 s): one turn is a
-//! counter increment and one `Instant::now()` ([`Tally::turn`], in
-//! [`crate::workloads::fairness`], which holds the workload), then the model's yield. The
-//! units wait for a common start signal ([`Race`](crate::workloads::fairness::Race)) so that creating them is not counted, and
-//! stop at a common stop signal. Rows, both variant `jain`:
+//! counter increment and one `Instant::now()`
+//! ([`Tally::turn`](crate::workloads::fairness::Tally::turn); the workload is
+//! [`crate::workloads::fairness`]), then the model's yield. The units wait for a common start
+//! signal ([`Race`](crate::workloads::fairness::Race)) so that creating them is not counted,
+//! and stop at a common stop signal. Rows, both variant `jain`:
 //!
 //! * metric `jain_index`: Jain's fairness index over the per-unit iteration counts,
 //!   `(Σx)² / (n Σx²)` ([`jain_index`]): 1.0 when every unit ran equally often, `1/n` when one

@@ -139,10 +139,12 @@ impl Model for PoolModel {
         let (ping_tx, ping_rx) = PoolRt::channel::<u64>(1);
         let (pong_tx, pong_rx) = PoolRt::channel::<u64>(1);
         let (echo_seen, ping_seen) = (Arc::clone(seen), Arc::clone(seen));
-        let echo =
-            pools[echo_pool].spawn(workloads::echo::<PoolRt>(ping_rx, pong_tx, move |unit| {
-                echo_seen.mark(unit)
-            }));
+        let echo = pools[echo_pool].spawn(workloads::echo::<PoolRt>(
+            ping_rx,
+            pong_tx,
+            round_trips,
+            move |unit| echo_seen.mark(unit),
+        ));
         let elapsed = in_task(&pools[0], move |_| {
             workloads::ping::<PoolRt>(ping_tx, pong_rx, round_trips, move |unit| {
                 ping_seen.mark(unit)

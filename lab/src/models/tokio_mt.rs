@@ -122,6 +122,7 @@ impl Model for TokioMt {
         let echo = echo_rt.spawn(workloads::echo::<TokioMtRt>(
             ping_rx,
             pong_tx,
+            round_trips,
             move |unit| echo_seen.mark(unit),
         ));
         let elapsed = in_task(

@@ -45,7 +45,10 @@ pub async fn pingpong<R: Runtime>(
 ) -> Outcome<Duration> {
     let (ping_tx, ping_rx) = R::channel::<u64>(1);
     let (pong_tx, pong_rx) = R::channel::<u64>(1);
-    let echo = R::spawn(&spawner, echo::<R>(ping_rx, pong_tx, mark.clone()))?;
+    let echo = R::spawn(
+        &spawner,
+        echo::<R>(ping_rx, pong_tx, round_trips, mark.clone()),
+    )?;
     let ping = R::spawn(&spawner, ping::<R>(ping_tx, pong_rx, round_trips, mark))?;
     let elapsed = R::join(ping).await.ok_or_else(failed)?;
     R::join(echo).await.ok_or_else(failed)?;
@@ -53,8 +56,8 @@ pub async fn pingpong<R: Runtime>(
 }
 
 /// The timing half of a ping-pong (unit 0): sends a token on `ping_tx` and waits for it on
-/// `pong_rx`, `round_trips` times; the time for all of them. Dropping `ping_tx` at the end
-/// ends the [`echo`]. The multi-threaded models run the two halves on two runtimes of one
+/// `pong_rx`, `round_trips` times; the time for all of them. It drops `ping_tx` at the end,
+/// so an [`echo`] that expects more (a ping that stopped early) sees the hang-up. The multi-threaded models run the two halves on two runtimes of one
 /// pinned worker each for `pingpong_cross_core` (docs/lab.md, "Placement").
 pub async fn ping<R: Runtime>(
     ping_tx: R::Sender<u64>,
@@ -75,14 +78,21 @@ pub async fn ping<R: Runtime>(
     elapsed
 }
 
-/// The echo half of a ping-pong (unit 1): sends back every token until the [`ping`] hangs up.
+/// The echo half of a ping-pong (unit 1): sends back `round_trips` tokens, or fewer if the
+/// [`ping`] hangs up first. It counts rather than waiting for the hang-up, because not every
+/// runtime's channel tells a receiver that its senders are gone (the naive executor's does
+/// not).
 pub async fn echo<R: Runtime>(
     mut ping_rx: R::Receiver<u64>,
     pong_tx: R::Sender<u64>,
+    round_trips: u64,
     mark: impl Fn(usize),
 ) {
     mark(1);
-    while let Some(v) = R::recv(&mut ping_rx).await {
+    for _ in 0..round_trips {
+        let Some(v) = R::recv(&mut ping_rx).await else {
+            break;
+        };
         if !R::send(&pong_tx, v).await {
             break;
         }
