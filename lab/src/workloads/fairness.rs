@@ -2,7 +2,7 @@
 //! [`crate::experiments::fairness`]): units that all want the CPU take turns (a counter and
 //! an `Instant::now()`, [`Tally::turn`]) between a common start and stop signal ([`Race`]).
 //!
-//! [`unit`] and [`referee`] are the units for any task model and [`turns`] runs them over the
+//! [`unit()`] and [`referee`] are the units for any task model and [`turns`] runs them over the
 //! adapter trait [`Runtime`]; the thread and process models build their own units on
 //! [`Race`] and [`Tally`].
 
