@@ -3,11 +3,23 @@
 //! check without a verdict, never a failure.
 //!
 //! * The thread and process ping-pong over two pipes against `perf bench sched pipe` (`-T`
-//!   for threads), one round trip per "op", in the same placement: both sides on the row's
-//!   first CPU for same-core; for cross-core, perf (which cannot pin each side itself) is
-//!   started on the first CPU and the lab moves its second side to the second CPU as soon as
-//!   it appears; always at least [`PERF_MIN_LOOPS`] round trips, so that neither perf's
-//!   start-up nor the few round trips made before the move count.
+//!   for threads). Like with like: perf's "op" is one loop of its two sides, a write and a
+//!   read each, so one round trip of one message, two context switches, as the lab's
+//!   `ns_per_op`; perf runs its two sides as the lab does (one waits in `read` while the other
+//!   writes), and its third thread (or parent) waits in `join` (`wait`) as the lab's calling
+//!   thread does. The placement is the row's: both sides on the row's first CPU for
+//!   same-core; for cross-core, perf (which cannot pin each side itself) is started on the
+//!   first CPU and the lab moves its second side to the second CPU as soon as it appears.
+//!   Each perf run makes the row's own count of round trips ([`PerfPipe::new`]; at least
+//!   [`PERF_MIN_LOOPS`] cross-core, so that perf's start-up and the round trips made before
+//!   the move stay below 1%; a run whose moved side had already made more than 1% of its
+//!   round trips, read from its voluntary context switches when it is moved, is not counted,
+//!   and the note says so) and the runs alternate with the row's samples, one perf run
+//!   after each sample ([`PerfPipe::run_once`]): both medians are then taken over the same
+//!   minutes of the machine, from batches of the same length. (The check used to make 5,000
+//!   round trips in up to 3 runs, all after the row's samples of 1,000 (`--quick`), and once
+//!   read 88 µs beside the row's 66 µs: the two programs do the same thing, but they were
+//!   timed over batches of different lengths, in different seconds of a shared VM.)
 //! * The thread model's idle timer lateness against `cyclictest` (clock_nanosleep, 1 ms
 //!   interval, SCHED_OTHER as the lab, `--default-system` so it does not retune the machine):
 //!   the median of its histogram beside the lab's p50.
@@ -18,74 +30,134 @@ use std::time::{Duration, Instant};
 
 use crate::machine;
 use crate::results::Check;
+use crate::stats;
 
-/// Fewest round trips a perf check makes: perf's figure includes starting its two sides, and
-/// for cross-core the round trips made before the lab moves one side (see the module docs).
-pub const PERF_MIN_LOOPS: u64 = 5_000;
+/// Fewest round trips a cross-core perf run makes: perf's figure includes starting its two
+/// sides and the round trips made on one CPU before the lab moves one side (tens of µs at
+/// most, against at least 1,000 round trips of tens of µs each; see the module docs).
+pub const PERF_MIN_LOOPS: u64 = 1_000;
 
-/// Runs `perf bench sched pipe` `runs` times with `loops` round trips, side 0 on CPU
-/// `cpus[0]` and side 1 on CPU `cpus[1]` (ids), processes or (`threads`) threads; judges
-/// `lab` against the median.
-pub fn perf_sched_pipe(
-    row: String,
-    lab: Option<f64>,
+/// Runs of `perf bench sched pipe` for one row, one after each of the row's samples, and
+/// the verdict on their median.
+#[derive(Debug)]
+pub struct PerfPipe {
     loops: u64,
-    runs: usize,
+    discarded: Vec<u64>,
+    args: Vec<String>,
     cpus: [usize; 2],
     threads: bool,
-) -> Check {
-    let cross = cpus[0] != cpus[1];
-    let loops = if cross {
-        loops.max(PERF_MIN_LOOPS)
-    } else {
-        loops
-    };
-    let mut args = vec![
-        "-c".to_owned(),
-        cpus[0].to_string(),
-        "perf".to_owned(),
-        "bench".to_owned(),
-        "sched".to_owned(),
-        "pipe".to_owned(),
-    ];
-    if threads {
-        args.push("-T".to_owned());
-    }
-    args.extend(["-l".to_owned(), loops.to_string()]);
-    let mut tool = format!("taskset {}", args.join(" "));
-    if cross {
-        tool.push_str(&format!(
-            " (its second side moved to CPU {} as it starts)",
-            cpus[1]
-        ));
-    }
-    // As many runs as the lab's samples, and their median, as the lab's figure is.
-    let mut figures = Vec::new();
-    let mut note = None;
-    for _ in 0..runs.max(1) {
-        match perf_once(&args, cpus, threads) {
-            Ok((usecs, moved)) => {
-                figures.push(usecs * 1_000.0);
-                note = note.or(moved);
-            }
-            Err(why) => {
-                return Check::judge(row, tool, lab, None, "ns", Some(why));
-            }
+    tool: String,
+    figures: Vec<f64>,
+    failed: Option<String>,
+    note: Option<String>,
+}
+
+impl PerfPipe {
+    /// Runs of `loops` round trips (the row's count; at least [`PERF_MIN_LOOPS`]
+    /// cross-core), side 0 on CPU `cpus[0]` and side 1 on CPU `cpus[1]` (ids), processes
+    /// or (`threads`) threads.
+    pub fn new(loops: u64, cpus: [usize; 2], threads: bool) -> PerfPipe {
+        let loops = Self::loops(loops, cpus);
+        let mut args = vec![
+            "-c".to_owned(),
+            cpus[0].to_string(),
+            "perf".to_owned(),
+            "bench".to_owned(),
+            "sched".to_owned(),
+            "pipe".to_owned(),
+        ];
+        if threads {
+            args.push("-T".to_owned());
+        }
+        args.extend(["-l".to_owned(), loops.to_string()]);
+        let mut tool = format!("taskset {}", args.join(" "));
+        if cpus[0] != cpus[1] {
+            tool.push_str(&format!(
+                " (its second side moved to CPU {} as it starts)",
+                cpus[1]
+            ));
+        }
+        PerfPipe {
+            loops,
+            discarded: Vec::new(),
+            args,
+            cpus,
+            threads,
+            tool,
+            figures: Vec::new(),
+            failed: None,
+            note: None,
         }
     }
-    figures.sort_by(f64::total_cmp);
-    let median = figures.get(figures.len() / 2).copied();
-    let note = note.or_else(|| Some(format!("median of {} perf runs", figures.len())));
-    Check::judge(row, tool, lab, median, "ns", note)
+
+    /// The round trips each perf run makes for a row of `loops`.
+    pub fn loops(loops: u64, cpus: [usize; 2]) -> u64 {
+        if cpus[0] != cpus[1] {
+            loops.max(PERF_MIN_LOOPS)
+        } else {
+            loops.max(1)
+        }
+    }
+
+    /// The command line, as the check records it.
+    pub fn tool(&self) -> &str {
+        &self.tool
+    }
+
+    /// One perf run, its figure kept; after a failure (no perf, no taskset) it runs nothing.
+    pub fn run_once(&mut self) {
+        if self.failed.is_some() {
+            return;
+        }
+        match perf_once(&self.args, self.cpus, self.threads) {
+            // A run whose sides made more than 1% of its round trips on one CPU before the
+            // move (a slow poll on a busy machine) measured partly same-core: not counted.
+            Ok(run) if Self::moved_too_late(run.before_move, self.loops) => {
+                self.discarded.push(run.before_move);
+            }
+            Ok(run) => {
+                self.figures.push(run.usecs * 1_000.0);
+                self.note = self.note.take().or(run.note);
+            }
+            Err(why) => self.failed = Some(why),
+        }
+    }
+
+    /// Whether a run whose second side had made `before_move` round trips when it was moved
+    /// (of `loops`) is partly a same-core figure: more than 1% of them.
+    pub fn moved_too_late(before_move: u64, loops: u64) -> bool {
+        before_move.saturating_mul(100) > loops
+    }
+
+    /// The check of `row`: `lab` (the row's median) against the median of the runs made.
+    pub fn judge(mut self, row: String, lab: Option<f64>) -> Check {
+        if let Some(why) = self.failed {
+            return Check::judge(row, self.tool, lab, None, "ns", Some(why));
+        }
+        self.figures.sort_by(f64::total_cmp);
+        let median = stats::summarize(&self.figures).map(|s| s.median);
+        let runs = self.figures.len();
+        let mut note = self.note.unwrap_or_else(|| {
+            format!(
+                "median of {runs} perf runs, each after one of the row's samples, with the row's count"
+            )
+        });
+        if !self.discarded.is_empty() {
+            note.push_str(&format!(
+                "; {} run(s) not counted: perf's second side had made {:?} of {} round trips on the first CPU before it was moved",
+                self.discarded.len(),
+                self.discarded,
+                self.loops
+            ));
+        }
+        let note = Some(note);
+        Check::judge(row, self.tool, lab, median, "ns", note)
+    }
 }
 
 /// One run of `taskset ARGS`: perf's usecs/op, and a note when its second side could not be
 /// moved; or why there is no figure.
-fn perf_once(
-    args: &[String],
-    cpus: [usize; 2],
-    threads: bool,
-) -> Result<(f64, Option<String>), String> {
+fn perf_once(args: &[String], cpus: [usize; 2], threads: bool) -> Result<PerfRun, String> {
     let child = Command::new("taskset")
         .args(args)
         .stdin(Stdio::null())
@@ -94,11 +166,17 @@ fn perf_once(
         .spawn()
         .map_err(|e| format!("taskset not available ({e}): no check"))?;
     let mut note = None;
-    if cpus[0] != cpus[1] && !move_second_side(child.id(), threads, cpus[1]) {
-        note = Some(format!(
-            "could not move perf's second side to CPU {}: the kernel placed it",
-            cpus[1]
-        ));
+    let mut before_move = 0;
+    if cpus[0] != cpus[1] {
+        match move_second_side(child.id(), threads, cpus[1]) {
+            Some(switches) => before_move = switches,
+            None => {
+                note = Some(format!(
+                    "could not move perf's second side to CPU {}: the kernel placed it",
+                    cpus[1]
+                ))
+            }
+        }
     }
     let out = child
         .wait_with_output()
@@ -112,13 +190,30 @@ fn perf_once(
     }
     let usecs = parse_perf_usecs(&String::from_utf8_lossy(&out.stdout))
         .ok_or_else(|| "perf bench printed no usecs/op".to_owned())?;
-    Ok((usecs, note))
+    Ok(PerfRun {
+        usecs,
+        note,
+        before_move,
+    })
+}
+
+/// One perf run's figure, and what happened around it.
+struct PerfRun {
+    /// perf's `usecs/op`.
+    usecs: f64,
+    /// Why its placement is not the one asked, if it is not.
+    note: Option<String>,
+    /// Cross-core: the round trips its second side had made (on the first CPU) when the lab
+    /// moved it, read as that side's voluntary context switches (it blocks once in `read` per
+    /// round trip).
+    before_move: u64,
 }
 
 /// Moves perf's second ping-pong side to CPU `cpu` once it exists: with `-T`, the last of the
 /// two worker threads of process `taskset_pid` (taskset execs perf in place); without, its
-/// child process. Gives up after two seconds or when perf is gone.
-fn move_second_side(taskset_pid: u32, threads: bool, cpu: usize) -> bool {
+/// child process. Gives up after two seconds or when perf is gone (`None`); once moved, the
+/// voluntary context switches that side had made by then (0 if they cannot be read).
+fn move_second_side(taskset_pid: u32, threads: bool, cpu: usize) -> Option<u64> {
     let deadline = Instant::now() + Duration::from_secs(2);
     let proc_dir = format!("/proc/{taskset_pid}");
     while Instant::now() < deadline && Path::new(&proc_dir).exists() {
@@ -132,11 +227,34 @@ fn move_second_side(taskset_pid: u32, threads: bool, cpu: usize) -> bool {
                 .and_then(|c| c.split_whitespace().next()?.parse().ok())
         };
         if let Some(tid) = target {
-            return machine::pin_task_to_cpu(tid, cpu);
+            if !machine::pin_task_to_cpu(tid, cpu) {
+                return None;
+            }
+            let status = if threads {
+                format!("{proc_dir}/task/{tid}/status")
+            } else {
+                format!("/proc/{tid}/status")
+            };
+            return Some(
+                std::fs::read_to_string(status)
+                    .ok()
+                    .and_then(|s| voluntary_switches(&s))
+                    .unwrap_or(0),
+            );
         }
         std::thread::sleep(Duration::from_micros(50));
     }
-    false
+    None
+}
+
+/// `voluntary_ctxt_switches` of a `/proc/.../status` text.
+pub fn voluntary_switches(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The thread ids of the process whose `/proc` folder is `proc_dir`.
@@ -246,6 +364,35 @@ mod tests {
     fn perf_output_gives_usecs_per_op() {
         let text = "# Running 'sched/pipe' benchmark:\n\n     Total time: 0.037 [sec]\n\n      18.998000 usecs/op\n          52637 ops/sec\n";
         assert_eq!(parse_perf_usecs(text), Some(18.998));
+    }
+
+    #[test]
+    fn a_perf_run_moved_late_is_not_counted() {
+        assert!(!PerfPipe::moved_too_late(0, 1_000));
+        assert!(!PerfPipe::moved_too_late(10, 1_000));
+        assert!(PerfPipe::moved_too_late(11, 1_000));
+        assert!(PerfPipe::moved_too_late(u64::MAX, 1_000));
+        let status = "Name:\tperf\nvoluntary_ctxt_switches:\t42\nnonvoluntary_ctxt_switches:\t3\n";
+        assert_eq!(voluntary_switches(status), Some(42));
+        assert_eq!(voluntary_switches("Name:\tperf\n"), None);
+    }
+
+    #[test]
+    fn perf_runs_the_rows_own_count() {
+        // Same-core: the row's count as it is; cross-core: the row's count, at least
+        // PERF_MIN_LOOPS (the lab's own minimum for a cross-core sample is no lower).
+        assert_eq!(PerfPipe::loops(50_000, [0, 0]), 50_000);
+        assert_eq!(PerfPipe::loops(4_321, [0, 1]), 4_321);
+        assert_eq!(PerfPipe::loops(20, [0, 1]), PERF_MIN_LOOPS);
+        let perf = PerfPipe::new(4_321, [2, 3], true);
+        assert_eq!(
+            perf.tool(),
+            "taskset -c 2 perf bench sched pipe -T -l 4321 (its second side moved to CPU 3 as it starts)"
+        );
+        assert_eq!(
+            PerfPipe::new(700, [0, 0], false).tool(),
+            "taskset -c 0 perf bench sched pipe -l 700"
+        );
     }
 
     #[test]

@@ -15,8 +15,8 @@
 //! [`Lab::main`] is the lab's whole command line (`run`, `list`, `table`, `compare`,
 //! `report`), so `cargo run --example custom_model -- run --quick --only switch,spawn`
 //! measures `mine` beside the built-in models and peers; `--models mine` picks it alone.
-//! The column runs the task workloads of [`crate::workloads`] (the same programs as the
-//! built-in task models), and `blocking` and `fairness` through the generic functions here.
+//! The column runs the task workloads of [`crate::workloads`], the same programs as the
+//! built-in task models, `blocking` and `fairness` included.
 //! It has no cross-core ping-pong (the trait does not say where a runtime's threads run) and
 //! no `echo` (the trait has no sockets): those cells say so.
 //!
@@ -27,17 +27,16 @@
 use std::marker::PhantomData;
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
 use crate::adapter::Runtime;
-use crate::experiments;
 use crate::models::{
     self, Blocked, Blocking, Kind, Model, ModelEntry, Outcome, Parked, Placement, Probe, Seen,
     Share, Skip, Turns,
 };
-use crate::workloads::{self, failed};
+use crate::workloads;
 
 /// The lab with the runtimes a user brings. See the [module docs](self).
 #[derive(Default)]
@@ -218,12 +217,12 @@ impl<R: Runtime> Model for Custom<R> {
     }
     fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
         workloads::on::<R, _, _>(self.threads(), load.others + 2, move |sp| {
-            blocking::<R>(sp, load)
+            workloads::blocking::lateness::<R>(sp, load)
         })
     }
     fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
         workloads::on::<R, _, _>(self.threads(), units + 2, move |sp| {
-            fairness::<R>(sp, units, run_for)
+            workloads::fairness::turns::<R>(sp, units, run_for)
         })
     }
     fn echo_serve(
@@ -245,52 +244,4 @@ impl<R: Runtime> Model for Custom<R> {
     fn sharing_note(&self, way: Share) -> Option<&'static str> {
         Some(workloads::sharing_note(way))
     }
-}
-
-/// `blocking` over [`Runtime`]: `load.others` reporters sleep on the runtime's timer while one
-/// blocker makes its blocking calls ([`crate::experiments::blocking`]'s helpers); the
-/// reporters' lateness. The built-in models still run these helpers in their own files; a
-/// runtime brought to the lab ([`crate::custom`]) runs this.
-async fn blocking<R: Runtime>(spawner: R::Spawner, load: Blocking) -> Outcome<Blocked> {
-    let t0 = Instant::now();
-    let mut reporters = Vec::with_capacity(load.others as usize);
-    for i in 0..load.others {
-        reporters.push(R::spawn(
-            &spawner,
-            experiments::blocking::reporter(load, i, t0, R::sleep_until),
-        )?);
-    }
-    let calls = R::spawn(
-        &spawner,
-        experiments::blocking::blocker(load, t0, R::sleep_until),
-    )?;
-    let mut samples = Vec::with_capacity(reporters.len());
-    for reporter in reporters {
-        samples.push(R::join(reporter).await.ok_or_else(failed)?);
-    }
-    let calls = R::join(calls).await.ok_or_else(failed)?;
-    Ok(experiments::blocking::blocked(&samples, calls))
-}
-
-/// `fairness` over [`Runtime`]: `units` units and the referee of
-/// [`crate::experiments::fairness`], each yielding with the runtime's yield; one [`Turns`]
-/// per unit. As [`blocking`], for a runtime brought to the lab.
-async fn fairness<R: Runtime>(
-    spawner: R::Spawner,
-    units: u64,
-    run_for: Duration,
-) -> Outcome<Vec<Turns>> {
-    use experiments::fairness::{Race, referee, unit};
-    let race = Arc::new(Race::new());
-    let mut handles = Vec::with_capacity(units as usize);
-    for _ in 0..units {
-        handles.push(R::spawn(&spawner, unit(Arc::clone(&race), R::yield_now))?);
-    }
-    let referee = R::spawn(&spawner, referee(race, run_for, R::yield_now))?;
-    let mut turns = Vec::with_capacity(handles.len());
-    for handle in handles {
-        turns.push(R::join(handle).await.ok_or_else(failed)?);
-    }
-    R::join(referee).await.ok_or_else(failed)?;
-    Ok(turns)
 }

@@ -29,7 +29,7 @@
 //!    multiprocessing start method) is what the lab records in the result file's machine
 //!    record.
 //! 3. **What a script prints.** One JSON object per line: a row with exactly the result
-//!    file's fields (see [`PyRow`]; histogram rows add `raw`, the recorded values), or
+//!    file's own row type ([`PyRow`] wraps a [`Row`]; histogram rows add `raw`, the recorded values), or
 //!    `{"skip": {..}}` for a variant that has no counterpart, with the reason ([`PySkip`]).
 //!    Anything else is a [`ScriptError::Malformed`] naming the line. Rows must be of the
 //!    experiment and model asked for.
@@ -385,46 +385,13 @@ pub enum ScriptError {
     },
 }
 
-/// One row as a script prints it: the result file's fields, plus `raw` for histograms.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One row as a script prints it: a result row ([`Row`], the result file's own type) with
+/// every field but `hdr` (the lab encodes histograms itself), plus `raw` for histograms.
+#[derive(Debug, Clone, PartialEq)]
 pub struct PyRow {
-    /// Experiment name.
-    pub experiment: String,
-    /// Model name.
-    pub model: String,
-    /// Variant.
-    pub variant: String,
-    /// Metric.
-    pub metric: String,
-    /// The median over `samples`.
-    pub value: f64,
-    /// Unit.
-    pub unit: String,
-    /// Operations per sample (the scaled count actually used).
-    pub n: u64,
-    /// Repetitions (histogram rows: recorded values).
-    pub samples: u64,
-    /// Smallest sample.
-    pub min: f64,
-    /// Median sample.
-    pub median: f64,
-    /// Largest sample.
-    pub max: f64,
-    /// Histogram rows: 50th percentile.
-    pub p50: Option<f64>,
-    /// Histogram rows: 90th percentile.
-    pub p90: Option<f64>,
-    /// Histogram rows: 99th percentile.
-    pub p99: Option<f64>,
-    /// Histogram rows: 99.9th percentile.
-    pub p999: Option<f64>,
-    /// Histogram rows: largest recorded value.
-    pub max_latency: Option<f64>,
-    /// What a reader must know (what was scaled, how the unit ran).
-    pub note: Option<String>,
-    /// Histogram rows: every recorded value, in `unit`.
-    #[serde(default)]
+    /// The row as printed.
+    pub row: Row,
+    /// Histogram rows: every recorded value, in the row's `unit`.
     pub raw: Option<Vec<u64>>,
 }
 
@@ -443,28 +410,39 @@ pub struct PySkip {
 }
 
 impl PyRow {
+    /// Reads one row line (design point 3): exactly the result file's row fields but `hdr`
+    /// (a missing `Option` field is `null`), and optionally `raw`; or what is wrong.
+    pub fn from_value(mut value: serde_json::Value) -> Result<PyRow, String> {
+        let object = value
+            .as_object_mut()
+            .ok_or_else(|| "not a JSON object".to_owned())?;
+        let raw = match object.remove("raw") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(raw) => Some(
+                serde_json::from_value::<Vec<u64>>(raw)
+                    .map_err(|e| format!("`raw` is not a list of whole numbers ({e})"))?,
+            ),
+        };
+        if object.contains_key("hdr") {
+            return Err(
+                "unknown field `hdr` (a script gives `raw`; the lab encodes the histogram)"
+                    .to_owned(),
+            );
+        }
+        let keys: Vec<String> = object.keys().cloned().collect();
+        let row: Row = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        // Row's own fields, as it writes them (every one but an absent `hdr`): a key the row
+        // does not write back is one it does not have.
+        let known = serde_json::to_value(&row).map_err(|e| e.to_string())?;
+        if let Some(extra) = keys.iter().find(|k| known.get(k.as_str()).is_none()) {
+            return Err(format!("unknown field `{extra}`"));
+        }
+        Ok(PyRow { row, raw })
+    }
+
     /// The lab's row (design point 4: a histogram row is re-read through the lab's histogram).
     pub fn into_row(self) -> Row {
-        let mut row = Row {
-            experiment: self.experiment,
-            model: self.model,
-            variant: self.variant,
-            metric: self.metric,
-            value: self.value,
-            unit: self.unit,
-            n: self.n,
-            samples: self.samples,
-            min: self.min,
-            median: self.median,
-            max: self.max,
-            p50: self.p50,
-            p90: self.p90,
-            p99: self.p99,
-            p999: self.p999,
-            max_latency: self.max_latency,
-            hdr: None,
-            note: self.note,
-        };
+        let mut row = self.row;
         if let Some(raw) = self.raw.filter(|r| !r.is_empty()) {
             let mut hist = stats::new_histogram();
             for v in raw {
@@ -592,7 +570,7 @@ pub fn parse_output(
                 .map_err(|e| malformed(format!("not an interpreter record ({e})")))?;
             parsed.interpreter = Some(line.interpreter);
         } else {
-            let row: PyRow = serde_json::from_value(value).map_err(|e| {
+            let PyRow { row, raw } = PyRow::from_value(value).map_err(|e| {
                 malformed(format!(
                     "not a result row ({e}; expected exactly the fields experiment, model, \
                      variant, metric, value, unit, n, samples, min, median, max, p50, p90, \
@@ -603,7 +581,7 @@ pub fn parse_output(
             if row.variant.is_empty() || row.metric.is_empty() || row.unit.is_empty() {
                 return Err(malformed("empty variant, metric or unit".to_owned()));
             }
-            parsed.rows.push(row);
+            parsed.rows.push(PyRow { row, raw });
         }
     }
     Ok(parsed)
@@ -1141,7 +1119,7 @@ mod tests {
         let text = format!("{ROW}\n\n{SKIP}\n");
         let parsed = parse_output("switch.py", &text, Some(("switch", "py-asyncio"))).unwrap();
         assert_eq!(parsed.rows.len(), 1);
-        assert_eq!(parsed.rows[0].variant, "yield");
+        assert_eq!(parsed.rows[0].row.variant, "yield");
         assert_eq!(
             parsed.skips[0].variant.as_deref(),
             Some("pingpong_cross_core")
@@ -1174,6 +1152,17 @@ mod tests {
                 "the script was run for switch",
             ),
             (ROW.replace("4000.0", "\"fast\""), 1, "not a result row"),
+            (
+                ROW.replace(r#""n":100"#, r#""n":100,"hdr":"x""#),
+                1,
+                "unknown field `hdr`",
+            ),
+            (
+                ROW.replace(r#""note":"scaled""#, r#""note":"h","raw":[-1]"#),
+                1,
+                "`raw` is not a list",
+            ),
+            ("[1,2]".to_owned(), 1, "not a JSON object"),
             (r#"{"skip":{"reason":"x"}}"#.to_owned(), 1, "not a skip"),
         ];
         for (text, line_no, detail) in cases {
@@ -1449,9 +1438,9 @@ mod tests {
         let same = out
             .rows
             .iter()
-            .find(|r| r.variant == "pingpong_same_core")
+            .find(|r| r.row.variant == "pingpong_same_core")
             .unwrap();
-        let note = same.note.as_deref().unwrap();
+        let note = same.row.note.as_deref().unwrap();
         assert!(
             note.contains(&format!("asked for CPUs {0}, {0}", cpus[1])),
             "{note}"
@@ -1464,7 +1453,7 @@ mod tests {
             PySize::Tiny,
             cell_limit(PySize::Tiny),
         );
-        let note = out.rows[0].note.as_deref().unwrap();
+        let note = out.rows[0].row.note.as_deref().unwrap();
         assert!(
             note.contains(&format!("script pinned to CPU {}", cpus[1])),
             "{note}"

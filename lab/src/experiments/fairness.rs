@@ -1,9 +1,11 @@
 //! Experiment `fairness`: do many units that all want the CPU get an equal share of it?
 //!
 //! 1,000 units each loop on cheap work for 1 s of wall time (quick: 0.2 s): one turn is a
-//! counter increment and one `Instant::now()` ([`Tally::turn`]), then the model's yield. The
-//! units wait for a common start signal ([`Race`]) so that creating them is not counted, and
-//! stop at a common stop signal. Rows, both variant `jain`:
+//! counter increment and one `Instant::now()`
+//! ([`Tally::turn`](crate::workloads::fairness::Tally::turn); the workload is
+//! [`crate::workloads::fairness`]), then the model's yield. The units wait for a common start
+//! signal ([`Race`](crate::workloads::fairness::Race)) so that creating them is not counted,
+//! and stop at a common stop signal. Rows, both variant `jain`:
 //!
 //! * metric `jain_index`: Jain's fairness index over the per-unit iteration counts,
 //!   `(Σx)² / (n Σx²)` ([`jain_index`]): 1.0 when every unit ran equally often, `1/n` when one
@@ -16,13 +18,11 @@
 //! gives the total turns and the least and most any unit had. Threads are capped by the
 //! machine's thread limit, with a note.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{Ctx, Experiment, Size};
 use crate::machine;
-use crate::models::{Kind, Model, Turns};
+use crate::models::{Kind, Model};
 use crate::results::Row;
 
 /// See the [module docs](self).
@@ -43,110 +43,6 @@ const RUN_MS: Size = Size {
     quick: 200,
     tiny: 30,
 };
-
-/// The start and stop signals every unit of one run watches.
-#[derive(Debug, Default)]
-pub struct Race {
-    go: OnceLock<Instant>,
-    stop: AtomicBool,
-}
-
-impl Race {
-    /// A race not started yet.
-    pub fn new() -> Race {
-        Race::default()
-    }
-
-    /// Gives the start signal (the first call wins) and returns its instant.
-    pub fn start(&self) -> Instant {
-        *self.go.get_or_init(Instant::now)
-    }
-
-    /// The start signal's instant, once given.
-    pub fn started(&self) -> Option<Instant> {
-        self.go.get().copied()
-    }
-
-    /// Gives the stop signal.
-    pub fn stop(&self) {
-        // Relaxed: the flag carries no data; each unit's tally travels back through its
-        // join, which synchronises on its own.
-        self.stop.store(true, Ordering::Relaxed);
-    }
-
-    /// Whether the stop signal was given.
-    pub fn stopped(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
-    }
-}
-
-/// One unit's count of turns and its longest gap, kept by the unit itself.
-#[derive(Debug, Clone, Copy)]
-pub struct Tally {
-    last: Instant,
-    turns: Turns,
-}
-
-impl Tally {
-    /// A tally whose first gap starts at `go`.
-    pub fn new(go: Instant) -> Tally {
-        Tally {
-            last: go,
-            turns: Turns::default(),
-        }
-    }
-
-    /// One turn: measures the gap since the previous one; `false` once the race stopped
-    /// (that turn's gap counts, its iteration does not).
-    #[inline]
-    pub fn turn(&mut self, race: &Race) -> bool {
-        let now = Instant::now();
-        let gap = now.saturating_duration_since(self.last).as_nanos() as u64;
-        self.turns.max_gap_ns = self.turns.max_gap_ns.max(gap);
-        self.last = now;
-        if race.stopped() {
-            return false;
-        }
-        self.turns.iterations += 1;
-        true
-    }
-
-    /// What the unit had.
-    pub fn finish(self) -> Turns {
-        self.turns
-    }
-}
-
-/// One unit of the workload, for every task model: waits (yielding) for the start signal,
-/// then takes turns, yielding with the model's `yield_now` after each, until the stop.
-pub async fn unit<F: Future<Output = ()>>(race: Arc<Race>, yield_now: impl Fn() -> F) -> Turns {
-    let go = loop {
-        match race.started() {
-            Some(go) => break go,
-            None => yield_now().await,
-        }
-    };
-    let mut tally = Tally::new(go);
-    while tally.turn(&race) {
-        yield_now().await;
-    }
-    tally.finish()
-}
-
-/// The referee, for every task model: a task like the units (spawned after them) that gives
-/// the start signal, yields until `run_for` has passed, and gives the stop signal. Being a
-/// task, it needs no timer, which not every executor has.
-pub async fn referee<F: Future<Output = ()>>(
-    race: Arc<Race>,
-    run_for: Duration,
-    yield_now: impl Fn() -> F,
-) {
-    let go = race.start();
-    while go.elapsed() < run_for {
-        yield_now().await;
-    }
-    race.stop();
-}
 
 /// Jain's fairness index of `counts`: `(Σx)² / (n Σx²)`, in `1/n ..= 1`; `None` when there
 /// are no counts or all are zero.
@@ -288,20 +184,5 @@ mod tests {
     fn no_turns_have_no_index() {
         assert_eq!(jain_index(&[]), None);
         assert_eq!(jain_index(&[0, 0, 0]), None);
-    }
-
-    #[test]
-    fn a_tally_counts_turns_until_the_stop_and_keeps_the_longest_gap() {
-        let race = Race::new();
-        let go = race.start();
-        let mut tally = Tally::new(go);
-        assert!(tally.turn(&race));
-        assert!(tally.turn(&race));
-        race.stop();
-        assert!(!tally.turn(&race));
-        let turns = tally.finish();
-        assert_eq!(turns.iterations, 2);
-        assert!(turns.max_gap_ns <= go.elapsed().as_nanos() as u64);
-        assert_eq!(race.started(), Some(go));
     }
 }

@@ -6,7 +6,7 @@
 //! Two rows per variant `<mechanism>_<size>`: `ns_per_op` (one round trip) and
 //! `bytes_per_sec` (both directions' bytes over the round-trip time, from the median).
 
-use super::{Ctx, Experiment, Size};
+use super::{Count, Ctx, Experiment, Measured, Size};
 use crate::models::Model;
 use crate::results::Row;
 
@@ -80,10 +80,11 @@ impl Experiment for Ipc {
             for (size, size_name, rounds) in SIZES {
                 let variant = format!("{mechanism}_{size_name}");
                 let n = ctx.sizing.pick(rounds);
-                let median = ctx.batches((NAME, model.name(), &variant), n, None, || {
-                    model.ipc_round_trips(mechanism, size, n)
-                });
-                if let Some(ns) = median {
+                let measured =
+                    ctx.batches((NAME, model.name(), &variant), Count::fixed(n), None, |n| {
+                        model.ipc_round_trips(mechanism, size, n)
+                    });
+                if let Some(Measured { median: ns, n }) = measured {
                     let bytes_per_sec = 2.0 * size as f64 / (ns * 1e-9);
                     ctx.rows.push(Row {
                         experiment: NAME.to_owned(),

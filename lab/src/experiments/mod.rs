@@ -110,10 +110,10 @@ impl Sizing {
     pub fn describe(self) -> &'static str {
         match self {
             Sizing::Full => {
-                "docs/lab.md default workloads, 5 samples per batch; scale up to 1,000,000 tasks / 10,000 threads"
+                "docs/lab.md default workloads, 5 samples per batch, each switch sample cut at 400 ms but never below 2,000 round trips (100,000 yields); scale up to 1,000,000 tasks / 10,000 threads"
             }
             Sizing::Quick => {
-                "quick: counts scaled down, mostly by 10 (yield 100,000; pingpong 20,000 tasks, 5,000/1,000 threads and processes; spawn 10,000 tasks, 200 threads, 20 processes; speedup 400 chunks; ipc rounds / 10), 3 samples; scale up to 100,000 tasks / 1,000 threads / 100 processes; latency 200 idle and 100 loaded probes with 1,000 background units; blocking 0.5 s; fairness 0.2 s; echo one rate (10,000/s) for 0.5 s; sharing 50,000 increments (processes 10,000); fairness at most 100 processes"
+                "quick: counts scaled down, mostly by 10 (yield 100,000; pingpong 20,000 tasks, 5,000/1,000 threads and processes, each switch sample cut at 80 ms but never below 1,000 round trips (10,000 yields); spawn 10,000 tasks, 200 threads, 20 processes; speedup 400 chunks; ipc rounds / 10), 3 samples; scale up to 100,000 tasks / 1,000 threads / 100 processes; latency 200 idle and 100 loaded probes with 1,000 background units; blocking 0.5 s; fairness 0.2 s; echo one rate (10,000/s) for 0.5 s; sharing 50,000 increments (processes 10,000); fairness at most 100 processes"
             }
             Sizing::Tiny => "tiny (test mode): counts scaled down about 1,000 times, 2 samples",
         }
@@ -230,19 +230,32 @@ impl Ctx<'_> {
         });
     }
 
-    /// Runs `batch` (which times `n` operations) `samples` times and records the median
-    /// ns per operation as one row; a skip on the first sample records the skip instead.
+    /// Runs `batch` (which times the `n` operations it is given) `samples` times and records
+    /// the median ns per operation as one row; a skip on the first sample (or on the
+    /// calibration) records the skip instead. `count` says how many operations each sample
+    /// makes: a fixed count, or one bounded by time ([`Count::bounded`]), chosen once from a
+    /// calibration run that is not a sample; the row's `n` is the count really run.
     pub fn batches(
         &mut self,
         key: (&str, &str, &str),
-        n: u64,
+        count: Count,
         note: Option<String>,
-        mut batch: impl FnMut() -> Outcome<Duration>,
-    ) -> Option<f64> {
+        mut batch: impl FnMut(u64) -> Outcome<Duration>,
+    ) -> Option<Measured> {
         let (experiment, model, variant) = key;
+        let n = match count.calibration() {
+            None => count.max,
+            Some(probe) => match batch(probe) {
+                Ok(took) => count.after_calibration(probe, took),
+                Err(skip) => {
+                    self.skip(experiment, model, Some(variant), skip.0);
+                    return None;
+                }
+            },
+        };
         let mut per_op = Vec::with_capacity(self.sizing.samples());
         for _ in 0..self.sizing.samples() {
-            match batch() {
+            match batch(n) {
                 Ok(elapsed) => per_op.push(elapsed.as_nanos() as f64 / n.max(1) as f64),
                 Err(skip) => {
                     self.skip(experiment, model, Some(variant), skip.0);
@@ -271,7 +284,113 @@ impl Ctx<'_> {
             hdr: None,
             note,
         });
-        Some(summary.median)
+        Some(Measured {
+            median: summary.median,
+            n,
+        })
+    }
+}
+
+/// What [`Ctx::batches`] measured: the row's median (ns per operation) and the count each
+/// sample made.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measured {
+    /// The median over the samples, ns per operation.
+    pub median: f64,
+    /// Operations per sample, as run (the row's `n`).
+    pub n: u64,
+}
+
+/// How many operations each sample of a batch makes (docs/lab.md, "The run budget").
+///
+/// A fixed count ([`Count::fixed`]) is docs/lab.md's figure, run as it is. A bounded count
+/// ([`Count::bounded`]) is "up to `max`, or as many as fit in `per_sample`, but never fewer
+/// than `min`": before the samples, one calibration run of [`Count::calibration`] operations
+/// (a warm-up, not a sample) gives the time per operation, and every sample then makes the
+/// same count, [`Count::after_calibration`]. Where an operation is cheap the bound never bites
+/// and the count is docs/lab.md's; where it is dear (a cross-core round trip through a
+/// hypervisor, tens of µs) the run stops at the time bound instead of taking minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count {
+    /// Docs/lab.md's count: the most one sample makes.
+    pub max: u64,
+    /// The fewest one sample makes, whatever the time.
+    pub min: u64,
+    /// The time one sample should take at most, when `min` allows.
+    pub per_sample: Duration,
+}
+
+/// A [`Count`] that cannot be run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CountError {
+    /// `min` is 0, or above `max`.
+    Range {
+        /// The fewest asked for.
+        min: u64,
+        /// The most asked for.
+        max: u64,
+    },
+    /// A time bound of zero.
+    ZeroTime,
+}
+
+impl std::fmt::Display for CountError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CountError::Range { min, max } => write!(
+                f,
+                "a bounded count needs 1 <= min <= max (got min {min}, max {max})"
+            ),
+            CountError::ZeroTime => write!(f, "a bounded count needs a time bound above zero"),
+        }
+    }
+}
+
+impl std::error::Error for CountError {}
+
+impl Count {
+    /// Exactly `n` operations per sample (at least one).
+    pub fn fixed(n: u64) -> Count {
+        let n = n.max(1);
+        Count {
+            max: n,
+            min: n,
+            per_sample: Duration::MAX,
+        }
+    }
+
+    /// Up to `max` operations per sample, fewer where they would take longer than
+    /// `per_sample`, never fewer than `min`.
+    pub fn bounded(max: u64, min: u64, per_sample: Duration) -> Result<Count, CountError> {
+        if min == 0 || min > max {
+            return Err(CountError::Range { min, max });
+        }
+        if per_sample.is_zero() {
+            return Err(CountError::ZeroTime);
+        }
+        Ok(Count {
+            max,
+            min,
+            per_sample,
+        })
+    }
+
+    /// The operations of the calibration run, or `None` when the count is fixed (no
+    /// calibration is run): a quarter of `min` (at least one).
+    pub fn calibration(self) -> Option<u64> {
+        (self.min < self.max).then(|| (self.min / 4).max(1))
+    }
+
+    /// The count each sample makes, given that `probe` operations took `took`: as many as
+    /// fit in `per_sample` at that pace, within `min ..= max`.
+    pub fn after_calibration(self, probe: u64, took: Duration) -> u64 {
+        let per_op = took.as_nanos() as f64 / probe.max(1) as f64;
+        if per_op <= 0.0 {
+            return self.max;
+        }
+        let fit = self.per_sample.as_nanos() as f64 / per_op;
+        // `as` saturates: a huge `fit` is u64::MAX, then clamped to `max`.
+        (fit as u64).clamp(self.min, self.max)
     }
 }
 
@@ -304,5 +423,120 @@ pub fn histogram_row(
         max_latency: Some(hist.max() as f64),
         hdr: stats::encode_histogram(hist),
         note,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::Skip;
+
+    fn ctx(bar: &Bar, sizing: Sizing) -> Ctx<'_> {
+        Ctx {
+            sizing,
+            pin: false,
+            seed: 1,
+            rows: Vec::new(),
+            skipped: Vec::new(),
+            checks: Vec::new(),
+            bar,
+            hand_offs: HandOffs::default(),
+        }
+    }
+
+    #[test]
+    fn a_count_that_cannot_run_is_a_typed_error() {
+        let second = Duration::from_secs(1);
+        assert_eq!(
+            Count::bounded(10, 0, second),
+            Err(CountError::Range { min: 0, max: 10 })
+        );
+        assert_eq!(
+            Count::bounded(10, 11, second),
+            Err(CountError::Range { min: 11, max: 10 })
+        );
+        assert_eq!(
+            Count::bounded(10, 1, Duration::ZERO),
+            Err(CountError::ZeroTime)
+        );
+        let err = Count::bounded(10, 11, second).unwrap_err().to_string();
+        assert!(err.contains("min 11, max 10"), "{err}");
+    }
+
+    #[test]
+    fn a_bounded_count_stops_at_its_time_but_never_below_its_minimum() {
+        let count = Count::bounded(200_000, 2_000, Duration::from_millis(400)).unwrap();
+        assert_eq!(count.calibration(), Some(500));
+        // Cheap operations (300 ns): the whole count fits, it is not cut.
+        assert_eq!(
+            count.after_calibration(500, Duration::from_micros(150)),
+            200_000
+        );
+        // 80 µs each: 400 ms holds 5,000.
+        assert_eq!(
+            count.after_calibration(500, Duration::from_millis(40)),
+            5_000
+        );
+        // 1 ms each: 400 would fit, the minimum is 2,000.
+        assert_eq!(
+            count.after_calibration(500, Duration::from_millis(500)),
+            2_000
+        );
+        // A calibration that read no time at all cannot ask for more than the maximum.
+        assert_eq!(count.after_calibration(500, Duration::ZERO), 200_000);
+        assert_eq!(Count::fixed(7).calibration(), None);
+        assert_eq!(Count::fixed(0).max, 1);
+    }
+
+    #[test]
+    fn the_row_reports_the_count_really_run() {
+        let bar = Bar::hidden();
+        let mut ctx = ctx(&bar, Sizing::Full);
+        let count = Count::bounded(200_000, 2_000, Duration::from_millis(400)).unwrap();
+        let mut asked = Vec::new();
+        // Each operation "takes" 80 µs: the calibration, then 5 samples of 5,000.
+        let measured = ctx
+            .batches(
+                ("switch", "fake", "pingpong_cross_core"),
+                count,
+                None,
+                |n| {
+                    asked.push(n);
+                    Ok(Duration::from_micros(80) * n as u32)
+                },
+            )
+            .expect("measured");
+        assert_eq!(asked, [500, 5_000, 5_000, 5_000, 5_000, 5_000]);
+        assert_eq!(measured.n, 5_000);
+        assert_eq!(measured.median, 80_000.0);
+        let row = ctx.rows.last().expect("a row");
+        assert_eq!((row.n, row.samples), (5_000, 5));
+        // A fixed count runs no calibration and reports its own count.
+        asked.clear();
+        ctx.batches(
+            ("spawn", "fake", "spawn_join"),
+            Count::fixed(300),
+            None,
+            |n| {
+                asked.push(n);
+                Ok(Duration::from_micros(n))
+            },
+        );
+        assert_eq!(asked, [300; 5]);
+        assert_eq!(ctx.rows.last().map(|r| r.n), Some(300));
+    }
+
+    #[test]
+    fn a_skip_in_the_calibration_is_a_skip_not_a_row() {
+        let bar = Bar::hidden();
+        let mut ctx = ctx(&bar, Sizing::Quick);
+        let count = Count::bounded(20_000, 1_000, Duration::from_millis(80)).unwrap();
+        let measured = ctx.batches(("switch", "fake", "yield"), count, None, |_| {
+            Err(Skip("no such thing here".to_owned()))
+        });
+        assert_eq!(measured, None);
+        assert!(ctx.rows.is_empty());
+        assert_eq!(ctx.skipped.len(), 1);
+        assert_eq!(ctx.skipped[0].reason, "no such thing here");
     }
 }

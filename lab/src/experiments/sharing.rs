@@ -15,7 +15,7 @@
 //! does not read the total is a skip naming the figure, never a row. Each row's note says
 //! what the model used (its mutex and channel) and the count.
 
-use super::{Ctx, Experiment, Size};
+use super::{Count, Ctx, Experiment, Size};
 use crate::models::{Kind, Model, Share};
 
 /// See the [module docs](self).
@@ -78,9 +78,12 @@ impl Experiment for Sharing {
                     total,
                     model.sharing_note(way).unwrap_or("the model's own")
                 );
-                ctx.batches((NAME, model.name(), &variant), total, Some(note), || {
-                    model.sharing(way, units, total)
-                });
+                ctx.batches(
+                    (NAME, model.name(), &variant),
+                    Count::fixed(total),
+                    Some(note),
+                    |total| model.sharing(way, units, total),
+                );
                 ctx.step(model.name(), &variant);
             }
         }

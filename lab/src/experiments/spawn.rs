@@ -6,7 +6,7 @@
 //!   methods (`fork` is skipped with the launcher's reason when the lab runs threads);
 //!   `command_true`: `Command::new("/bin/true")` spawn and wait, the baseline.
 
-use super::{Ctx, Experiment, Size};
+use super::{Count, Ctx, Experiment, Size};
 use crate::models::{Kind, Model};
 
 /// See the [module docs](self).
@@ -53,12 +53,15 @@ impl Experiment for Spawn {
 
     fn run(&self, model: &dyn Model, ctx: &mut Ctx) {
         let n = ctx.sizing.pick(units(model.kind()));
-        ctx.batches((NAME, model.name(), "spawn_join"), n, None, || {
-            model.spawn_join(n)
-        });
+        ctx.batches(
+            (NAME, model.name(), "spawn_join"),
+            Count::fixed(n),
+            None,
+            |n| model.spawn_join(n),
+        );
         ctx.step(model.name(), "spawn_join");
         for &variant in model.spawn_variants() {
-            ctx.batches((NAME, model.name(), variant), n, None, || {
+            ctx.batches((NAME, model.name(), variant), Count::fixed(n), None, |n| {
                 model.spawn_join_variant(variant, n)
             });
             ctx.step(model.name(), variant);

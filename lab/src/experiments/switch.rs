@@ -6,6 +6,13 @@
 //!   trip. 200,000 round trips for tasks; 50,000 same-core and 5,000 cross-core for
 //!   threads and processes. Single-threaded executors have no cross-core variant.
 //!
+//! The run budget (docs/lab.md, "The run budget"): each count is the most one sample makes;
+//! a sample stops at [`PER_SAMPLE_MS`] when a calibration run shows the count would take
+//! longer, but never below the count's minimum ([`count`]). Cheap operations (a yield, a
+//! same-core round trip) are never cut; a cross-core round trip through a hypervisor (tens of
+//! µs) is: 200,000 of them took 16 s a sample for the pool and tokio-mt. The row's `n` is
+//! the count each sample made.
+//!
 //! Placement (docs/lab.md, "Placement"): the two units are asked onto CPUs taken from the
 //! process's affinity mask at start ([`Placement::cpus`]), the first for unit 0 (and for the
 //! calling thread, where single-threaded executors run both units), the second for unit 1
@@ -14,12 +21,13 @@
 //! asked is not recorded as that variant: a skip says what was measured and where it ran.
 //!
 //! The thread and process ping-pongs (two pipes, one byte) are checked against
-//! `perf bench sched pipe` in the same placement ([`checks::perf_sched_pipe`]); the process
+//! `perf bench sched pipe` in the same placement ([`checks::PerfPipe`]); the process
 //! model's framed channel keeps rows of its own (`channel_pingpong_*`) and no check.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::{Ctx, Experiment, Size};
+use super::{Count, Ctx, Experiment, Size, Sizing};
 use crate::checks;
 use crate::machine;
 use crate::models::{Kind, Model, Placement, Seen, Skip};
@@ -34,6 +42,14 @@ const YIELDS: Size = Size {
     full: 1_000_000,
     quick: 100_000,
     tiny: 1_000,
+};
+
+/// The longest one sample may take (ms) before its count is cut, down to the count's
+/// minimum: 5 samples of 400 ms (quick: 3 of 80 ms) per row at most, past the minimum.
+pub const PER_SAMPLE_MS: Size = Size {
+    full: 400,
+    quick: 80,
+    tiny: 20,
 };
 
 fn round_trips(kind: Kind, placement: Placement) -> Size {
@@ -56,6 +72,32 @@ fn round_trips(kind: Kind, placement: Placement) -> Size {
     }
 }
 
+/// The fewest round trips a ping-pong sample makes whatever the time: 2,000 (quick 1,000),
+/// enough that one preempted round trip moves the figure by well under the spread a VM
+/// shows, and at least the perf check's [`checks::PERF_MIN_LOOPS`], so that the check runs
+/// the row's own count.
+const MIN_ROUND_TRIPS: Size = Size {
+    full: 2_000,
+    quick: 1_000,
+    tiny: 20,
+};
+
+/// The count of one row at `sizing`: up to `most`, at least `least` (or `most`, if fewer),
+/// cut at [`PER_SAMPLE_MS`].
+pub fn count(sizing: Sizing, most: Size, least: Size) -> Count {
+    let max = sizing.pick(most);
+    let min = sizing.pick(least).min(max).max(1);
+    let per_sample = Duration::from_millis(sizing.pick(PER_SAMPLE_MS));
+    Count::bounded(max.max(1), min, per_sample).expect("1 <= min <= max and a time bound > 0")
+}
+
+/// The fewest yields a sample makes: a tenth of the count.
+const MIN_YIELDS: Size = Size {
+    full: 100_000,
+    quick: 10_000,
+    tiny: 100,
+};
+
 impl Experiment for Switch {
     fn name(&self) -> &'static str {
         NAME
@@ -75,8 +117,8 @@ impl Experiment for Switch {
 
     fn run(&self, model: &dyn Model, ctx: &mut Ctx) {
         let name = model.name();
-        let n = ctx.sizing.pick(YIELDS);
-        ctx.batches((NAME, name, "yield"), n, None, || model.yield_many(n));
+        let yields = count(ctx.sizing, YIELDS, MIN_YIELDS);
+        ctx.batches((NAME, name, "yield"), yields, None, |n| model.yield_many(n));
         ctx.step(name, "yield");
 
         let own = std::iter::once((None, model.channel_note()));
@@ -116,17 +158,35 @@ fn pingpong_row(
         ctx.skip(NAME, name, Some(variant), Skip::not_applicable(why).0);
         return;
     };
-    let n = ctx.sizing.pick(round_trips(model.kind(), placement));
+    let count = count(
+        ctx.sizing,
+        round_trips(model.kind(), placement),
+        MIN_ROUND_TRIPS,
+    );
+    // The thread and process ping-pongs over pipes are checked against perf, one perf run
+    // after each sample, with the sample's count (checks::PerfPipe).
+    let checked = model.kind() != Kind::Task && mechanism.is_none();
+    let threads = model.kind() == Kind::Thread;
+    let mut perf = None;
     let mut seen_per_sample = Vec::new();
+    let mut calibrating = count.calibration().is_some();
     // Units that run on the calling thread (single-threaded executors) run on the first CPU.
     let pinned = machine::Pinned::to(cpus[0]);
-    let measured = ctx.batches((NAME, name, variant), n, None, || {
+    let measured = ctx.batches((NAME, name, variant), count, None, |n| {
         let seen = Arc::new(Seen::default());
         let elapsed = match mechanism {
             None => model.pingpong(n, placement, &seen),
             Some(m) => model.pingpong_over(m, n, placement, &seen),
         };
+        if std::mem::take(&mut calibrating) {
+            // The calibration run is not a sample: neither placed nor checked.
+            return elapsed;
+        }
         seen_per_sample.push(seen.ran());
+        if checked && elapsed.is_ok() {
+            perf.get_or_insert_with(|| checks::PerfPipe::new(n, cpus, threads))
+                .run_once();
+        }
         elapsed
     });
     drop(pinned);
@@ -150,24 +210,15 @@ fn pingpong_row(
                 Some(variant),
                 format!(
                     "units did not run where asked ({misplaced}); the {} measured is not reported as {variant}",
-                    crate::table::human(measured, "ns")
+                    crate::table::human(measured.median, "ns")
                 ),
             );
             return;
         }
     }
-    if model.kind() != Kind::Task && mechanism.is_none() {
+    if let Some(perf) = perf {
         let row = Check::row_id(NAME, name, variant, "ns_per_op");
-        let threads = model.kind() == Kind::Thread;
-        ctx.checks.push(checks::perf_sched_pipe(
-            row,
-            Some(measured),
-            n,
-            // perf's median over up to 3 runs: each cross-core run is seconds on a busy VM.
-            ctx.sizing.samples().min(3),
-            cpus,
-            threads,
-        ));
+        ctx.checks.push(perf.judge(row, Some(measured.median)));
     }
 }
 
@@ -232,6 +283,29 @@ mod tests {
         let migrated = [Some((0, 0)), Some((1, 0))];
         assert!(where_they_ran([0, 1], &[migrated]).is_err());
         assert!(where_they_ran([0, 1], &[[Some((0, 0)), None]]).is_err());
+    }
+
+    #[test]
+    fn a_cross_core_sample_runs_at_least_what_perf_runs() {
+        // The perf check makes the row's own count; it can only do so where the lab's
+        // minimum is not below perf's.
+        for sizing in [Sizing::Full, Sizing::Quick] {
+            for kind in [Kind::Task, Kind::Thread, Kind::Process] {
+                let c = count(
+                    sizing,
+                    round_trips(kind, Placement::CrossCore),
+                    MIN_ROUND_TRIPS,
+                );
+                assert!(
+                    c.min >= checks::PERF_MIN_LOOPS,
+                    "{sizing:?} {kind:?}: {c:?}"
+                );
+                assert!(c.min <= c.max);
+            }
+        }
+        // Yields are never cut below a tenth of the count.
+        let y = count(Sizing::Full, YIELDS, MIN_YIELDS);
+        assert_eq!((y.max, y.min), (1_000_000, 100_000));
     }
 
     #[test]

@@ -20,8 +20,6 @@ use hdrhistogram::Histogram;
 
 use super::timer_thread::TimerThread;
 use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns};
-use crate::experiments::blocking;
-use crate::experiments::fairness::{self, Race};
 
 /// See the [module docs](self).
 pub struct AsyncExecutor;
@@ -122,23 +120,9 @@ impl Model for AsyncExecutor {
 
     fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
         // No timer of its own: the lab's timer thread stands in for async-io's driver.
-        let timer =
-            Arc::new(TimerThread::start().map_err(|e| Skip(format!("timer thread failed: {e}")))?);
-        let ex = Rc::new(LocalExecutor::new());
-        let inner = Rc::clone(&ex);
-        let blocked = in_task(&ex, async move {
-            let sleep = move |deadline: Instant| timer.sleep_until(deadline);
-            let t0 = Instant::now();
-            let reporters: Vec<_> = (0..load.others)
-                .map(|i| inner.spawn(blocking::reporter(load, i, t0, sleep.clone())))
-                .collect();
-            let calls = inner.spawn(blocking::blocker(load, t0, sleep.clone()));
-            let mut samples = Vec::with_capacity(reporters.len());
-            for reporter in reporters {
-                samples.push(reporter.await);
-            }
-            blocking::blocked(&samples, calls.await)
-        });
+        let blocked = workloads::on::<AsyncExecutorRt, _, _>(1, load.others + 2, move |sp| {
+            workloads::blocking::lateness::<AsyncExecutorRt>(sp, load)
+        })?;
         Ok(Blocked {
             detail: Some(
                 "timer: the lab's timer thread (a heap and a condition variable), as async-io's driver thread would be".to_owned(),
@@ -148,21 +132,9 @@ impl Model for AsyncExecutor {
     }
 
     fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
-        let ex = Rc::new(LocalExecutor::new());
-        let inner = Rc::clone(&ex);
-        Ok(in_task(&ex, async move {
-            let race = Arc::new(Race::new());
-            let tasks: Vec<_> = (0..units)
-                .map(|_| inner.spawn(fairness::unit(Arc::clone(&race), yield_now)))
-                .collect();
-            let referee = inner.spawn(fairness::referee(race, run_for, yield_now));
-            let mut turns = Vec::with_capacity(tasks.len());
-            for task in tasks {
-                turns.push(task.await);
-            }
-            referee.await;
-            turns
-        }))
+        workloads::on::<AsyncExecutorRt, _, _>(1, units + 2, move |sp| {
+            workloads::fairness::turns::<AsyncExecutorRt>(sp, units, run_for)
+        })
     }
 
     fn echo_serve(

@@ -16,16 +16,13 @@ use std::time::{Duration, Instant};
 use switchyard_runtime::task::JoinHandle;
 
 use hdrhistogram::Histogram;
-use switchyard_runtime::sync::mpsc;
 use switchyard_runtime::time::sleep_until;
-use switchyard_scheduler::local::{EventLoop, SpawnError, spawn_local, yield_now};
+use switchyard_scheduler::local::{EventLoop, spawn_local, yield_now};
 
 use super::{
     Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, ServerProcesses, Skip,
     Turns,
 };
-use crate::experiments::blocking;
-use crate::experiments::fairness::{self, Race};
 
 /// See the [module docs](self).
 pub struct Loop;
@@ -134,57 +131,15 @@ impl Model for Loop {
     }
 
     fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
-        let mut lp = event_loop(load.others + 1)?;
-        in_task(&mut lp, async move {
-            let spawn_failed = |e: SpawnError| Skip(format!("spawn failed: {e}"));
-            let t0 = Instant::now();
-            let mut reporters = Vec::with_capacity(load.others as usize);
-            for i in 0..load.others {
-                let reporter = blocking::reporter(load, i, t0, sleep_until);
-                reporters.push(spawn_local(reporter).map_err(spawn_failed)?);
-            }
-            let calls =
-                spawn_local(blocking::blocker(load, t0, sleep_until)).map_err(spawn_failed)?;
-            let mut samples = Vec::with_capacity(reporters.len());
-            for reporter in reporters {
-                samples.push(
-                    reporter
-                        .await
-                        .map_err(|e| Skip(format!("a reporter failed: {e}")))?,
-                );
-            }
-            let calls = calls
-                .await
-                .map_err(|e| Skip(format!("the blocker failed: {e}")))?;
-            Ok(blocking::blocked(&samples, calls))
-        })?
+        workloads::on::<LoopRt, _, _>(1, load.others + 2, move |sp| {
+            workloads::blocking::lateness::<LoopRt>(sp, load)
+        })
     }
 
     fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
-        let mut lp = event_loop(units + 1)?;
-        in_task(&mut lp, async move {
-            let spawn_failed = |e: SpawnError| Skip(format!("spawn failed: {e}"));
-            let race = Arc::new(Race::new());
-            let mut handles = Vec::with_capacity(units as usize);
-            for _ in 0..units {
-                let unit = fairness::unit(Arc::clone(&race), yield_now);
-                handles.push(spawn_local(unit).map_err(spawn_failed)?);
-            }
-            let referee =
-                spawn_local(fairness::referee(race, run_for, yield_now)).map_err(spawn_failed)?;
-            let mut turns = Vec::with_capacity(handles.len());
-            for handle in handles {
-                turns.push(
-                    handle
-                        .await
-                        .map_err(|e| Skip(format!("a unit failed: {e}")))?,
-                );
-            }
-            referee
-                .await
-                .map_err(|e| Skip(format!("the referee failed: {e}")))?;
-            Ok(turns)
-        })?
+        workloads::on::<LoopRt, _, _>(1, units + 2, move |sp| {
+            workloads::fairness::turns::<LoopRt>(sp, units, run_for)
+        })
     }
 
     fn echo_serve(
@@ -210,9 +165,7 @@ pub struct LoopSpawner;
 
 impl Runtime for LoopRt {
     type Spawner = LoopSpawner;
-    type Join<T: Send + 'static> = JoinHandle<T>;
-    type Sender<T: Send + 'static> = mpsc::Sender<T>;
-    type Receiver<T: Send + 'static> = mpsc::Receiver<T>;
+    switchyard_task_and_channel!();
 
     fn run<T, F>(_threads: usize, tasks: u64, root: impl FnOnce(LoopSpawner) -> F) -> Outcome<T>
     where
@@ -230,33 +183,12 @@ impl Runtime for LoopRt {
         spawn_local(future).map_err(|e| Skip(format!("spawn failed: {e}")))
     }
 
-    async fn join<T: Send + 'static>(handle: JoinHandle<T>) -> Option<T> {
-        handle.await.ok()
-    }
-
-    fn detach<T: Send + 'static>(handle: JoinHandle<T>) {
-        // Dropping the handle detaches: the loop keeps the task.
-        drop(handle);
-    }
-
     fn yield_now() -> impl Future<Output = ()> + Send {
         yield_now()
     }
 
     fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send {
         sleep_until(deadline)
-    }
-
-    fn channel<T: Send + 'static>(capacity: usize) -> (mpsc::Sender<T>, mpsc::Receiver<T>) {
-        mpsc::channel(capacity)
-    }
-
-    async fn send<T: Send + 'static>(tx: &mpsc::Sender<T>, value: T) -> bool {
-        tx.send(value).await.is_ok()
-    }
-
-    async fn recv<T: Send + 'static>(rx: &mut mpsc::Receiver<T>) -> Option<T> {
-        rx.recv().await
     }
 }
 

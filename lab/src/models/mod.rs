@@ -25,6 +25,52 @@ use hdrhistogram::Histogram;
 
 use crate::machine;
 
+/// The [`crate::adapter::Runtime`] items shared by the runtimes built on switchyard_runtime's
+/// task core and channel (the loop and the pool): a spawned task's `JoinHandle` (awaited for
+/// its output; dropped to detach, the runtime's task table keeping the task) and the bounded
+/// `sync::mpsc` channel. Expanded inside each `impl Runtime`, beside its own `Spawner`, `run`,
+/// `spawn`, yield and timer.
+macro_rules! switchyard_task_and_channel {
+    () => {
+        type Join<T: Send + 'static> = switchyard_runtime::task::JoinHandle<T>;
+        type Sender<T: Send + 'static> = switchyard_runtime::sync::mpsc::Sender<T>;
+        type Receiver<T: Send + 'static> = switchyard_runtime::sync::mpsc::Receiver<T>;
+
+        async fn join<T: Send + 'static>(
+            handle: switchyard_runtime::task::JoinHandle<T>,
+        ) -> Option<T> {
+            handle.await.ok()
+        }
+
+        fn detach<T: Send + 'static>(handle: switchyard_runtime::task::JoinHandle<T>) {
+            // Dropping the handle detaches: the runtime's task table keeps the task.
+            drop(handle);
+        }
+
+        fn channel<T: Send + 'static>(
+            capacity: usize,
+        ) -> (
+            switchyard_runtime::sync::mpsc::Sender<T>,
+            switchyard_runtime::sync::mpsc::Receiver<T>,
+        ) {
+            switchyard_runtime::sync::mpsc::channel(capacity)
+        }
+
+        async fn send<T: Send + 'static>(
+            tx: &switchyard_runtime::sync::mpsc::Sender<T>,
+            value: T,
+        ) -> bool {
+            tx.send(value).await.is_ok()
+        }
+
+        async fn recv<T: Send + 'static>(
+            rx: &mut switchyard_runtime::sync::mpsc::Receiver<T>,
+        ) -> Option<T> {
+            rx.recv().await
+        }
+    };
+}
+
 mod chan;
 mod r#loop;
 mod naive;
@@ -186,7 +232,7 @@ pub struct Blocked {
     /// Lateness (wake time - deadline) of every report of the others, in ns.
     pub lateness: Histogram<u64>,
     /// The same, counting only the deadlines a unit slept toward (see
-    /// [`crate::experiments::blocking::Reports`]).
+    /// [`crate::workloads::blocking::Reports`]).
     pub slept: Histogram<u64>,
     /// Blocking calls made.
     pub calls: u64,
@@ -381,7 +427,7 @@ pub trait Model: Sync {
         Err(Skip::unsupported(self.name()))
     }
 
-    /// `units` units each loop on [`crate::experiments::fairness::Tally::turn`] plus a yield
+    /// `units` units each loop on [`crate::workloads::fairness::Tally::turn`] plus a yield
     /// for `run_for` of wall time; one [`Turns`] per unit.
     fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
         let _ = (units, run_for);

@@ -15,20 +15,9 @@ use switchyard_scheduler::naive::{self, NaiveExecutor, yield_now};
 use super::{
     Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns, chan,
 };
-use crate::experiments::fairness::{self, Race};
 
 /// See the [module docs](self).
 pub struct Naive;
-
-/// Runs `f`'s future as a spawned task and returns its output.
-fn in_task<T: Send + 'static>(
-    exec: &NaiveExecutor,
-    f: impl Future<Output = T> + Send + 'static,
-) -> T {
-    let handle = exec.spawn(f);
-    // The lab's own futures do not panic; if one does, that is a bug worth a loud stop.
-    exec.block_on(handle).expect("lab task panicked")
-}
 
 impl Model for Naive {
     fn name(&self) -> &'static str {
@@ -116,22 +105,9 @@ impl Model for Naive {
     }
 
     fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
-        let exec = NaiveExecutor::new();
-        let spawner = exec.spawner();
-        Ok(in_task(&exec, async move {
-            let race = Arc::new(Race::new());
-            let handles: Vec<_> = (0..units)
-                .map(|_| spawner.spawn(fairness::unit(Arc::clone(&race), yield_now)))
-                .collect();
-            let referee = spawner.spawn(fairness::referee(race, run_for, yield_now));
-            let mut turns = Vec::with_capacity(handles.len());
-            for handle in handles {
-                // The lab's units do not panic; a default tally would only hide a bug.
-                turns.push(handle.await.expect("fairness unit panicked"));
-            }
-            let _ = referee.await;
-            turns
-        }))
+        workloads::on::<NaiveRt, _, _>(1, units + 2, move |sp| {
+            workloads::fairness::turns::<NaiveRt>(sp, units, run_for)
+        })
     }
 
     fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {

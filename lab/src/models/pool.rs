@@ -24,17 +24,14 @@ use switchyard_runtime::coop::yield_now;
 use switchyard_scheduler::pool::{Pool, PoolHandle};
 
 use hdrhistogram::Histogram;
-use switchyard_runtime::sync::mpsc;
-use switchyard_runtime::time::{self, Timers, sleep_until};
+use switchyard_runtime::time::{Timers, sleep_until};
 
 use super::{
     Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, ServerProcesses, Skip,
     Turns,
 };
-use crate::experiments::blocking;
-use crate::experiments::fairness::{self, Race};
-use crate::experiments::speedup::place_worker;
 use crate::machine;
+use crate::workloads::cpu::place_worker;
 
 /// See the [module docs](self).
 pub struct PoolModel;
@@ -163,33 +160,22 @@ impl Model for PoolModel {
         // (the waker pushes the woken task to its own LIFO slot), so the pair would not cross.
         let pools = [pinned_pool(cpus[0])?, pinned_pool(cpus[1])?];
         let echo_pool = 1;
-        let (ping_tx, mut ping_rx) = mpsc::channel::<u64>(1);
-        let (pong_tx, mut pong_rx) = mpsc::channel::<u64>(1);
+        let (ping_tx, ping_rx) = PoolRt::channel::<u64>(1);
+        let (pong_tx, pong_rx) = PoolRt::channel::<u64>(1);
         let (echo_seen, ping_seen) = (Arc::clone(seen), Arc::clone(seen));
-        let pong = pools[echo_pool].spawn(async move {
-            echo_seen.mark(1);
-            while let Some(v) = ping_rx.recv().await {
-                if pong_tx.send(v).await.is_err() {
-                    break;
-                }
-            }
-            echo_seen.mark(1);
-        });
-        let elapsed = in_task(&pools[0], move |_| async move {
-            ping_seen.mark(0);
-            let start = Instant::now();
-            for i in 0..round_trips {
-                if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
-                    break;
-                }
-            }
-            let elapsed = start.elapsed();
-            ping_seen.mark(0);
-            drop(ping_tx);
-            elapsed
+        let echo = pools[echo_pool].spawn(workloads::echo::<PoolRt>(
+            ping_rx,
+            pong_tx,
+            round_trips,
+            move |unit| echo_seen.mark(unit),
+        ));
+        let elapsed = in_task(&pools[0], move |_| {
+            workloads::ping::<PoolRt>(ping_tx, pong_rx, round_trips, move |unit| {
+                ping_seen.mark(unit)
+            })
         })?;
         pools[echo_pool]
-            .block_on(pong)
+            .block_on(echo)
             .map_err(|e| Skip(format!("echo task failed: {e}")))?;
         Ok(elapsed)
     }
@@ -208,24 +194,7 @@ impl Model for PoolModel {
             if let Err(e) = Timers::current() {
                 return Err(Skip(format!("the pool has no timer in this build: {e}")));
             }
-            let sleep = |deadline: Instant| time::sleep_until(deadline);
-            let t0 = Instant::now();
-            let reporters: Vec<_> = (0..load.others)
-                .map(|i| handle.spawn(blocking::reporter(load, i, t0, sleep)))
-                .collect();
-            let calls = handle.spawn(blocking::blocker(load, t0, sleep));
-            let mut samples = Vec::with_capacity(reporters.len());
-            for reporter in reporters {
-                samples.push(
-                    reporter
-                        .await
-                        .map_err(|e| Skip(format!("a reporter failed: {e}")))?,
-                );
-            }
-            let calls = calls
-                .await
-                .map_err(|e| Skip(format!("the blocker failed: {e}")))?;
-            Ok(blocking::blocked(&samples, calls))
+            workloads::blocking::lateness::<PoolRt>(handle, load).await
         })?
         .map(|blocked| Blocked {
             detail: Some(format!(
@@ -238,25 +207,9 @@ impl Model for PoolModel {
     }
 
     fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
-        let pool = pool(default_workers())?;
-        in_task(&pool, move |handle| async move {
-            let race = Arc::new(Race::new());
-            let units: Vec<_> = (0..units)
-                .map(|_| handle.spawn(fairness::unit(Arc::clone(&race), yield_now)))
-                .collect();
-            let referee = handle.spawn(fairness::referee(race, run_for, yield_now));
-            let mut turns = Vec::with_capacity(units.len());
-            for unit in units {
-                turns.push(
-                    unit.await
-                        .map_err(|e| Skip(format!("a unit failed: {e}")))?,
-                );
-            }
-            referee
-                .await
-                .map_err(|e| Skip(format!("the referee failed: {e}")))?;
-            Ok(turns)
-        })?
+        workloads::on::<PoolRt, _, _>(default_workers(), units + 2, move |sp| {
+            workloads::fairness::turns::<PoolRt>(sp, units, run_for)
+        })
     }
 
     fn echo_serve(
@@ -321,9 +274,7 @@ pub struct PoolRt;
 
 impl Runtime for PoolRt {
     type Spawner = PoolHandle;
-    type Join<T: Send + 'static> = JoinHandle<T>;
-    type Sender<T: Send + 'static> = mpsc::Sender<T>;
-    type Receiver<T: Send + 'static> = mpsc::Receiver<T>;
+    switchyard_task_and_channel!();
 
     fn run<T, F>(threads: usize, _tasks: u64, root: impl FnOnce(PoolHandle) -> F) -> Outcome<T>
     where
@@ -341,33 +292,12 @@ impl Runtime for PoolRt {
         Ok(spawner.spawn(future))
     }
 
-    async fn join<T: Send + 'static>(handle: JoinHandle<T>) -> Option<T> {
-        handle.await.ok()
-    }
-
-    fn detach<T: Send + 'static>(handle: JoinHandle<T>) {
-        // Dropping the handle detaches: the pool's task table keeps the task.
-        drop(handle);
-    }
-
     fn yield_now() -> impl Future<Output = ()> + Send {
         yield_now()
     }
 
     fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send {
         sleep_until(deadline)
-    }
-
-    fn channel<T: Send + 'static>(capacity: usize) -> (mpsc::Sender<T>, mpsc::Receiver<T>) {
-        mpsc::channel(capacity)
-    }
-
-    async fn send<T: Send + 'static>(tx: &mpsc::Sender<T>, value: T) -> bool {
-        tx.send(value).await.is_ok()
-    }
-
-    async fn recv<T: Send + 'static>(rx: &mut mpsc::Receiver<T>) -> Option<T> {
-        rx.recv().await
     }
 }
 

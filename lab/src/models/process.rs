@@ -63,7 +63,7 @@ use super::{
     Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Share, Skip, Turns,
     share_of,
 };
-use crate::experiments::blocking;
+use crate::workloads::blocking;
 use crate::{machine, stats};
 
 mod echo;
@@ -113,7 +113,7 @@ pub fn entries() -> Vec<Entry> {
         Entry::new(SHARE, share_child),
         Entry::new(FAIR, fair_child),
         Entry::new(REPORTER, reporter_child),
-        procs::task(SPEEDUP, crate::experiments::speedup::chunk),
+        procs::task(SPEEDUP, crate::workloads::cpu::chunk),
     ]
 }
 
@@ -415,7 +415,7 @@ fn share_child(mut channel: Channel) {
 /// A `fairness` unit in a process of its own: receives `(cpu, run_for in ns)` with the read
 /// end of the start pipe; pins itself (unless [`NO_PIN`]), says it is ready, blocks until it
 /// reads its one byte of the start signal, then takes turns (a count, the longest gap since
-/// the previous one, as [`crate::experiments::fairness::Tally`]) with a `sched_yield` after
+/// the previous one, as [`crate::workloads::fairness::Tally`]) with a `sched_yield` after
 /// each until `run_for` has passed on its own clock; answers `(iterations, max_gap_ns)`.
 fn fair_child(mut channel: Channel) {
     let Ok(((cpu, run_for_ns), go)) = channel.recv_with_fd::<(u32, u64)>() else {

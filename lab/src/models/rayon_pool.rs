@@ -18,8 +18,8 @@ use super::{
     Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Share, Skip, Turns,
     share_of,
 };
-use crate::experiments::speedup::{chunk, place_worker};
 use crate::machine;
+use crate::workloads::cpu::{chunk, place_worker};
 
 /// A rayon pool of `threads` threads, thread i on the i-th CPU of the process's mask.
 fn pool(threads: usize) -> Outcome<rayon::ThreadPool> {

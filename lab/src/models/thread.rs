@@ -24,11 +24,11 @@ use super::{
     Blocked, Blocking, ECHO_BUFFER, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Share,
     Skip, Turns, share_of, spin_until,
 };
-use crate::experiments::blocking;
-use crate::experiments::fairness::{Race, Tally};
-use crate::experiments::speedup::place_worker;
 use crate::machine;
 use crate::stats;
+use crate::workloads::blocking;
+use crate::workloads::cpu::place_worker;
+use crate::workloads::fairness::{Race, Tally};
 
 /// See the [module docs](self).
 pub struct Thread;
@@ -275,7 +275,7 @@ impl Model for Thread {
     }
 
     fn speedup_run(&self, chunks: u64, workers: usize) -> Outcome<Duration> {
-        use crate::experiments::speedup::chunk;
+        use crate::workloads::cpu::chunk;
         use std::sync::atomic::{AtomicU64, Ordering};
         // Chunks handed out one at a time from a shared counter: the plain-threads way to
         // balance uneven work, and what the pool's stealing is measured against.

@@ -13,14 +13,11 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use tokio::runtime::{Builder, Runtime};
-use tokio::task::yield_now;
 
 use super::{
     Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, ServerProcesses, Skip,
     Turns,
 };
-use crate::experiments::blocking;
-use crate::experiments::fairness::{self, Race};
 
 /// See the [module docs](self).
 pub struct TokioCt;
@@ -127,11 +124,15 @@ impl Model for TokioCt {
     }
 
     fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
-        in_task(&runtime()?, blocking_run(load))?
+        workloads::on::<TokioCtRt, _, _>(1, load.others + 2, move |sp| {
+            workloads::blocking::lateness::<TokioCtRt>(sp, load)
+        })
     }
 
     fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
-        in_task(&runtime()?, fairness_run(units, run_for))?
+        workloads::on::<TokioCtRt, _, _>(1, units + 2, move |sp| {
+            workloads::fairness::turns::<TokioCtRt>(sp, units, run_for)
+        })
     }
 
     fn echo_serve(
@@ -149,49 +150,6 @@ impl Model for TokioCt {
             workloads::echo::serve::<TokioCtRt>(TokioSpawner, listener, connections),
         )?
     }
-}
-
-/// The `blocking` workload on the current tokio runtime (both tokio models).
-pub(super) async fn blocking_run(load: Blocking) -> Outcome<Blocked> {
-    let sleep = |deadline: Instant| tokio::time::sleep_until(deadline.into());
-    let t0 = Instant::now();
-    let reporters: Vec<_> = (0..load.others)
-        .map(|i| tokio::spawn(blocking::reporter(load, i, t0, sleep)))
-        .collect();
-    let calls = tokio::spawn(blocking::blocker(load, t0, sleep));
-    let mut samples = Vec::with_capacity(reporters.len());
-    for reporter in reporters {
-        samples.push(
-            reporter
-                .await
-                .map_err(|e| Skip(format!("a reporter failed: {e}")))?,
-        );
-    }
-    let calls = calls
-        .await
-        .map_err(|e| Skip(format!("the blocker failed: {e}")))?;
-    Ok(blocking::blocked(&samples, calls))
-}
-
-/// The `fairness` workload on the current tokio runtime (both tokio models).
-pub(super) async fn fairness_run(units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
-    let race = Arc::new(Race::new());
-    let handles: Vec<_> = (0..units)
-        .map(|_| tokio::spawn(fairness::unit(Arc::clone(&race), yield_now)))
-        .collect();
-    let referee = tokio::spawn(fairness::referee(race, run_for, yield_now));
-    let mut turns = Vec::with_capacity(handles.len());
-    for handle in handles {
-        turns.push(
-            handle
-                .await
-                .map_err(|e| Skip(format!("a unit failed: {e}")))?,
-        );
-    }
-    referee
-        .await
-        .map_err(|e| Skip(format!("the referee failed: {e}")))?;
-    Ok(turns)
 }
 
 /// What both tokio adapters share but `run`: spawn with `tokio::spawn`, tokio's yield, timer

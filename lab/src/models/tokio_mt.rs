@@ -23,8 +23,8 @@ use super::{
     Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, ServerProcesses, Skip,
     Turns, tokio_ct,
 };
-use crate::experiments::speedup::place_worker;
 use crate::machine;
+use crate::workloads::cpu::place_worker;
 
 fn runtime(workers: usize) -> Outcome<Runtime> {
     let next = Arc::new(AtomicUsize::new(0));
@@ -117,30 +117,21 @@ impl Model for TokioMt {
         // As the `pool` model: one runtime of one worker per unit, pinned, because one
         // runtime of two workers keeps the pair on one worker (its LIFO slot).
         let (ping_rt, echo_rt) = (pinned_runtime(cpus[0])?, pinned_runtime(cpus[1])?);
-        let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
-        let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
+        let (ping_tx, ping_rx) = TokioMtRt::channel::<u64>(1);
+        let (pong_tx, pong_rx) = TokioMtRt::channel::<u64>(1);
         let (echo_seen, ping_seen) = (Arc::clone(seen), Arc::clone(seen));
-        let echo = echo_rt.spawn(async move {
-            echo_seen.mark(1);
-            while let Some(v) = ping_rx.recv().await {
-                if pong_tx.send(v).await.is_err() {
-                    break;
-                }
-            }
-            echo_seen.mark(1);
-        });
-        let elapsed = in_task(&ping_rt, async move {
-            ping_seen.mark(0);
-            let start = Instant::now();
-            for i in 0..round_trips {
-                if ping_tx.send(i).await.is_err() || pong_rx.recv().await.is_none() {
-                    break;
-                }
-            }
-            let elapsed = start.elapsed();
-            ping_seen.mark(0);
-            elapsed
-        })?;
+        let echo = echo_rt.spawn(workloads::echo::<TokioMtRt>(
+            ping_rx,
+            pong_tx,
+            round_trips,
+            move |unit| echo_seen.mark(unit),
+        ));
+        let elapsed = in_task(
+            &ping_rt,
+            workloads::ping::<TokioMtRt>(ping_tx, pong_rx, round_trips, move |unit| {
+                ping_seen.mark(unit)
+            }),
+        )?;
         echo_rt
             .block_on(echo)
             .map_err(|e| Skip(format!("echo task failed: {e}")))?;
@@ -192,14 +183,15 @@ impl Model for TokioMt {
     }
 
     fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
-        in_task(&runtime(default_workers())?, tokio_ct::blocking_run(load))?
+        workloads::on::<TokioMtRt, _, _>(default_workers(), load.others + 2, move |sp| {
+            workloads::blocking::lateness::<TokioMtRt>(sp, load)
+        })
     }
 
     fn fairness_turns(&self, units: u64, run_for: Duration) -> Outcome<Vec<Turns>> {
-        in_task(
-            &runtime(default_workers())?,
-            tokio_ct::fairness_run(units, run_for),
-        )?
+        workloads::on::<TokioMtRt, _, _>(default_workers(), units + 2, move |sp| {
+            workloads::fairness::turns::<TokioMtRt>(sp, units, run_for)
+        })
     }
 
     fn echo_serve(

@@ -18,8 +18,10 @@ use crate::machine;
 use crate::models::{Outcome, Parked, Probe, Share, Skip, share_of};
 use crate::stats;
 
+pub mod blocking;
 pub mod cpu;
 pub mod echo;
+pub mod fairness;
 
 /// `switch / yield`: one task yields `n` times; the time for all of them.
 pub async fn yield_many<R: Runtime>(spawner: R::Spawner, n: u64) -> Outcome<Duration> {
@@ -35,43 +37,68 @@ pub async fn yield_many<R: Runtime>(spawner: R::Spawner, n: u64) -> Outcome<Dura
 
 /// `switch / pingpong_same_core`: two tasks pass a token back and forth `round_trips` times
 /// over two of the runtime's channels of capacity 1; the time for all of them, taken by the
-/// first task. `mark(unit)` runs in each task when it starts its loop and when it leaves
-/// (the lab records `sched_getcpu` there).
+/// first task ([`ping`]; the second is [`echo`]). `mark(unit)` runs in each task when it
+/// starts its loop and when it leaves (the lab records `sched_getcpu` there).
 pub async fn pingpong<R: Runtime>(
     spawner: R::Spawner,
     round_trips: u64,
     mark: impl Fn(usize) + Clone + Send + Sync + 'static,
 ) -> Outcome<Duration> {
-    let (ping_tx, mut ping_rx) = R::channel::<u64>(1);
-    let (pong_tx, mut pong_rx) = R::channel::<u64>(1);
-    let echo_mark = mark.clone();
-    let echo = R::spawn(&spawner, async move {
-        echo_mark(1);
-        for _ in 0..round_trips {
-            let Some(v) = R::recv(&mut ping_rx).await else {
-                break;
-            };
-            if !R::send(&pong_tx, v).await {
-                break;
-            }
-        }
-        echo_mark(1);
-    })?;
-    let ping = R::spawn(&spawner, async move {
-        mark(0);
-        let start = Instant::now();
-        for i in 0..round_trips {
-            if !R::send(&ping_tx, i).await || R::recv(&mut pong_rx).await.is_none() {
-                break;
-            }
-        }
-        let elapsed = start.elapsed();
-        mark(0);
-        elapsed
-    })?;
+    let (ping_tx, ping_rx) = R::channel::<u64>(1);
+    let (pong_tx, pong_rx) = R::channel::<u64>(1);
+    let echo = R::spawn(
+        &spawner,
+        echo::<R>(ping_rx, pong_tx, round_trips, mark.clone()),
+    )?;
+    let ping = R::spawn(&spawner, ping::<R>(ping_tx, pong_rx, round_trips, mark))?;
     let elapsed = R::join(ping).await.ok_or_else(failed)?;
     R::join(echo).await.ok_or_else(failed)?;
     Ok(elapsed)
+}
+
+/// The timing half of a ping-pong (unit 0): sends a token on `ping_tx` and waits for it on
+/// `pong_rx`, `round_trips` times; the time for all of them. It drops `ping_tx` at the end,
+/// so an [`echo`] that expects more (a ping that stopped early) sees the hang-up. The multi-threaded models run the two halves on two runtimes of one
+/// pinned worker each for `pingpong_cross_core` (docs/lab.md, "Placement").
+pub async fn ping<R: Runtime>(
+    ping_tx: R::Sender<u64>,
+    mut pong_rx: R::Receiver<u64>,
+    round_trips: u64,
+    mark: impl Fn(usize),
+) -> Duration {
+    mark(0);
+    let start = Instant::now();
+    for i in 0..round_trips {
+        if !R::send(&ping_tx, i).await || R::recv(&mut pong_rx).await.is_none() {
+            break;
+        }
+    }
+    let elapsed = start.elapsed();
+    mark(0);
+    drop(ping_tx);
+    elapsed
+}
+
+/// The echo half of a ping-pong (unit 1): sends back `round_trips` tokens, or fewer if the
+/// [`ping`] hangs up first. It counts rather than waiting for the hang-up, because not every
+/// runtime's channel tells a receiver that its senders are gone (the naive executor's does
+/// not).
+pub async fn echo<R: Runtime>(
+    mut ping_rx: R::Receiver<u64>,
+    pong_tx: R::Sender<u64>,
+    round_trips: u64,
+    mark: impl Fn(usize),
+) {
+    mark(1);
+    for _ in 0..round_trips {
+        let Some(v) = R::recv(&mut ping_rx).await else {
+            break;
+        };
+        if !R::send(&pong_tx, v).await {
+            break;
+        }
+    }
+    mark(1);
 }
 
 /// `spawn / spawn_join`: from inside a running task, spawn `n` empty tasks, then join them
