@@ -163,7 +163,7 @@ impl Model for PoolModel {
         let (ping_tx, ping_rx) = PoolRt::channel::<u64>(1);
         let (pong_tx, pong_rx) = PoolRt::channel::<u64>(1);
         let (echo_seen, ping_seen) = (Arc::clone(seen), Arc::clone(seen));
-        let echo = pools[echo_pool].spawn(workloads::echo::<PoolRt>(
+        let echo = pools[echo_pool].spawn(workloads::pong::<PoolRt>(
             ping_rx,
             pong_tx,
             round_trips,

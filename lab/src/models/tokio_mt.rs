@@ -120,7 +120,7 @@ impl Model for TokioMt {
         let (ping_tx, ping_rx) = TokioMtRt::channel::<u64>(1);
         let (pong_tx, pong_rx) = TokioMtRt::channel::<u64>(1);
         let (echo_seen, ping_seen) = (Arc::clone(seen), Arc::clone(seen));
-        let echo = echo_rt.spawn(workloads::echo::<TokioMtRt>(
+        let echo = echo_rt.spawn(workloads::pong::<TokioMtRt>(
             ping_rx,
             pong_tx,
             round_trips,

@@ -37,7 +37,7 @@ pub async fn yield_many<R: Runtime>(spawner: R::Spawner, n: u64) -> Outcome<Dura
 
 /// `switch / pingpong_same_core`: two tasks pass a token back and forth `round_trips` times
 /// over two of the runtime's channels of capacity 1; the time for all of them, taken by the
-/// first task ([`ping`]; the second is [`echo`]). `mark(unit)` runs in each task when it
+/// first task ([`ping`]; the second is [`pong`]). `mark(unit)` runs in each task when it
 /// starts its loop and when it leaves (the lab records `sched_getcpu` there).
 pub async fn pingpong<R: Runtime>(
     spawner: R::Spawner,
@@ -46,20 +46,21 @@ pub async fn pingpong<R: Runtime>(
 ) -> Outcome<Duration> {
     let (ping_tx, ping_rx) = R::channel::<u64>(1);
     let (pong_tx, pong_rx) = R::channel::<u64>(1);
-    let echo = R::spawn(
+    let pong = R::spawn(
         &spawner,
-        echo::<R>(ping_rx, pong_tx, round_trips, mark.clone()),
+        pong::<R>(ping_rx, pong_tx, round_trips, mark.clone()),
     )?;
     let ping = R::spawn(&spawner, ping::<R>(ping_tx, pong_rx, round_trips, mark))?;
     let elapsed = R::join(ping).await.ok_or_else(failed)?;
-    R::join(echo).await.ok_or_else(failed)?;
+    R::join(pong).await.ok_or_else(failed)?;
     Ok(elapsed)
 }
 
 /// The timing half of a ping-pong (unit 0): sends a token on `ping_tx` and waits for it on
 /// `pong_rx`, `round_trips` times; the time for all of them. It drops `ping_tx` at the end,
-/// so an [`echo`] that expects more (a ping that stopped early) sees the hang-up. The multi-threaded models run the two halves on two runtimes of one
-/// pinned worker each for `pingpong_cross_core` (docs/lab.md, "Placement").
+/// so a [`pong`] that expects more (a ping that stopped early) sees the hang-up. The
+/// multi-threaded models run the two halves on two runtimes of one pinned worker each for
+/// `pingpong_cross_core` (docs/lab.md, "Placement").
 pub async fn ping<R: Runtime>(
     ping_tx: R::Sender<u64>,
     mut pong_rx: R::Receiver<u64>,
@@ -79,11 +80,11 @@ pub async fn ping<R: Runtime>(
     elapsed
 }
 
-/// The echo half of a ping-pong (unit 1): sends back `round_trips` tokens, or fewer if the
+/// The answering half of a ping-pong (unit 1): sends back `round_trips` tokens, or fewer if the
 /// [`ping`] hangs up first. It counts rather than waiting for the hang-up, because not every
 /// runtime's channel tells a receiver that its senders are gone (the naive executor's does
 /// not).
-pub async fn echo<R: Runtime>(
+pub async fn pong<R: Runtime>(
     mut ping_rx: R::Receiver<u64>,
     pong_tx: R::Sender<u64>,
     round_trips: u64,
@@ -228,7 +229,7 @@ pub async fn ipc_channel<R: Runtime>(
 ) -> Outcome<Duration> {
     let (to_tx, mut to_rx) = R::channel::<Vec<u8>>(1);
     let (from_tx, mut from_rx) = R::channel::<Vec<u8>>(1);
-    let echo = R::spawn(&spawner, async move {
+    let pong = R::spawn(&spawner, async move {
         for _ in 0..round_trips {
             let Some(buf) = R::recv(&mut to_rx).await else {
                 break;
@@ -252,7 +253,7 @@ pub async fn ipc_channel<R: Runtime>(
         Some(elapsed)
     })?;
     let elapsed = R::join(sender).await.flatten().ok_or_else(failed)?;
-    R::join(echo).await.ok_or_else(failed)?;
+    R::join(pong).await.ok_or_else(failed)?;
     Ok(elapsed)
 }
 
