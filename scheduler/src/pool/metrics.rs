@@ -105,6 +105,10 @@ pub struct Metrics {
     pub live_tasks: usize,
     /// Threads started for hand-offs (spares), beyond the workers.
     pub spare_threads_started: u64,
+    /// Sleeping workers woken by a notifier since the pool started (sleep.rs, N3): each one a
+    /// futex or eventfd round trip and a context switch, worth it only if the woken worker
+    /// finds a job.
+    pub sleeper_wakes: u64,
     /// Sampled schedule latency (wake to poll), in nanoseconds.
     pub schedule_latency: Histogram<u64>,
 }
@@ -122,6 +126,7 @@ impl std::fmt::Debug for Metrics {
             .field("sleeping_workers", &self.sleeping_workers)
             .field("live_tasks", &self.live_tasks)
             .field("spare_threads_started", &self.spare_threads_started)
+            .field("sleeper_wakes", &self.sleeper_wakes)
             .field(
                 "schedule_latency_ns",
                 &format_args!(

@@ -29,7 +29,9 @@
 //! A job that lands where another worker could take it (a deque or the injector) is followed
 //! by a notify (sleep.rs, N1-N3), so a sleeping worker wakes if nobody is searching. A push to
 //! the pusher's own seat uses `notify_local`, which skips the fence when no seat sleeps: that
-//! job has an awake owner, so the notify only shares work, it is not needed for liveness.
+//! job has an awake owner, so the notify only shares work, it is not needed for liveness. A
+//! worker in the sleep protocol's S4 (firing timers, dispatching I/O readiness as the driver)
+//! does not notify at all ([`WorkerCx::defer_notifies`]): it shares once, at S5.
 
 /// The most jobs a seat's deque holds; past it, the older half moves to the injector. 256 is
 /// Go's `runq` and tokio's local queue. Unbounded, the jobs that yield on a busy seat keep
@@ -98,6 +100,9 @@ pub(crate) struct WorkerCx {
     pub(crate) seat: Cell<Option<usize>>,
     /// `Some(seq)` while this thread is inside poll `seq` of its seat.
     pub(crate) polling: Cell<Option<u64>>,
+    /// Set while this thread is in S4 of the sleep protocol (sleep.rs): a job it schedules
+    /// onto its own seat then does not notify; S5 does, once.
+    pub(crate) defer_notifies: Cell<bool>,
 }
 
 thread_local! {
@@ -244,7 +249,7 @@ impl PoolShared {
         if overflowed {
             // Jobs reached the shared queue: a sleeper must hear of them (N1-N3).
             self.idle.notify_one();
-        } else if spilled {
+        } else if spilled && !cx.defer_notifies.get() {
             self.idle.notify_local();
         }
         None

@@ -26,7 +26,8 @@
 //!    that budget; then register as a sleeper (S1,
 //!    S2), re-check every queue once (S3), fire due timers, and sleep until woken or the next
 //!    timer (S4): in the reactor if this worker can take the driver, else on its `Parker`
-//!    (driver.rs, steps 1-2, 4).
+//!    (driver.rs, steps 1-2, 4); once awake, wake another worker if the I/O events or timers
+//!    left more than one job on this seat (S5).
 //!
 //! This list is the one numbering of the tick; the README and the other files cite it as
 //! "tick step N".
@@ -111,6 +112,7 @@ fn thread_main(shared: Arc<PoolShared>, start: Start) {
         shared: Arc::as_ptr(&shared),
         seat: std::cell::Cell::new(None),
         polling: std::cell::Cell::new(None),
+        defer_notifies: std::cell::Cell::new(false),
     };
     let _entered = enter(&cx);
     // current.rs: `PoolHandle::current()` and `pool::spawn` work on this thread.
@@ -350,7 +352,7 @@ impl<'a> WorkerLoop<'a> {
         }
     }
 
-    /// Step 7: the sleep protocol's one implementation, `sleep::sleep` (spin, then S1-S4),
+    /// Step 7: the sleep protocol's one implementation, `sleep::sleep` (spin, then S1-S5),
     /// run with this worker's queues, driver, timers and parker. Returns a job the spin or
     /// the re-check found, or `None` after a wake-up (the loop then looks again). The worker
     /// sleeps in the reactor if it can take the driver (driver.rs, step 1), else on its
@@ -511,8 +513,16 @@ impl Sleeper for WorkerSleeper<'_, '_> {
         self.next_timer = worker.shared.timers.process(Instant::now());
     }
 
+    fn defer_notifies(&mut self, defer: bool) {
+        self.worker.cx.defer_notifies.set(defer);
+    }
+
     fn has_local_work(&mut self) -> bool {
         self.worker.has_local_work()
+    }
+
+    fn local_jobs(&mut self) -> usize {
+        self.worker.local_backlog()
     }
 
     fn park(&mut self) {
@@ -537,17 +547,9 @@ impl Sleeper for WorkerSleeper<'_, '_> {
 
     fn after_park(&mut self) {
         let shared = self.worker.shared;
-        if self.driving.take().is_some() && self.worker.local_backlog() > 1 {
-            // The I/O events woke more than one task onto this seat: wake a sleeper to share
-            // them (it steals from the deque). With one task or none, waking another worker
-            // only costs a futex round trip and a context switch for nothing: that worker
-            // would find nothing to steal (the LIFO slot is not stealable) and go back to
-            // sleep. The reactor stays undriven meanwhile, which is safe: this worker is awake
-            // and takes the driver again when it next sleeps, and busy workers poll it every
-            // `global_queue_interval` ticks (driver.rs, steps 1 and 3). Tokio's rule too
-            // (`should_notify_others`). The profile that found it: issue 11.
-            shared.idle.notify_one();
-        }
+        // Lets the driver go (driver.rs, step 1); sleep.rs's S5 then decides whether the
+        // jobs the I/O events woke onto this seat are worth waking another worker for.
+        self.driving = None;
         self.worker.busy_since = Instant::now();
         bump(&self.worker.slot.metrics.unparks, 1);
         if let Some(hook) = &shared.config.hooks.on_thread_unpark {
