@@ -363,21 +363,26 @@ impl<'a> WorkerLoop<'a> {
         let entered = Instant::now();
         let budget = shared.config.spin_budget;
         // Spin only if the recent gaps say work comes back within the budget.
-        let spin_until = if Duration::from_nanos(self.idle_gap_ns) <= budget {
-            entered + budget
-        } else {
-            entered
-        };
+        let spin_until = (!budget.is_zero() && Duration::from_nanos(self.idle_gap_ns) <= budget)
+            .then(|| entered + budget);
         let mut sleeper = WorkerSleeper {
             worker: self,
             driving: None,
             next_timer: None,
             spin_until,
+            woke_at: None,
         };
         let found = sleep::sleep(&shared.idle, seat, &mut sleeper);
+        let woke_at = sleeper.woke_at;
         // monitor.rs, M2: this seat may have been counted parked; wake a sleeping monitor.
         shared.monitor.ring();
-        self.record_idle_gap(entered.elapsed(), budget);
+        // The gap ends at the wake-up's clock read (`after_park`), if it parked: one read
+        // fewer per sleep. (Clock reads were 2.8% of the pool echo server's samples in issue
+        // 11's profile, 2.5% of tokio's; this, `spin` and `before_park` save three of seven.)
+        let gap = woke_at
+            .unwrap_or_else(Instant::now)
+            .saturating_duration_since(entered);
+        self.record_idle_gap(gap, budget);
         found
     }
 
@@ -456,8 +461,10 @@ struct WorkerSleeper<'w, 'a> {
     driving: Option<Driving<'a>>,
     /// The wheel's next deadline: the longest this worker may sleep (driver.rs, step 4).
     next_timer: Option<Instant>,
-    /// When the spin before sleeping ends (at once if it does not pay).
-    spin_until: Instant,
+    /// When the spin before sleeping ends; `None` if it does not pay (no clock read then).
+    spin_until: Option<Instant>,
+    /// When it woke from S4 (`after_park`), if it parked.
+    woke_at: Option<Instant>,
 }
 
 impl Sleeper for WorkerSleeper<'_, '_> {
@@ -472,8 +479,9 @@ impl Sleeper for WorkerSleeper<'_, '_> {
     }
 
     fn spin(&mut self) -> bool {
-        if Instant::now() >= self.spin_until {
-            return false;
+        match self.spin_until {
+            Some(until) if Instant::now() < until => {}
+            _ => return false,
         }
         for _ in 0..SPIN_PAUSES {
             std::hint::spin_loop();
@@ -501,16 +509,18 @@ impl Sleeper for WorkerSleeper<'_, '_> {
     fn before_park(&mut self) {
         let worker = &*self.worker;
         let metrics = &worker.slot.metrics;
+        let now = Instant::now();
         bump(&metrics.parks, 1);
         bump(
             &metrics.busy_ns,
-            u64::try_from(worker.busy_since.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            u64::try_from(now.saturating_duration_since(worker.busy_since).as_nanos())
+                .unwrap_or(u64::MAX),
         );
         if let Some(hook) = &worker.shared.config.hooks.on_thread_park {
             hook();
         }
         // Timers (driver.rs, step 4): fire what is due now; sleep no longer than the next.
-        self.next_timer = worker.shared.timers.process(Instant::now());
+        self.next_timer = worker.shared.timers.process(now);
     }
 
     fn defer_notifies(&mut self, defer: bool) {
@@ -550,7 +560,9 @@ impl Sleeper for WorkerSleeper<'_, '_> {
         // Lets the driver go (driver.rs, step 1); sleep.rs's S5 then decides whether the
         // jobs the I/O events woke onto this seat are worth waking another worker for.
         self.driving = None;
-        self.worker.busy_since = Instant::now();
+        let now = Instant::now();
+        self.woke_at = Some(now);
+        self.worker.busy_since = now;
         bump(&self.worker.slot.metrics.unparks, 1);
         if let Some(hook) = &shared.config.hooks.on_thread_unpark {
             hook();
