@@ -10,7 +10,7 @@
 //!    its own LIFO slot and deque and run without a thread hop, and without a notify each
 //!    (sleep.rs, S4: the worker is still listed as a sleeper while it dispatches, and a notify
 //!    from there would pop the worker itself). Woken, it lets the driver go, and wakes a
-//!    sleeping worker only if the events left more than one job on its seat (work to share:
+//!    sleeping worker only if the events left more than two jobs on its seat (work to share:
 //!    sleep.rs, S5); else the driver stays undriven until this worker (awake, so it will)
 //!    sleeps again, or a busy worker polls it (step 3);
 //! 2. a worker that finds the lock taken parks on its `Parker` as usual;

@@ -27,7 +27,7 @@
 //!    S2), re-check every queue once (S3), fire due timers, and sleep until woken or the next
 //!    timer (S4): in the reactor if this worker can take the driver, else on its `Parker`
 //!    (driver.rs, steps 1-2, 4); once awake, wake another worker if the I/O events or timers
-//!    left more than one job on this seat (S5).
+//!    left more than two jobs on this seat (S5).
 //!
 //! This list is the one numbering of the tick; the README and the other files cite it as
 //! "tick step N".
