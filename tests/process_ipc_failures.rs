@@ -17,9 +17,9 @@ fn misbehave(mut channel: Channel) {
     let Ok(what) = channel.recv::<String>() else {
         return;
     };
-    let fd = channel.as_fd().as_raw_fd();
+    let fd = channel.write_fd().as_raw_fd();
     let raw = |bytes: &[u8]| {
-        // SAFETY: writing a valid buffer to our own open socket.
+        // SAFETY: writing a valid buffer to our own open descriptor (the outgoing pipe).
         unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
     };
     match what.as_str() {
@@ -124,8 +124,8 @@ fn dead_peer() -> Channel {
 }
 
 /// Each way of sending, to a dead peer: an error value, never `SIGPIPE` (which, restored to
-/// its default action in `main`, would end this process). A socket whose peer is closed fails
-/// the very first write with `EPIPE`.
+/// its default action in `main`, would end this process). A pipe or socket whose peer is
+/// closed fails the very first write with `EPIPE`.
 fn writing_to_a_dead_peer_is_an_error_not_sigpipe() {
     assert_eq!(
         sigpipe_action(),
@@ -149,6 +149,22 @@ fn writing_to_a_dead_peer_is_an_error_not_sigpipe() {
         .block_on(async move { channel.into_async().unwrap().send(&1u8).await })
         .unwrap_err();
     assert!(err.is_peer_gone(), "async send: {err:?}");
+
+    // The same over a socket channel (a launched child's data path is a pair of pipes, where
+    // the signal is masked for the write; a socket channel relies on `MSG_NOSIGNAL`).
+    for way in 0..3 {
+        let (mut a, b) = Channel::pair().unwrap();
+        drop(b);
+        let err = match way {
+            0 => a.send(&vec![0u8; 4096]).unwrap_err(),
+            1 => a.send_bytes(&[0; 16]).unwrap_err(),
+            _ => EventLoop::new()
+                .unwrap()
+                .block_on(async move { a.into_async().unwrap().send(&1u8).await })
+                .unwrap_err(),
+        };
+        assert!(err.is_peer_gone(), "socket channel, way {way}: {err:?}");
+    }
 }
 
 /// This process's current `SIGPIPE` disposition.

@@ -1,5 +1,6 @@
 //! Every way a task can fail comes back as its own error, and the pool goes on: a panic (with
-//! its message, the worker survives), an abort, a segfault, a kill.
+//! its message, the worker survives), an abort, a segfault, a kill; and a chunk queued behind a
+//! killing one is not lost.
 mod process_support;
 
 use switchyard::runtime::process::{self, ExitStatus, Signal};
@@ -116,6 +117,26 @@ fn busy_ms(ms: u64) -> u64 {
     ms
 }
 
+/// The chunk sent behind a running one (the manager's prefetch, `manager.rs` step 4) never
+/// ran when its worker dies: it runs on the replacement, and only the killing chunk fails.
+fn a_chunk_queued_behind_a_dying_one_runs_on_the_replacement() {
+    let pool = pool();
+    let first = pool.worker_pids()[0];
+    let one_by_one = pool.calls().chunksize(1).unwrap();
+    let results = one_by_one.map([kind::PID, kind::KILL, kind::PID, kind::PID]);
+    assert_eq!(results[0], Ok(first));
+    assert_eq!(
+        results[1],
+        Err(TaskError::WorkerDied {
+            pid: first,
+            status: ExitStatus::Signaled(Signal::KILL)
+        })
+    );
+    let replacement = pool.worker_pids()[0];
+    assert_ne!(replacement, first);
+    assert_eq!(results[2..], [Ok(replacement), Ok(replacement)]);
+}
+
 fn main() {
     process::init([procs::task("job", job), procs::task("busy_ms", busy_ms)]).expect("init");
     process_support::run(&[
@@ -138,6 +159,10 @@ fn main() {
         (
             "a_worker_killed_from_outside_fails_its_task",
             a_worker_killed_from_outside_fails_its_task,
+        ),
+        (
+            "a_chunk_queued_behind_a_dying_one_runs_on_the_replacement",
+            a_chunk_queued_behind_a_dying_one_runs_on_the_replacement,
         ),
     ]);
 }

@@ -84,7 +84,8 @@ def define(add, cargo_test, loom):
         "a worker in S4 (firing timers, dispatching I/O as the driver) does not notify per job "
         "it schedules onto its own seat; S5 shares once after",
         "scheduler/src/pool/shared.rs",
-        [("} else if spilled && !cx.defer_notifies.get() {", "} else if spilled {", 1)],
+        [("if !with_current(|cx| cx.is_some_and(|cx| cx.defer_notifies.get())) {",
+          "if true {", 1)],
         cargo_test("--test", "pool_io_batch_wakes_nobody"))
     add("pool_idle_never_sleeps",
         "an idle worker parks (it does not spin for ever)",
@@ -98,6 +99,11 @@ def define(add, cargo_test, loom):
         "runtime/src/process/sys.rs",
         [("libc::MSG_NOSIGNAL | if nonblocking", "0 | if nonblocking", 2),
          ("&msg, libc::MSG_NOSIGNAL)", "&msg, 0)", 1)],
+        cargo_test("--test", "process_ipc_failures"))
+    add("pipe_sigpipe_unmasked",
+        "a pipe write to a dead peer is an error value, never a SIGPIPE",
+        "runtime/src/process/channel.rs",
+        [("mask_sigpipe: sys::sigpipe_is_default(),", "mask_sigpipe: false,", 1)],
         cargo_test("--test", "process_ipc_failures"))
     add("child_drop_skips_waitpid",
         "dropping a Child reaps it",

@@ -74,3 +74,34 @@ pub trait Runtime: 'static {
         rx: &mut Self::Receiver<T>,
     ) -> impl Future<Output = Option<T>> + Send;
 }
+
+/// A [`Runtime`] with TCP sockets of its own: what the `echo` workload
+/// ([`crate::workloads::echo`]) needs beyond the trait, so a runtime without a reactor
+/// implements [`Runtime`] alone and answers `echo` with "not applicable".
+pub trait TcpRuntime: Runtime {
+    /// The runtime's listener.
+    type Listener: Send + Sync + 'static;
+    /// One accepted connection.
+    type Stream: Send + 'static;
+
+    /// Takes over a bound std listener; called from inside a task of the runtime (so a
+    /// runtime may register it with the reactor of the thread it runs on).
+    fn listener(listener: std::net::TcpListener) -> std::io::Result<Self::Listener>;
+
+    /// Accepts the next connection, with `TCP_NODELAY` set (the messages are small).
+    fn accept(
+        listener: &Self::Listener,
+    ) -> impl Future<Output = std::io::Result<Self::Stream>> + Send;
+
+    /// Reads what is there, waiting for at least one byte; 0 at end of stream.
+    fn read(
+        stream: &mut Self::Stream,
+        buf: &mut [u8],
+    ) -> impl Future<Output = std::io::Result<usize>> + Send;
+
+    /// Writes all of `buf`.
+    fn write_all(
+        stream: &mut Self::Stream,
+        buf: &[u8],
+    ) -> impl Future<Output = std::io::Result<()>> + Send;
+}

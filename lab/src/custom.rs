@@ -98,6 +98,8 @@ impl Lab {
     /// Runs the lab's command line with these runtimes beside the built-in models, and
     /// answers the exit status (0, 1 for a failure while working, 2 for bad input).
     pub fn main(self) -> ExitCode {
+        // Before any child starts, so every one inherits it (docs/lab.md, `echo`).
+        crate::machine::raise_nofile_limit();
         // First: a child of the process model runs its entry point here and exits; the lab
         // itself registers them (and starts the fork server while it has one thread).
         if let Err(e) = switchyard_runtime::process::Init::new()
@@ -224,7 +226,12 @@ impl<R: Runtime> Model for Custom<R> {
             fairness::<R>(sp, units, run_for)
         })
     }
-    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+    fn echo_serve(
+        &self,
+        listener: std::net::TcpListener,
+        connections: u64,
+        _processes: &crate::models::ServerProcesses,
+    ) -> Outcome<()> {
         let _ = (listener, connections);
         Err(Skip::not_applicable(
             "the Runtime adapter trait has no sockets yet, so a runtime brought to the lab serves no echo",

@@ -58,6 +58,7 @@ pub fn measure(plan: &Plan) -> ResultFile {
             skipped: std::mem::take(&mut skipped),
             checks: std::mem::take(&mut checks),
             bar: bar_ref,
+            hand_offs: Default::default(),
         };
         let steps: u64 = plan
             .models
@@ -82,7 +83,9 @@ pub fn measure(plan: &Plan) -> ResultFile {
             if pin {
                 machine::pin_current(0);
             }
+            ctx.begin_model(*model);
             experiment.run(*model, &mut ctx);
+            ctx.end_model();
             if pin {
                 machine::unpin_current();
             }

@@ -19,7 +19,8 @@ use switchyard_scheduler::local;
 use switchyard_scheduler::pool;
 
 use crate::models::{
-    self, Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Share, Turns,
+    self, Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, ServerProcesses,
+    Share, Turns,
 };
 
 /// The value a knob was given.
@@ -327,9 +328,17 @@ impl Model for Varied {
         self.setting
             .apply(|| self.base.fairness_turns(units, run_for))
     }
-    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+    fn echo_serve(
+        &self,
+        listener: std::net::TcpListener,
+        connections: u64,
+        processes: &ServerProcesses,
+    ) -> Outcome<()> {
         self.setting
-            .apply(|| self.base.echo_serve(listener, connections))
+            .apply(|| self.base.echo_serve(listener, connections, processes))
+    }
+    fn hand_offs(&self) -> Option<u64> {
+        self.base.hand_offs()
     }
     fn sharing(&self, way: Share, units: u64, total: u64) -> Outcome<Duration> {
         self.setting.apply(|| self.base.sharing(way, units, total))

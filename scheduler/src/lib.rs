@@ -15,5 +15,3 @@ pub mod local;
 pub mod naive;
 pub mod pool;
 pub mod procs;
-
-mod task_slab;

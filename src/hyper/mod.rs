@@ -76,5 +76,5 @@ mod io;
 mod timer;
 
 pub use executor::{LoopExecutor, PoolExecutor};
-pub use io::{BOUNCE, HyperIo, StreamSocket};
+pub use io::{HyperIo, StreamSocket};
 pub use timer::{HyperSleep, HyperTimer};

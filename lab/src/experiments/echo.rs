@@ -4,7 +4,9 @@
 //! the client opens 100 connections and sends 64-byte messages at a fixed total rate
 //! (default 10,000 and 50,000 requests/s for 2 s each; quick: 10,000/s for 0.5 s), request
 //! `k` on connection `k mod 100` at its *scheduled* time `t0 + k / rate`, whether or not
-//! earlier replies came back (open loop: a slow server does not slow the client down).
+//! earlier replies came back (open loop: a slow server does not slow the client down). Then
+//! the first rate again over [`MANY_CONNECTIONS`] (variant `rate=<r>,conns=1000`), where the
+//! descriptor limit allows it ([`descriptors_needed`]; a skip naming the limit otherwise).
 //!
 //! Method:
 //!
@@ -29,6 +31,16 @@
 //!    connection number and a pattern derived from both): a wrong or missing byte is an error,
 //!    recorded as a failure in `skipped`, never a figure. So is a server that has not answered
 //!    everything [`DRAIN`] after the last request.
+//! 6. **Server CPU.** Row `rate=<r>` / `cpu_ns_per_op`: the server's CPU time from t0 to the
+//!    last reply / replies. The client runs in the same process on a thread of its own, so it
+//!    reads, at t0 and after the last reply, the process's CPU time (`getrusage`), its own
+//!    thread's, and that of the processes the model named ([`ServerProcesses`]); the server's
+//!    is the first minus the second plus the third, between the two readings (`Cpu`).
+//!
+//! The client polls only the connections that await a reply, so idle ones cost it nothing
+//! (at 1,000 connections, a `poll` over all of them per wake-up would take the client's
+//! whole CPU). A client that fails connects once per connection it owed and closes at once,
+//! so a server still waiting in `accept` returns.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -43,7 +55,7 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 
 use super::{Ctx, Experiment, Size, Sizing, histogram_row};
 use crate::machine;
-use crate::models::{ECHO_BUFFER, Model};
+use crate::models::{ECHO_BUFFER, Model, ServerProcesses};
 use crate::results::Row;
 use crate::stats;
 
@@ -95,6 +107,16 @@ const CONNECTIONS: Size = Size {
     tiny: 10,
 };
 
+/// docs/lab.md: the many-connections variant, `conns=1000`, at every sizing.
+pub const MANY_CONNECTIONS: u64 = 1_000;
+
+/// File descriptors a run of `connections` needs: the client's end and the server's end of
+/// each connection, plus room for the lab's own (listener, pipes, the fork server's channel,
+/// the reactors').
+pub fn descriptors_needed(connections: u64) -> u64 {
+    2 * connections + 64
+}
+
 /// Total request rates, requests/s: a light load and one five times heavier (picked so that
 /// every model keeps up with the first on a 2-core machine and the second shows who does not).
 const RATES: &[u64] = &[10_000, 50_000];
@@ -109,21 +131,42 @@ const RUN_MS: Size = Size {
     tiny: 100,
 };
 
-/// The workloads of `sizing`, one per rate.
+/// The workloads of `sizing`: one per rate on the default connections (variant
+/// `rate=<r>`), then the lighter rate on [`MANY_CONNECTIONS`] (variant
+/// `rate=<r>,conns=1000`).
 pub fn workloads(sizing: Sizing) -> Vec<Workload> {
     let rates: &[u64] = match sizing {
         Sizing::Full => RATES,
         Sizing::Quick => &[QUICK_RATE],
         Sizing::Tiny => &[TINY_RATE],
     };
-    rates
+    let run_for = Duration::from_millis(sizing.pick(RUN_MS));
+    let mut all: Vec<Workload> = rates
         .iter()
         .map(|&rate| Workload {
             connections: sizing.pick(CONNECTIONS),
             rate,
-            run_for: Duration::from_millis(sizing.pick(RUN_MS)),
+            run_for,
         })
-        .collect()
+        .collect();
+    all.push(Workload {
+        connections: MANY_CONNECTIONS,
+        rate: rates[0],
+        run_for,
+    });
+    all
+}
+
+impl Workload {
+    /// Its row's variant (docs/lab.md): `rate=<r>`, with `,conns=<n>` for the
+    /// many-connections run.
+    pub fn variant(&self) -> String {
+        if self.connections == MANY_CONNECTIONS {
+            format!("rate={},conns={}", self.rate, self.connections)
+        } else {
+            format!("rate={}", self.rate)
+        }
+    }
 }
 
 /// Request `seq` on connection `conn`: its sequence number and connection number (little
@@ -140,20 +183,6 @@ pub fn message(seq: u64, conn: u64) -> [u8; MESSAGE] {
     m
 }
 
-/// One connection of an echo server on switchyard's own net types (the `loop` and `pool`
-/// models): echoes every byte read until the peer closes.
-pub async fn serve_connection(mut stream: switchyard_runtime::net::TcpStream) -> io::Result<()> {
-    use futures_util::io::{AsyncReadExt, AsyncWriteExt};
-    let mut buf = [0u8; ECHO_BUFFER];
-    loop {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        stream.write_all(&buf[..n]).await?;
-    }
-}
-
 /// What the client measured.
 #[derive(Debug, Clone)]
 pub struct ClientReport {
@@ -165,6 +194,42 @@ pub struct ClientReport {
     pub replies: u64,
     /// From t0 to the last reply.
     pub elapsed: Duration,
+    /// The server's CPU time over the same interval (see the [module docs](self), 6).
+    pub server_cpu: Duration,
+}
+
+/// CPU time of the server so far, read by the client thread: every thread of this process
+/// (`getrusage(RUSAGE_SELF)`) but the client's own (`CLOCK_THREAD_CPUTIME_ID`, read on the
+/// client thread), plus every process the model named ([`ServerProcesses`]: the sum of
+/// `/proc/PID/task/*/schedstat`). The difference of two readings is the server's CPU time
+/// between them.
+#[derive(Debug, Clone, Copy)]
+struct Cpu {
+    process: u64,
+    client: u64,
+    others: u64,
+}
+
+impl Cpu {
+    /// Reads it now; call on the client thread.
+    fn now(processes: &[i32]) -> Cpu {
+        Cpu {
+            others: processes
+                .iter()
+                .map(|&pid| machine::other_process_cpu_ns(pid).unwrap_or(0))
+                .sum(),
+            client: machine::thread_cpu_ns(),
+            process: machine::process_cpu_ns(),
+        }
+    }
+
+    /// The server's CPU time from `self` to `later`.
+    fn server_until(self, later: Cpu) -> Duration {
+        let process = later.process.saturating_sub(self.process);
+        let client = later.client.saturating_sub(self.client);
+        let others = later.others.saturating_sub(self.others);
+        Duration::from_nanos(process.saturating_sub(client) + others)
+    }
 }
 
 /// One client connection: its socket, what is still to be written, what was read but not yet
@@ -226,10 +291,13 @@ fn nanos(d: Duration) -> u64 {
     d.as_nanos().min(u128::from(u64::MAX)) as u64
 }
 
-/// Waits up to `timeout` for any connection to be readable (or writable, where output waits).
+/// Waits up to `timeout` for any connection that expects a reply to be readable (or
+/// writable, where output waits); an idle connection has nothing to say, so 1,000 of them
+/// cost the wait nothing.
 fn wait(conns: &[Conn], timeout: Duration) -> Result<(), String> {
     let mut fds: Vec<PollFd<'_>> = conns
         .iter()
+        .filter(|c| !c.pending.is_empty() || !c.out.is_empty())
         .map(|c| {
             let mut flags = PollFlags::IN;
             if !c.out.is_empty() {
@@ -255,6 +323,7 @@ pub fn run_client(
     addr: SocketAddr,
     work: Workload,
     abort: &AtomicBool,
+    processes: &ServerProcesses,
 ) -> Result<ClientReport, String> {
     let _ = rustix::thread::set_current_timer_slack(NonZeroU64::new(1));
     let mut conns = Vec::with_capacity(work.connections as usize);
@@ -299,6 +368,8 @@ pub fn run_client(
     let mut next = 0u64;
     let mut replies = 0u64;
     let mut last_reply = Instant::now();
+    let pids = processes.pids();
+    let cpu0 = Cpu::now(&pids);
     let t0 = Instant::now();
     let drain_until = t0 + work.run_for + DRAIN;
     while replies < requests {
@@ -350,6 +421,7 @@ pub fn run_client(
             })?;
         }
     }
+    let server_cpu = cpu0.server_until(Cpu::now(&pids));
     // Closing the sockets ends the server's connections, and with them `echo_serve`.
     drop(conns);
     Ok(ClientReport {
@@ -357,30 +429,48 @@ pub fn run_client(
         send_lag,
         replies,
         elapsed: last_reply.saturating_duration_since(t0),
+        server_cpu,
     })
 }
 
 /// Runs one workload against `model`: binds, starts the client thread, serves, joins.
 fn measure(model: &dyn Model, work: Workload) -> Result<ClientReport, String> {
+    let (soft, hard) = machine::nofile_limit();
+    let needed = descriptors_needed(work.connections);
+    if soft < needed {
+        return Err(format!(
+            "{} connections need RLIMIT_NOFILE of at least {needed} (two descriptors per connection and the lab's own); this process may open {soft} (hard limit {hard}, the lab raised the soft limit to it at start): raise the hard limit (`ulimit -Hn`, limits.conf) to measure it",
+            work.connections
+        ));
+    }
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind failed: {e}"))?;
     let addr = listener
         .local_addr()
         .map_err(|e| format!("local_addr failed: {e}"))?;
     let abort = Arc::new(AtomicBool::new(false));
+    let processes = Arc::new(ServerProcesses::default());
     let client = std::thread::Builder::new()
         .name("lab-echo-client".to_owned())
         .spawn({
-            let abort = Arc::clone(&abort);
+            let (abort, processes) = (Arc::clone(&abort), Arc::clone(&processes));
             move || {
                 let cores = machine::cores();
                 if cores > 1 {
                     machine::pin_current(cores - 1);
                 }
-                run_client(addr, work, &abort)
+                let report = run_client(addr, work, &abort, &processes);
+                if report.is_err() && !abort.load(Ordering::Relaxed) {
+                    // The server may still wait to accept the connections the client never
+                    // made: these end at once, so it returns.
+                    for _ in 0..work.connections {
+                        drop(TcpStream::connect(addr));
+                    }
+                }
+                report
             }
         })
         .map_err(|e| format!("could not start the client thread: {e}"))?;
-    let served = model.echo_serve(listener, work.connections);
+    let served = model.echo_serve(listener, work.connections, &processes);
     if served.is_err() {
         abort.store(true, Ordering::Relaxed);
     }
@@ -422,17 +512,45 @@ fn throughput_row(model: &str, variant: &str, report: &ClientReport, note: Strin
     }
 }
 
+/// Row `cpu_ns_per_op`: the server's CPU time over the measured interval per reply.
+fn cpu_row(model: &str, variant: &str, report: &ClientReport) -> Row {
+    let value = report.server_cpu.as_nanos() as f64 / report.replies.max(1) as f64;
+    Row {
+        experiment: NAME.to_owned(),
+        model: model.to_owned(),
+        variant: variant.to_owned(),
+        metric: "cpu_ns_per_op".to_owned(),
+        value,
+        unit: "ns".to_owned(),
+        n: report.replies,
+        samples: 1,
+        min: value,
+        median: value,
+        max: value,
+        p50: None,
+        p90: None,
+        p99: None,
+        p999: None,
+        max_latency: None,
+        hdr: None,
+        note: Some(format!(
+            "server CPU {} µs over the measured interval (t0 to the last reply): getrusage(RUSAGE_SELF) minus the client thread's CLOCK_THREAD_CPUTIME_ID, plus the server's other processes (/proc/PID/task/*/schedstat), / replies",
+            report.server_cpu.as_micros()
+        )),
+    }
+}
+
 impl Experiment for Echo {
     fn name(&self) -> &'static str {
         NAME
     }
 
     fn describe(&self) -> &'static str {
-        "TCP echo on loopback, 100 connections, open-loop client at a fixed rate, 64-byte messages"
+        "TCP echo on loopback, 100 and 1,000 connections, open-loop client at a fixed rate, 64-byte messages, server CPU per request"
     }
 
     fn variants(&self) -> &'static str {
-        "rate=<r> (metrics lateness with percentiles, corrected for coordinated omission; ops_per_sec)"
+        "rate=<r>, rate=<r>,conns=1000 (metrics lateness with percentiles, corrected for coordinated omission; ops_per_sec; cpu_ns_per_op)"
     }
 
     fn steps(&self, _model: &dyn Model, ctx: &Ctx) -> u64 {
@@ -442,7 +560,7 @@ impl Experiment for Echo {
     fn run(&self, model: &dyn Model, ctx: &mut Ctx) {
         let name = model.name();
         for work in workloads(ctx.sizing) {
-            let variant = format!("rate={}", work.rate);
+            let variant = work.variant();
             match measure(model, work) {
                 Ok(report) => {
                     let note = format!(
@@ -459,6 +577,7 @@ impl Experiment for Echo {
                         Some(note.clone()),
                     ));
                     ctx.rows.push(throughput_row(name, &variant, &report, note));
+                    ctx.rows.push(cpu_row(name, &variant, &report));
                 }
                 Err(why) => ctx.skip(NAME, name, Some(&variant), why),
             }
@@ -477,6 +596,23 @@ mod tests {
         assert_ne!(message(3, 4), message(4, 4));
         assert_ne!(message(3, 4), message(3, 5));
         assert_eq!(message(3, 4).len(), MESSAGE);
+    }
+
+    #[test]
+    fn each_sizing_ends_with_the_thousand_connection_variant_named_by_the_rules() {
+        let names =
+            |sizing| -> Vec<String> { workloads(sizing).iter().map(Workload::variant).collect() };
+        assert_eq!(
+            names(Sizing::Full),
+            ["rate=10000", "rate=50000", "rate=10000,conns=1000"]
+        );
+        assert_eq!(
+            names(Sizing::Quick),
+            ["rate=10000", "rate=10000,conns=1000"]
+        );
+        assert_eq!(names(Sizing::Tiny), ["rate=2000", "rate=2000,conns=1000"]);
+        // Two ends per connection, beyond the usual soft limit of 1,024.
+        assert!(descriptors_needed(MANY_CONNECTIONS) > 2 * MANY_CONNECTIONS);
     }
 
     #[test]
@@ -519,7 +655,13 @@ mod tests {
                 t.join().unwrap();
             }
         });
-        let report = run_client(addr, work, &AtomicBool::new(false)).unwrap();
+        let report = run_client(
+            addr,
+            work,
+            &AtomicBool::new(false),
+            &ServerProcesses::default(),
+        )
+        .unwrap();
         server.join().unwrap();
         assert_eq!(report.replies, 60);
         assert_eq!(report.latency.len(), 60);
@@ -550,7 +692,13 @@ mod tests {
                 }
             }
         });
-        let err = run_client(addr, work, &AtomicBool::new(false)).unwrap_err();
+        let err = run_client(
+            addr,
+            work,
+            &AtomicBool::new(false),
+            &ServerProcesses::default(),
+        )
+        .unwrap_err();
         server.join().unwrap();
         assert!(err.contains("differs"), "{err}");
     }

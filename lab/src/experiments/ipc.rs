@@ -1,6 +1,6 @@
 //! Experiment `ipc`: what moving a message between two units costs, per mechanism.
 //!
-//! For each mechanism (`channel`: the launcher's framed socketpair channel; `pipe`: two raw
+//! For each mechanism (`channel`: the launcher's framed channel, data on pipes; `pipe`: two raw
 //! pipes; `unix`: a raw socketpair; `shm`: two SPSC rings on shared memory) and each size
 //! (8 B, 4 KiB, 64 KiB, 1 MiB), a message goes to another unit and comes back, many times.
 //! Two rows per variant `<mechanism>_<size>`: `ns_per_op` (one round trip) and

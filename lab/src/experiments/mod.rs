@@ -6,6 +6,7 @@
 //! beyond a whole batch: the model primitive returns the batch's `Duration`, and
 //! [`Ctx::batches`] divides and summarises.
 
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -135,12 +136,88 @@ pub struct Ctx<'a> {
     pub checks: Vec<Check>,
     /// The current experiment's bar.
     pub bar: &'a Bar,
+    /// The hand-offs of the model being measured, per step ([`Ctx::begin_model`]).
+    pub hand_offs: HandOffs,
+}
+
+/// What [`Ctx`] keeps to give each row of a model with a stall monitor
+/// ([`Model::hand_offs`]) the hand-offs its measurement caused: the count read at each
+/// [`Ctx::step`], and the rows each step added.
+#[derive(Default)]
+pub struct HandOffs {
+    model: Cell<Option<&'static dyn Model>>,
+    /// Hand-offs counted in other processes ([`Ctx::add_hand_offs`]), all together.
+    elsewhere: Cell<u64>,
+    /// Rows and hand-offs at the last step.
+    last: Cell<(usize, u64)>,
+    /// (first row, end of rows, hand-offs) of each step.
+    spans: RefCell<Vec<(usize, usize, u64)>>,
+}
+
+impl HandOffs {
+    fn read(&self) -> Option<u64> {
+        Some(self.model.get()?.hand_offs()? + self.elsewhere.get())
+    }
+
+    /// Closes the span of rows up to `rows` with the hand-offs made since the last one.
+    fn close(&self, rows: usize) {
+        let Some(now) = self.read() else {
+            return;
+        };
+        let (first, before) = self.last.replace((rows, now));
+        if rows > first {
+            self.spans
+                .borrow_mut()
+                .push((first, rows, now.saturating_sub(before)));
+        }
+    }
 }
 
 impl Ctx<'_> {
-    /// Notes progress: one step of `experiment` on `model` is done.
+    /// Notes progress: one step of `experiment` on `model` is done. For a model with a stall
+    /// monitor, the rows added since the last step get the hand-offs made since then.
     pub fn step(&self, model: &str, variant: &str) {
+        self.hand_offs.close(self.rows.len());
         self.bar.step(&format!("{model} {variant}"));
+    }
+
+    /// The run is about to measure `model` (the run calls it, then the experiment, then
+    /// [`Ctx::end_model`]).
+    pub fn begin_model(&mut self, model: &'static dyn Model) {
+        self.hand_offs = HandOffs::default();
+        self.hand_offs.model.set(Some(model));
+        if let Some(now) = self.hand_offs.read() {
+            self.hand_offs.last.set((self.rows.len(), now));
+        }
+    }
+
+    /// Hand-offs made in another process for this step (a `scale` child), which the model's
+    /// own count cannot see.
+    pub fn add_hand_offs(&self, n: u64) {
+        self.hand_offs
+            .elsewhere
+            .set(self.hand_offs.elsewhere.get() + n);
+    }
+
+    /// `model` is measured: each of its rows gets, in its note, the stall monitor's hand-offs
+    /// during the step that made it.
+    pub fn end_model(&mut self) {
+        self.hand_offs.close(self.rows.len());
+        let Some(model) = self.hand_offs.model.take() else {
+            return;
+        };
+        for (first, end, n) in self.hand_offs.spans.take() {
+            for row in &mut self.rows[first..end] {
+                if row.model != model.name() {
+                    continue;
+                }
+                let count = format!("stall-monitor hand-offs: {n}");
+                row.note = Some(match row.note.take() {
+                    Some(note) => format!("{note}; {count}"),
+                    None => count,
+                });
+            }
+        }
     }
 
     /// Records a skip.

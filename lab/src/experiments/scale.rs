@@ -113,7 +113,8 @@ impl Experiment for Scale {
         for n in ns {
             let variant = format!("N={n}");
             match park_in_child(model.name(), n, ctx.pin) {
-                Ok((create, growth)) => {
+                Ok((create, growth, hand_offs)) => {
+                    ctx.add_hand_offs(hand_offs);
                     let note = Some(match model.park_note() {
                         Some(kept) => format!(
                             "fresh child process; {kept}; {cap_note}; memory resolution one page / N"
@@ -181,8 +182,9 @@ fn row(
     }
 }
 
-/// Runs one N in a fresh copy of the lab; returns (creation time, resident growth).
-fn park_in_child(model: &str, n: u64, pin: bool) -> Result<(Duration, u64), String> {
+/// Runs one N in a fresh copy of the lab; returns (creation time, resident growth, the
+/// stall monitor's hand-offs there).
+fn park_in_child(model: &str, n: u64, pin: bool) -> Result<(Duration, u64, u64), String> {
     let exe = std::env::current_exe()
         .map_err(|e| format!("cannot find the lab's own executable: {e}"))?;
     let output = Command::new(exe)
@@ -207,7 +209,11 @@ fn park_in_child(model: &str, n: u64, pin: bool) -> Result<(Duration, u64), Stri
     let create = value.get("create_ns").and_then(|v| v.as_u64());
     let growth = value.get("resident_growth").and_then(|v| v.as_u64());
     match (create, growth) {
-        (Some(create), Some(growth)) => Ok((Duration::from_nanos(create), growth)),
+        (Some(create), Some(growth)) => Ok((
+            Duration::from_nanos(create),
+            growth,
+            value.get("hand_offs").and_then(|v| v.as_u64()).unwrap_or(0),
+        )),
         _ => Err(format!("child process for N={n} answered {line:?}")),
     }
 }
@@ -223,6 +229,7 @@ pub fn child_main(model: &str, n: u64, pin: bool) -> ! {
             Ok(parked) => serde_json::json!({
                 "create_ns": parked.create.as_nanos() as u64,
                 "resident_growth": parked.resident_growth,
+                "hand_offs": model.hand_offs(),
             }),
             Err(skip) => serde_json::json!({ "skip": skip.0 }),
         },

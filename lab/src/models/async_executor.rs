@@ -165,7 +165,12 @@ impl Model for AsyncExecutor {
         }))
     }
 
-    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+    fn echo_serve(
+        &self,
+        listener: std::net::TcpListener,
+        connections: u64,
+        _processes: &super::ServerProcesses,
+    ) -> Outcome<()> {
         let _ = (listener, connections);
         Err(Skip::not_applicable(
             "async-executor has no I/O reactor of its own (async-io is not a dependency of the lab)",

@@ -9,22 +9,23 @@
 //! blocking call then holds the loop's only thread); the echo server is
 //! [`switchyard_runtime::net::TcpListener`] with a `spawn_local`ed task per connection.
 
-use crate::adapter::Runtime;
+use crate::adapter::{Runtime, TcpRuntime};
 use crate::workloads;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchyard_runtime::task::JoinHandle;
 
 use hdrhistogram::Histogram;
-use switchyard_runtime::net::TcpListener;
-use switchyard_runtime::reactor::IoHandle;
 use switchyard_runtime::sync::mpsc;
 use switchyard_runtime::time::sleep_until;
 use switchyard_scheduler::local::{EventLoop, SpawnError, spawn_local, yield_now};
 
-use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns};
+use super::{
+    Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, ServerProcesses, Skip,
+    Turns,
+};
+use crate::experiments::blocking;
 use crate::experiments::fairness::{self, Race};
-use crate::experiments::{blocking, echo};
 
 /// See the [module docs](self).
 pub struct Loop;
@@ -186,27 +187,15 @@ impl Model for Loop {
         })?
     }
 
-    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
-        let mut lp = event_loop(connections + 1)?;
-        in_task(&mut lp, async move {
-            let failed = |e: std::io::Error| Skip(format!("echo failed: {e}"));
-            let io = IoHandle::current().map_err(failed)?;
-            let listener = TcpListener::from_std_with(&io, listener).map_err(failed)?;
-            let mut conns = Vec::with_capacity(connections as usize);
-            for _ in 0..connections {
-                let (stream, _) = listener.accept().await.map_err(failed)?;
-                stream.set_nodelay(true).map_err(failed)?;
-                let conn = spawn_local(echo::serve_connection(stream))
-                    .map_err(|e| Skip(format!("spawn failed: {e}")))?;
-                conns.push(conn);
-            }
-            for conn in conns {
-                conn.await
-                    .map_err(|e| Skip(format!("a connection task failed: {e}")))?
-                    .map_err(failed)?;
-            }
-            Ok(())
-        })?
+    fn echo_serve(
+        &self,
+        listener: std::net::TcpListener,
+        connections: u64,
+        _processes: &ServerProcesses,
+    ) -> Outcome<()> {
+        workloads::on::<LoopRt, _, _>(1, connections + 1, move |sp| {
+            workloads::echo::serve::<LoopRt>(sp, listener, connections)
+        })
     }
 }
 
@@ -269,4 +258,37 @@ impl Runtime for LoopRt {
     async fn recv<T: Send + 'static>(rx: &mut mpsc::Receiver<T>) -> Option<T> {
         rx.recv().await
     }
+}
+
+/// The switchyard runtime's own sockets ([`switchyard_runtime::net`], on the reactor of the
+/// thread the task runs on), for the loop and the pool alike.
+macro_rules! switchyard_tcp {
+    () => {
+        type Listener = switchyard_runtime::net::TcpListener;
+        type Stream = switchyard_runtime::net::TcpStream;
+
+        fn listener(listener: std::net::TcpListener) -> std::io::Result<Self::Listener> {
+            let io = switchyard_runtime::reactor::IoHandle::current()?;
+            switchyard_runtime::net::TcpListener::from_std_with(&io, listener)
+        }
+
+        async fn accept(listener: &Self::Listener) -> std::io::Result<Self::Stream> {
+            let (stream, _) = listener.accept().await?;
+            stream.set_nodelay(true)?;
+            Ok(stream)
+        }
+
+        async fn read(stream: &mut Self::Stream, buf: &mut [u8]) -> std::io::Result<usize> {
+            futures_util::io::AsyncReadExt::read(stream, buf).await
+        }
+
+        async fn write_all(stream: &mut Self::Stream, buf: &[u8]) -> std::io::Result<()> {
+            futures_util::io::AsyncWriteExt::write_all(stream, buf).await
+        }
+    };
+}
+pub(super) use switchyard_tcp;
+
+impl TcpRuntime for LoopRt {
+    switchyard_tcp!();
 }

@@ -197,6 +197,32 @@ pub struct Blocked {
 /// Bytes an echo server reads (and writes back) at a time: a page, many 64-byte messages.
 pub const ECHO_BUFFER: usize = 4096;
 
+/// The processes beside this one that serve `echo` (the process model's workers): a model
+/// names each in [`Model::echo_serve`], and the experiment adds their CPU time to this
+/// process's over the measured interval ([`crate::experiments::echo`]).
+#[derive(Debug, Default)]
+pub struct ServerProcesses {
+    pids: std::sync::Mutex<Vec<i32>>,
+}
+
+impl ServerProcesses {
+    /// Process `pid` serves too.
+    pub fn add(&self, pid: i32) {
+        self.pids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(pid);
+    }
+
+    /// Every process named so far.
+    pub fn pids(&self) -> Vec<i32> {
+        self.pids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
 /// One unit of the `fairness` workload: how many turns it had and its longest wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Turns {
@@ -379,10 +405,27 @@ pub trait Model: Sync {
 
     /// Serves TCP echo on `listener`: accepts exactly `connections` connections and echoes
     /// each (every byte read is written back) until its peer closes it; returns when all are
-    /// closed. The client runs on threads of its own ([`crate::experiments::echo`]).
-    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
-        let _ = (listener, connections);
+    /// closed. The client runs on threads of its own ([`crate::experiments::echo`]). A model
+    /// that serves from other processes names them in `processes`, before it answers the
+    /// first request, so that their CPU time counts as the server's.
+    fn echo_serve(
+        &self,
+        listener: std::net::TcpListener,
+        connections: u64,
+        processes: &ServerProcesses,
+    ) -> Outcome<()> {
+        let _ = (listener, connections, processes);
         Err(Skip::unsupported(self.name()))
+    }
+
+    /// The hand-offs the model's stall monitor has made so far, every pool of it together
+    /// since the lab started (the pool's [`Metrics::hand_offs`]); `None` for a model without
+    /// one. The run gives each row of such a model the count its measurement added
+    /// ([`crate::experiments::Ctx::step`]).
+    ///
+    /// [`Metrics::hand_offs`]: switchyard_scheduler::pool::Metrics::hand_offs
+    fn hand_offs(&self) -> Option<u64> {
+        None
     }
 }
 

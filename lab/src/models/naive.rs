@@ -141,7 +141,12 @@ impl Model for Naive {
         ))
     }
 
-    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+    fn echo_serve(
+        &self,
+        listener: std::net::TcpListener,
+        connections: u64,
+        _processes: &super::ServerProcesses,
+    ) -> Outcome<()> {
         let _ = (listener, connections);
         Err(Skip::not_applicable(
             "the naive executor has no I/O reactor",

@@ -13,9 +13,10 @@
 //! `coop::yield_now`; the echo server is `switchyard_runtime::net` on the pool's reactor, one
 //! spawned task per connection.
 
-use crate::adapter::Runtime;
+use crate::adapter::{Runtime, TcpRuntime};
 use crate::workloads;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use switchyard_runtime::task::JoinHandle;
 
@@ -23,15 +24,16 @@ use switchyard_runtime::coop::yield_now;
 use switchyard_scheduler::pool::{Pool, PoolHandle};
 
 use hdrhistogram::Histogram;
-use switchyard_runtime::net::TcpListener;
-use switchyard_runtime::reactor::IoHandle;
 use switchyard_runtime::sync::mpsc;
 use switchyard_runtime::time::{self, Timers, sleep_until};
 
-use super::{Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns};
+use super::{
+    Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, ServerProcesses, Skip,
+    Turns,
+};
+use crate::experiments::blocking;
 use crate::experiments::fairness::{self, Race};
 use crate::experiments::speedup::place_worker;
-use crate::experiments::{blocking, echo};
 use crate::machine;
 
 /// See the [module docs](self).
@@ -47,7 +49,7 @@ fn default_workers() -> usize {
 /// CPU 0 and threads inherit that, so the pool's own `pin` (which pins to the CPUs the process
 /// may use, here only CPU 0) would stack every worker on CPU 0: the start hook places each
 /// thread itself, by the index in its name.
-fn pool(workers: usize) -> Outcome<Pool> {
+fn pool(workers: usize) -> Outcome<Counted> {
     crate::vary::pool_knobs(Pool::builder())
         .workers(workers)
         .thread_name(|i| format!("lab-pool-{i}"))
@@ -60,18 +62,41 @@ fn pool(workers: usize) -> Outcome<Pool> {
             place_worker(index, workers);
         })
         .build()
+        .map(Counted)
         .map_err(|e| Skip(format!("pool failed to start: {e}")))
 }
 
 /// A pool of one worker, pinned to CPU `cpu` (an id).
-fn pinned_pool(cpu: usize) -> Outcome<Pool> {
+fn pinned_pool(cpu: usize) -> Outcome<Counted> {
     crate::vary::pool_knobs(Pool::builder())
         .workers(1)
         .on_thread_start(move || {
             machine::pin_to_cpu(cpu);
         })
         .build()
+        .map(Counted)
         .map_err(|e| Skip(format!("pool failed to start: {e}")))
+}
+
+/// The stall monitor's hand-offs in every pool the lab has finished with ([`Counted`]), for
+/// [`Model::hand_offs`].
+static HAND_OFFS: AtomicU64 = AtomicU64::new(0);
+
+/// A pool of the lab's that adds its hand-offs to [`HAND_OFFS`] when it is dropped, so every
+/// row of the pool's can say how many its measurement caused (docs/lab.md, "Experiments").
+struct Counted(Pool);
+
+impl std::ops::Deref for Counted {
+    type Target = Pool;
+    fn deref(&self) -> &Pool {
+        &self.0
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        HAND_OFFS.fetch_add(self.0.metrics().hand_offs, Ordering::Relaxed);
+    }
 }
 
 /// Runs `f(handle)` as a task on the pool and returns its output.
@@ -234,25 +259,20 @@ impl Model for PoolModel {
         })?
     }
 
-    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+    fn echo_serve(
+        &self,
+        listener: std::net::TcpListener,
+        connections: u64,
+        _processes: &ServerProcesses,
+    ) -> Outcome<()> {
         let pool = pool(default_workers())?;
-        in_task(&pool, move |handle| async move {
-            let failed = |e: std::io::Error| Skip(format!("echo failed: {e}"));
-            let io = IoHandle::current().map_err(failed)?;
-            let listener = TcpListener::from_std_with(&io, listener).map_err(failed)?;
-            let mut conns = Vec::with_capacity(connections as usize);
-            for _ in 0..connections {
-                let (stream, _) = listener.accept().await.map_err(failed)?;
-                stream.set_nodelay(true).map_err(failed)?;
-                conns.push(handle.spawn(echo::serve_connection(stream)));
-            }
-            for conn in conns {
-                conn.await
-                    .map_err(|e| Skip(format!("a connection task failed: {e}")))?
-                    .map_err(failed)?;
-            }
-            Ok(())
+        in_task(&pool, move |handle| {
+            workloads::echo::serve::<PoolRt>(handle, listener, connections)
         })?
+    }
+
+    fn hand_offs(&self) -> Option<u64> {
+        Some(HAND_OFFS.load(Ordering::Relaxed))
     }
 
     fn sharing(&self, way: super::Share, units: u64, total: u64) -> Outcome<Duration> {
@@ -310,7 +330,7 @@ impl Runtime for PoolRt {
         F: Future<Output = T> + Send + 'static,
         T: Send + 'static,
     {
-        in_task(&pool(threads)?, root)
+        in_task(&*pool(threads)?, root)
     }
 
     fn spawn<F>(spawner: &PoolHandle, future: F) -> Outcome<JoinHandle<F::Output>>
@@ -349,4 +369,8 @@ impl Runtime for PoolRt {
     async fn recv<T: Send + 'static>(rx: &mut mpsc::Receiver<T>) -> Option<T> {
         rx.recv().await
     }
+}
+
+impl TcpRuntime for PoolRt {
+    super::r#loop::switchyard_tcp!();
 }

@@ -5,8 +5,9 @@
 //! * ping-pong passes one byte back and forth over two pipes between this process and a
 //!   child started with the default start method (the pipes travel over the launcher's
 //!   channel), as `perf bench sched pipe` does, so the two figures compare; the extra rows
-//!   `channel_pingpong_*` pass a one-byte frame over the launcher's framed socketpair
-//!   [`Channel`] instead. Each side pins itself to its CPU id and reports where it ran;
+//!   `channel_pingpong_*` pass a one-byte frame over the launcher's framed [`Channel`] (its
+//!   data path is two pipes) instead. Each side pins itself to its CPU id and reports where
+//!   it ran;
 //! * spawn is [`process::start`] with [`StartMethod::Spawn`] (row `spawn_join`), `Fork` and
 //!   `ForkServer` (rows `fork`, `forkserver`), of an entry that returns at once, then `wait`;
 //!   row `command_true` is the baseline the targets are set against:
@@ -35,6 +36,8 @@
 //!   together by one write to a pipe they all block on, each taking turns with `sched_yield`
 //!   for the run's time on its own clock;
 //!
+//! * `echo` is served by pre-forked worker processes sharing the listening socket, as
+//!   gunicorn does (`lab/src/models/process/echo.rs`);
 //! * `latency` probes in a child process sleeping with `std::thread::sleep` (the OS timer);
 //!   `loaded` adds up to [`BACKGROUND_PROCESSES`] processes looping on `sched_yield`.
 //!
@@ -62,6 +65,8 @@ use super::{
 };
 use crate::experiments::blocking;
 use crate::{machine, stats};
+
+mod echo;
 
 /// See the [module docs](self).
 pub struct Process;
@@ -98,6 +103,7 @@ const NO_PIN: u32 = u32::MAX;
 pub fn entries() -> Vec<Entry> {
     vec![
         Entry::new(ECHO, echo),
+        Entry::new(echo::WORKER, echo::worker),
         Entry::new(PIPE_ECHO, pipe_echo),
         Entry::new(PROBE, probe_child),
         Entry::new(YIELDER, yielder_child),
@@ -921,7 +927,7 @@ impl Model for Process {
     fn pingpong_mechanisms(&self) -> &'static [(&'static str, &'static str)] {
         &[(
             "channel",
-            "ping-pong of a 1-byte frame over the launcher's framed socketpair channel",
+            "ping-pong of a 1-byte frame over the launcher's framed channel (two pipes)",
         )]
     }
 
@@ -1058,6 +1064,15 @@ impl Model for Process {
 
     fn blocking_lateness(&self, load: Blocking) -> Outcome<Blocked> {
         blocking_processes(load)
+    }
+
+    fn echo_serve(
+        &self,
+        listener: std::net::TcpListener,
+        connections: u64,
+        processes: &super::ServerProcesses,
+    ) -> Outcome<()> {
+        echo::serve_processes(listener, connections, processes)
     }
 
     fn sharing_note(&self, way: Share) -> Option<&'static str> {

@@ -194,7 +194,12 @@ impl Model for Rayon {
         ))
     }
 
-    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+    fn echo_serve(
+        &self,
+        listener: std::net::TcpListener,
+        connections: u64,
+        _processes: &super::ServerProcesses,
+    ) -> Outcome<()> {
         let _ = (listener, connections);
         Err(Skip::not_applicable("rayon has no I/O reactor"))
     }

@@ -493,7 +493,12 @@ impl Model for Thread {
         }
     }
 
-    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+    fn echo_serve(
+        &self,
+        listener: std::net::TcpListener,
+        connections: u64,
+        _processes: &super::ServerProcesses,
+    ) -> Outcome<()> {
         use std::io::{Read, Write};
         let cores = machine::cores();
         let mut handles = Vec::with_capacity(connections as usize);

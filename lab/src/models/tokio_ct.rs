@@ -3,10 +3,10 @@
 //! Units are `tokio::spawn`ed tasks; yield is `tokio::task::yield_now`; ping-pong uses
 //! `tokio::sync::mpsc` with capacity 1; a parked task awaits `std::future::pending`
 //! (tokio's task list keeps it alive); the timer is `tokio::time::sleep_until`. The echo
-//! server ([`serve_echo`], shared with `tokio-mt`) is a `tokio::net::TcpListener` with one
-//! spawned task per connection.
+//! server is the lab's one ([`crate::workloads::echo`]) on `tokio::net` ([`tokio_tcp_items`],
+//! shared with `tokio-mt`): a `tokio::net::TcpListener` with one spawned task per connection.
 
-use crate::adapter::Runtime as LabRuntime;
+use crate::adapter::{Runtime as LabRuntime, TcpRuntime};
 use crate::workloads;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ use tokio::runtime::{Builder, Runtime};
 use tokio::task::yield_now;
 
 use super::{
-    Blocked, Blocking, ECHO_BUFFER, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip,
+    Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, ServerProcesses, Skip,
     Turns,
 };
 use crate::experiments::blocking;
@@ -134,12 +134,20 @@ impl Model for TokioCt {
         in_task(&runtime()?, fairness_run(units, run_for))?
     }
 
-    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+    fn echo_serve(
+        &self,
+        listener: std::net::TcpListener,
+        connections: u64,
+        _processes: &ServerProcesses,
+    ) -> Outcome<()> {
         let rt = Builder::new_current_thread()
             .enable_io()
             .build()
             .map_err(|e| Skip(format!("tokio runtime failed to start: {e}")))?;
-        in_task(&rt, serve_echo(listener, connections))?
+        in_task(
+            &rt,
+            workloads::echo::serve::<TokioCtRt>(TokioSpawner, listener, connections),
+        )?
     }
 }
 
@@ -184,37 +192,6 @@ pub(super) async fn fairness_run(units: u64, run_for: Duration) -> Outcome<Vec<T
         .await
         .map_err(|e| Skip(format!("the referee failed: {e}")))?;
     Ok(turns)
-}
-
-/// Serves echo on the current tokio runtime (both tokio models): accepts `connections`
-/// connections, a spawned task each, and returns when all have closed.
-pub(super) async fn serve_echo(listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let failed = |e: std::io::Error| Skip(format!("echo failed: {e}"));
-    listener.set_nonblocking(true).map_err(failed)?;
-    let listener = tokio::net::TcpListener::from_std(listener).map_err(failed)?;
-    let mut handles = Vec::with_capacity(connections as usize);
-    for _ in 0..connections {
-        let (mut stream, _) = listener.accept().await.map_err(failed)?;
-        stream.set_nodelay(true).map_err(failed)?;
-        handles.push(tokio::spawn(async move {
-            let mut buf = [0u8; ECHO_BUFFER];
-            loop {
-                let n = stream.read(&mut buf).await?;
-                if n == 0 {
-                    return Ok::<(), std::io::Error>(());
-                }
-                stream.write_all(&buf[..n]).await?;
-            }
-        }));
-    }
-    for handle in handles {
-        handle
-            .await
-            .map_err(|e| Skip(format!("a connection task failed: {e}")))?
-            .map_err(failed)?;
-    }
-    Ok(())
 }
 
 /// What both tokio adapters share but `run`: spawn with `tokio::spawn`, tokio's yield, timer
@@ -270,6 +247,38 @@ macro_rules! tokio_runtime_items {
     };
 }
 pub(super) use tokio_runtime_items;
+
+/// tokio's sockets as [`TcpRuntime`]'s (both tokio adapters).
+macro_rules! tokio_tcp_items {
+    () => {
+        type Listener = tokio::net::TcpListener;
+        type Stream = tokio::net::TcpStream;
+
+        fn listener(listener: std::net::TcpListener) -> std::io::Result<Self::Listener> {
+            listener.set_nonblocking(true)?;
+            tokio::net::TcpListener::from_std(listener)
+        }
+
+        async fn accept(listener: &Self::Listener) -> std::io::Result<Self::Stream> {
+            let (stream, _) = listener.accept().await?;
+            stream.set_nodelay(true)?;
+            Ok(stream)
+        }
+
+        async fn read(stream: &mut Self::Stream, buf: &mut [u8]) -> std::io::Result<usize> {
+            tokio::io::AsyncReadExt::read(stream, buf).await
+        }
+
+        async fn write_all(stream: &mut Self::Stream, buf: &[u8]) -> std::io::Result<()> {
+            tokio::io::AsyncWriteExt::write_all(stream, buf).await
+        }
+    };
+}
+pub(super) use tokio_tcp_items;
+
+impl TcpRuntime for TokioCtRt {
+    tokio_tcp_items!();
+}
 
 /// Spawns onto the tokio runtime running the calling task (`tokio::spawn`).
 #[derive(Debug, Clone, Copy)]

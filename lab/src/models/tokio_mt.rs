@@ -9,7 +9,7 @@
 //! `tokio::time::sleep_until`; for `speedup` each chunk is one task. `blocking`, `fairness`
 //! and `echo` run the same task code as `tokio-ct` ([`super::tokio_ct`]).
 
-use crate::adapter::Runtime as LabRuntime;
+use crate::adapter::{Runtime as LabRuntime, TcpRuntime};
 use crate::workloads;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,7 +20,8 @@ use hdrhistogram::Histogram;
 use tokio::runtime::Runtime;
 
 use super::{
-    Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Skip, Turns, tokio_ct,
+    Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, ServerProcesses, Skip,
+    Turns, tokio_ct,
 };
 use crate::experiments::speedup::place_worker;
 use crate::machine;
@@ -201,10 +202,15 @@ impl Model for TokioMt {
         )?
     }
 
-    fn echo_serve(&self, listener: std::net::TcpListener, connections: u64) -> Outcome<()> {
+    fn echo_serve(
+        &self,
+        listener: std::net::TcpListener,
+        connections: u64,
+        _processes: &ServerProcesses,
+    ) -> Outcome<()> {
         in_task(
             &runtime(default_workers())?,
-            tokio_ct::serve_echo(listener, connections),
+            workloads::echo::serve::<TokioMtRt>(TokioSpawner, listener, connections),
         )?
     }
 }
@@ -223,4 +229,8 @@ impl LabRuntime for TokioMtRt {
     {
         in_task(&runtime(threads)?, root(TokioSpawner))
     }
+}
+
+impl TcpRuntime for TokioMtRt {
+    tokio_ct::tokio_tcp_items!();
 }

@@ -19,6 +19,7 @@ use crate::models::{Outcome, Parked, Probe, Share, Skip, share_of};
 use crate::stats;
 
 pub mod cpu;
+pub mod echo;
 
 /// `switch / yield`: one task yields `n` times; the time for all of them.
 pub async fn yield_many<R: Runtime>(spawner: R::Spawner, n: u64) -> Outcome<Duration> {

@@ -6,7 +6,9 @@
 //! the task (its waker stored in the registration) when it is not. The streams implement
 //! futures-io [`AsyncRead`](futures_io::AsyncRead) and [`AsyncWrite`](futures_io::AsyncWrite)
 //! (also on `&Stream`, so a read and a write can wait at once); `poll_close` shuts down the
-//! write half. A registration has one waiter slot per direction, so at most one task should
+//! write half. [`TcpStream::poll_read_uninit`] and [`UnixStream::poll_read_uninit`] read into
+//! uninitialised memory (a buffer's spare capacity, hyper's `ReadBufCursor`), which futures-io's
+//! `&mut [u8]` would force the caller to zero first. A registration has one waiter slot per direction, so at most one task should
 //! wait to read, and one to write, the same socket at a time: a second reader would take
 //! the first one's slot, and only the last to wait is woken.
 //!

@@ -17,6 +17,8 @@
 //! registration frees its slot.
 
 use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::AsFd;
 use std::task::{Context, Poll, ready};
 
 use mio::Interest;
@@ -109,10 +111,46 @@ impl<S: Source> Registered<S> {
     {
         let len = buf.len();
         let n = ready!(self.poll_read_io(cx, |mut source| io::Read::read(&mut source, buf)))?;
+        self.after_stream_read(n, len);
+        Poll::Ready(Ok(n))
+    }
+
+    /// [`poll_read_stream`](Self::poll_read_stream) into a buffer that may be uninitialised:
+    /// `read(2)` on the fd writes the bytes (`rustix::io::read` takes `&mut [MaybeUninit<u8>]`
+    /// and hands back the prefix it wrote), and nothing else touches `buf`. An empty `buf`
+    /// returns 0 at once. Returns the count
+    /// `n`, at most `buf.len()`; the first `n` bytes of `buf` are then initialised with the
+    /// bytes read, the rest are as they were. No `unsafe` here: rustix's safe API carries the
+    /// proof, and the callers that turn the count into initialised bytes cite this contract.
+    pub(crate) fn poll_read_stream_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>>
+    where
+        S: AsFd,
+    {
+        let len = buf.len();
+        if len == 0 {
+            // Nothing to read into: done, without waiting for readiness that may never come.
+            return Poll::Ready(Ok(0));
+        }
+        let n = ready!(self.poll_read_io(cx, |source| {
+            match rustix::io::read(source.as_fd(), &mut *buf) {
+                Ok((filled, _)) => Ok(filled.len()),
+                Err(errno) => Err(io::Error::from(errno)),
+            }
+        }))?;
+        self.after_stream_read(n, len);
+        Poll::Ready(Ok(n))
+    }
+
+    /// The short-read rule of [`poll_read_stream`](Self::poll_read_stream): `n` bytes read
+    /// into room for `len`.
+    fn after_stream_read(&self, n: usize, len: usize) {
         if n > 0 && n < len {
             self.registration.clear_read_ready();
         }
-        Poll::Ready(Ok(n))
     }
 
     /// Writes `bufs` to a byte stream. A short write means the send buffer is full: the

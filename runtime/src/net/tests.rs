@@ -103,6 +103,82 @@ fn tcp_echo_both_ways_keeps_every_byte() {
     assert!(received == sent, "the echo differs from what was sent");
 }
 
+/// Reads `stream` to its end with `poll_read_uninit`, `chunk` bytes of fresh uninitialised
+/// room at a time (never zeroed), and returns what the counts said was read.
+async fn read_to_end_uninit(stream: &TcpStream, chunk: usize) -> Vec<u8> {
+    let mut received: Vec<u8> = Vec::new();
+    loop {
+        received.reserve(chunk);
+        let spare = &mut received.spare_capacity_mut()[..chunk];
+        let n = poll_fn(|cx| stream.poll_read_uninit(cx, spare))
+            .await
+            .unwrap();
+        assert!(n <= chunk, "a count beyond the buffer");
+        if n == 0 {
+            return received;
+        }
+        let len = received.len();
+        // SAFETY: `poll_read_uninit` initialised the first `n` bytes of the spare capacity
+        // (its contract); `reserve` made room for them.
+        unsafe { received.set_len(len + n) };
+    }
+}
+
+#[test]
+fn a_read_into_uninitialised_memory_gets_exactly_the_bytes_sent() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let listener = TcpListener::bind_with(&handle, LOCALHOST).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sent = payload(PAYLOAD_LEN, 3);
+    let writer = async {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        stream.write_all(&sent).await.unwrap();
+        stream.close().await.unwrap();
+    };
+    let reader = async {
+        let stream = TcpStream::connect_with(&handle, addr).await.unwrap();
+        // An odd chunk, so reads end mid-pattern and cross `WouldBlock` waits.
+        read_to_end_uninit(&stream, 1000).await
+    };
+    let ((), received) = block_on(&mut reactor, join(writer, reader));
+    assert_eq!(received.len(), sent.len());
+    assert!(
+        received == sent,
+        "the bytes read differ from the bytes sent"
+    );
+}
+
+#[test]
+fn an_uninit_read_writes_only_the_bytes_it_counts() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let (a, mut b) = UnixStream::pair_with(&handle).unwrap();
+    // The tail is set to a marker (initialised, so the test may read it back) to show that
+    // the read leaves everything after its count alone.
+    let mut buf = [std::mem::MaybeUninit::new(0xEE_u8); 64];
+    let n = block_on(&mut reactor, async {
+        b.write_all(b"hello").await.unwrap();
+        poll_fn(|cx| a.poll_read_uninit(cx, &mut buf))
+            .await
+            .unwrap()
+    });
+    assert_eq!(n, 5);
+    // SAFETY: every byte was initialised above, and the read wrote only initialised bytes.
+    let bytes: Vec<u8> = buf.iter().map(|b| unsafe { b.assume_init() }).collect();
+    assert_eq!(&bytes[..5], b"hello");
+    assert!(
+        bytes[5..].iter().all(|&b| b == 0xEE),
+        "beyond the count: untouched"
+    );
+    // An empty buffer reads nothing.
+    let empty = block_on(&mut reactor, poll_fn(|cx| a.poll_read_uninit(cx, &mut [])));
+    assert_eq!(empty.unwrap(), 0);
+    drop(b);
+    let end = block_on(&mut reactor, poll_fn(|cx| a.poll_read_uninit(cx, &mut buf)));
+    assert_eq!(end.unwrap(), 0, "end of stream");
+}
+
 #[test]
 fn accepts_many_connections() {
     const CONNECTIONS: usize = if cfg!(miri) { 4 } else { 100 };

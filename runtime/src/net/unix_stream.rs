@@ -2,6 +2,7 @@
 
 use std::future::{Future, poll_fn};
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
@@ -93,6 +94,24 @@ impl UnixStream {
     /// Shuts down the read half, the write half (the peer reads end-of-stream), or both.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.io.source().shutdown(how)
+    }
+
+    /// Reads into `buf` without initialising it first, for a caller whose buffer is spare
+    /// capacity (hyper's `ReadBufCursor`, a `Vec`'s unused tail): futures-io's `poll_read`
+    /// takes `&mut [u8]`, which would have to be zeroed first. Waits, retries and spends the
+    /// cooperative budget exactly as `poll_read` does (`registered.rs`).
+    ///
+    /// Returns `n`, the bytes read: 0 is end of stream (an empty `buf` returns 0 at once,
+    /// without waiting). The first `n`
+    /// bytes of `buf` are then initialised with them, and the rest of `buf` is untouched;
+    /// `unsafe` code may rely on this (only `read(2)` writes into `buf`, and `n` is the count
+    /// it returned).
+    pub fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_read_stream_uninit(cx, buf)
     }
 
     fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {

@@ -1,8 +1,10 @@
 //! The async side of [`Channel`]: the same frames, awaited on the reactor.
 //!
-//! [`AsyncChannel`] registers the socket with the reactor (`IoHandle::register`, readable and
-//! writable, edge-triggered) and uses `MSG_DONTWAIT` on each call, so the descriptor itself
-//! stays in blocking mode and can be turned back into a blocking [`Channel`].
+//! [`AsyncChannel`] registers the channel's data path with the reactor (`IoHandle::register`,
+//! edge-triggered): a socket channel's socket, readable and writable, read and written with
+//! `MSG_DONTWAIT`; a split channel's incoming pipe (readable) and outgoing pipe (writable), both
+//! put in `O_NONBLOCK` mode (each pipe end is held by this process alone). The socket of a split
+//! channel stays open but unused: the async side sends and receives no descriptors.
 //!
 //! The read path is the blocking channel's [`FrameReader`], resumed after each `WouldBlock`:
 //!
@@ -28,7 +30,7 @@ use mio::unix::SourceFd;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::channel::Channel;
+use super::channel::{Channel, Parts, Pipes};
 use super::error::FrameError;
 use super::frame::{self, FrameReader};
 use super::sys;
@@ -38,10 +40,16 @@ use crate::reactor::{IoHandle, Registration};
 /// One end of a framed channel whose waits go through the reactor.
 #[derive(Debug)]
 pub struct AsyncChannel {
-    fd: OwnedFd,
+    /// The socket: the data path of a socket channel, kept open beside a split one's pipes.
+    sock: OwnedFd,
+    /// A split channel's pipes, both `O_NONBLOCK`.
+    pipes: Option<Pipes>,
     reader: FrameReader,
     max_frame: usize,
+    /// Readiness of the socket, or of the incoming pipe.
     registration: Registration,
+    /// Readiness of the outgoing pipe (a split channel).
+    write_registration: Option<Registration>,
     /// Encoded bytes not yet written: `out[sent..]`.
     out: Vec<u8>,
     sent: usize,
@@ -55,15 +63,42 @@ impl Channel {
 
     /// Moves this channel onto the reactor of `handle`.
     pub fn into_async_with(self, handle: &IoHandle) -> io::Result<AsyncChannel> {
-        let (fd, reader, max_frame) = self.into_parts();
-        let raw = fd.as_raw_fd();
-        let registration =
-            handle.register(&mut SourceFd(&raw), Interest::READABLE | Interest::WRITABLE)?;
+        let Parts {
+            sock,
+            pipes,
+            reader,
+            max_frame,
+        } = self.into_parts();
+        let (registration, write_registration) = match &pipes {
+            None => {
+                let raw = sock.as_raw_fd();
+                let r = handle
+                    .register(&mut SourceFd(&raw), Interest::READABLE | Interest::WRITABLE)?;
+                (r, None)
+            }
+            Some(p) => {
+                sys::set_nonblocking(p.rx.as_fd(), true)?;
+                sys::set_nonblocking(p.tx.as_fd(), true)?;
+                let rx = p.rx.as_raw_fd();
+                let tx = p.tx.as_raw_fd();
+                let r = handle.register(&mut SourceFd(&rx), Interest::READABLE)?;
+                let w = match handle.register(&mut SourceFd(&tx), Interest::WRITABLE) {
+                    Ok(w) => w,
+                    Err(e) => {
+                        let _ = r.deregister(&mut SourceFd(&rx));
+                        return Err(e);
+                    }
+                };
+                (r, Some(w))
+            }
+        };
         Ok(AsyncChannel {
-            fd,
+            sock,
+            pipes,
             reader,
             max_frame,
             registration,
+            write_registration,
             out: Vec::new(),
             sent: 0,
         })
@@ -104,12 +139,21 @@ impl AsyncChannel {
         let grant = ready!(coop::poll_proceed(cx));
         loop {
             ready!(self.registration.poll_read_ready(cx))?;
-            let fd = self.fd.as_fd();
             let f = &mut f;
-            match self.reader.read_frame_with(
-                |buf, fds| sys::recv_with_fds(fd, buf, true, fds),
-                |body| f.take().map(|f| f(body)),
-            ) {
+            let body = |body: &[u8]| f.take().map(|f| f(body));
+            let read = match &self.pipes {
+                Some(p) => {
+                    let fd = p.rx.as_fd();
+                    self.reader
+                        .read_frame_with(|buf, _| sys::read(fd, buf), body)
+                }
+                None => {
+                    let fd = self.sock.as_fd();
+                    self.reader
+                        .read_frame_with(|buf, fds| sys::recv_with_fds(fd, buf, true, fds), body)
+                }
+            };
+            match read {
                 Ok(Some(value)) => {
                     grant.made_progress();
                     return Poll::Ready(Ok(value));
@@ -129,12 +173,21 @@ impl AsyncChannel {
             return Poll::Ready(Ok(()));
         }
         let grant = ready!(coop::poll_proceed(cx));
+        let ready = self
+            .write_registration
+            .as_ref()
+            .unwrap_or(&self.registration);
         while self.sent < self.out.len() {
-            ready!(self.registration.poll_write_ready(cx))?;
-            match sys::send(self.fd.as_fd(), &self.out[self.sent..], true) {
+            ready!(ready.poll_write_ready(cx))?;
+            let rest = &self.out[self.sent..];
+            let written = match &self.pipes {
+                Some(p) => sys::write_gather(p.tx.as_fd(), rest, &[], p.mask_sigpipe),
+                None => sys::send(self.sock.as_fd(), rest, true),
+            };
+            match written {
                 Ok(n) => self.sent += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.registration.clear_write_ready();
+                    ready.clear_write_ready();
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Poll::Ready(Err(FrameError::Io(e))),
@@ -162,9 +215,21 @@ impl AsyncChannel {
 
 impl Drop for AsyncChannel {
     fn drop(&mut self) {
-        // Deregister before the descriptor closes (see Registration::deregister).
-        let raw = self.fd.as_raw_fd();
-        let _ = self.registration.deregister(&mut SourceFd(&raw));
+        // Deregister before the descriptors close (see Registration::deregister).
+        match &self.pipes {
+            None => {
+                let raw = self.sock.as_raw_fd();
+                let _ = self.registration.deregister(&mut SourceFd(&raw));
+            }
+            Some(p) => {
+                let _ = self
+                    .registration
+                    .deregister(&mut SourceFd(&p.rx.as_raw_fd()));
+                if let Some(w) = &self.write_registration {
+                    let _ = w.deregister(&mut SourceFd(&p.tx.as_raw_fd()));
+                }
+            }
+        }
     }
 }
 
@@ -210,6 +275,33 @@ mod tests {
             futures_util::future::join(send, recv).await.1
         });
         assert_eq!(got, (1 << 20, "done".to_owned()));
+    }
+
+    #[test]
+    fn split_async_ends_exchange_frames_through_the_reactor() {
+        let mut reactor = Reactor::new().unwrap();
+        let handle = reactor.handle();
+        let (a, b) = Channel::launch_pair().unwrap();
+        let b = b.attach_pipes().unwrap();
+        let mut a = a.into_async_with(&handle).unwrap();
+        let mut b = b.into_async_with(&handle).unwrap();
+        let big = vec![7u8; 1 << 20];
+        let got = block_on(&mut reactor, async {
+            let send = async {
+                a.send(&big).await.unwrap();
+                a.send(&"done").await.unwrap();
+            };
+            let recv = async {
+                let v: Vec<u8> = b.recv().await.unwrap();
+                let s: String = b.recv().await.unwrap();
+                (v.len(), s)
+            };
+            futures_util::future::join(send, recv).await.1
+        });
+        assert_eq!(got, (1 << 20, "done".to_owned()));
+        drop(a);
+        let r = block_on(&mut reactor, b.recv::<u32>());
+        assert!(matches!(r, Err(FrameError::PeerClosed)), "{r:?}");
     }
 
     #[test]

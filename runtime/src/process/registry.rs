@@ -39,7 +39,7 @@ pub const EXIT_OK: i32 = 0;
 /// A child's exit code when its entry point panicked (Rust's own code for a panicking main).
 pub const EXIT_PANIC: i32 = 101;
 /// A child's exit code when the entry it was asked to run is not registered (as a shell's
-/// "command not found").
+/// "command not found"), or when its parent did not hand over the channel's pipes.
 pub const EXIT_UNKNOWN_ENTRY: i32 = 127;
 
 /// What an entry point runs: the child's end of the channel to its parent.
@@ -272,6 +272,17 @@ fn spawned_entry_name() -> Option<String> {
 /// [`EXIT_PANIC`] after the panic hook printed the message. `forked` children end with
 /// `_exit` (they share the parent's stdio buffers' history and must not run its atexit hooks).
 pub(crate) fn run_child(f: &EntryFn, channel: Channel, forked: bool) -> ! {
+    // The launcher queued the child's pipe ends on its socket (`channel.rs`, "Split").
+    let channel = match channel.attach_pipes() {
+        Ok(channel) => channel,
+        Err(e) => {
+            eprintln!("switchyard child {}: no channel: {e}", sys::getpid());
+            if forked {
+                sys::exit_now(EXIT_UNKNOWN_ENTRY)
+            }
+            std::process::exit(EXIT_UNKNOWN_ENTRY)
+        }
+    };
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(channel)));
     let code = if result.is_ok() { EXIT_OK } else { EXIT_PANIC };
     if forked {

@@ -14,8 +14,9 @@
 //! The fork server, step by step:
 //! 1. `init()` (single-threaded) makes a socketpair and forks the server, which keeps only its
 //!    end (installed at [`CHILD_FD`], everything else closed).
-//! 2. `start(name, ForkServer)` makes the child's socketpair and sends the server
-//!    `(name)` with the child's end attached (`SCM_RIGHTS`).
+//! 2. `start(name, ForkServer)` makes the child's channel (its socket, with the child's pipe
+//!    ends queued on it: `channel.rs`, "Split") and sends the server `(name)` with the
+//!    child's socket attached (`SCM_RIGHTS`).
 //! 3. The server forks with `clone(CLONE_PARENT)`: the new process is the *parent's* child
 //!    (a sibling of the server), so the parent reaps it with `waitpid` like any other child and
 //!    the server never holds a zombie. The child installs its end at [`CHILD_FD`], closes every
@@ -61,7 +62,7 @@ pub fn start(name: &str, method: StartMethod) -> Result<Child, ProcessError> {
             if threads > 1 {
                 return Err(ProcessError::ForkWithThreads { threads });
             }
-            let (parent_end, child_end) = Channel::pair().map_err(ProcessError::Start)?;
+            let (parent_end, child_end) = Channel::launch_pair().map_err(ProcessError::Start)?;
             // SAFETY: we counted one thread just above, and only this thread can start one.
             match unsafe { sys::fork() }.map_err(ProcessError::Start)? {
                 Forked::Child => {
@@ -76,7 +77,7 @@ pub fn start(name: &str, method: StartMethod) -> Result<Child, ProcessError> {
                 .fork_server
                 .as_ref()
                 .ok_or(ProcessError::NoForkServer)?;
-            let (parent_end, child_end) = Channel::pair().map_err(ProcessError::Start)?;
+            let (parent_end, child_end) = Channel::launch_pair().map_err(ProcessError::Start)?;
             // A poisoned lock only means another thread panicked mid-request; the server
             // protocol is request/reply, so a torn exchange shows up as an error below.
             let mut server = server.lock().unwrap_or_else(|p| p.into_inner());
@@ -92,7 +93,7 @@ pub fn start(name: &str, method: StartMethod) -> Result<Child, ProcessError> {
 fn spawn(name: &str) -> Result<Child, ProcessError> {
     /// The executable: this process's own image, even if the file was replaced on disk.
     const SELF_EXE: &CStr = c"/proc/self/exe";
-    let (parent_end, child_end) = Channel::pair().map_err(ProcessError::Start)?;
+    let (parent_end, child_end) = Channel::launch_pair().map_err(ProcessError::Start)?;
     let argv0 = std::env::args_os()
         .next()
         .and_then(|a| CString::new(a.as_bytes()).ok())
@@ -120,8 +121,7 @@ fn spawn(name: &str) -> Result<Child, ProcessError> {
 /// stdio, and hand the channel to `run`.
 fn become_child(channel: Channel, run: impl FnOnce(Channel) -> std::convert::Infallible) -> ! {
     use std::os::fd::IntoRawFd;
-    let (fd, _, _) = channel.into_parts();
-    let raw = fd.into_raw_fd();
+    let raw = channel.into_socket().into_raw_fd();
     if raw != CHILD_FD && sys::dup2(raw, CHILD_FD).is_err() {
         sys::exit_now(super::registry::EXIT_UNKNOWN_ENTRY);
     }
@@ -173,7 +173,7 @@ impl ForkServer {
                 &ForkRequest {
                     entry: entry.into(),
                 },
-                child_end.as_fd(),
+                child_end.socket(),
             )
             .map_err(gone)?;
         let reply: Result<i32, String> = self.channel.recv().map_err(gone)?;
@@ -188,7 +188,7 @@ impl ForkServer {
     /// Step 5 from the parent's side: shut the socket down (the server reads end-of-stream
     /// and exits) and reap the server.
     pub(crate) fn stop(&mut self) {
-        if sys::shutdown(self.channel.as_fd()).is_ok() {
+        if sys::shutdown(self.channel.socket()).is_ok() {
             let _ = sys::waitpid(self.pid);
         }
     }
@@ -236,7 +236,8 @@ impl Forker {
                 }
             }
             Forked::Parent(pid) => {
-                bound_waits(&parent_end);
+                let mut parent_end = parent_end;
+                bound_waits(&mut parent_end);
                 Ok(Forker {
                     server: ForkServer {
                         channel: parent_end,
@@ -251,8 +252,8 @@ impl Forker {
     /// A `Forker` over a child that runs [`serve_forks`] on its channel (the caller asked it
     /// to, in its own protocol). `None` if the child's channel was taken.
     pub fn from_child(mut child: Child) -> Option<Forker> {
-        let channel = child.take_channel()?;
-        bound_waits(&channel);
+        let mut channel = child.take_channel()?;
+        bound_waits(&mut channel);
         Some(Forker {
             server: ForkServer {
                 channel,
@@ -265,7 +266,7 @@ impl Forker {
     /// Starts a child running the registered entry point `name` (forked from the server).
     pub fn start(&mut self, name: &str) -> Result<Child, ProcessError> {
         Registry::get()?.main_entry(name)?;
-        let (parent_end, child_end) = Channel::pair().map_err(ProcessError::Start)?;
+        let (parent_end, child_end) = Channel::launch_pair().map_err(ProcessError::Start)?;
         let pid = self.server.request(name, &child_end)?;
         drop(child_end);
         Ok(Child::new(pid, parent_end))
@@ -283,7 +284,7 @@ impl Drop for Forker {
         match self.spawned.take() {
             None => self.server.stop(),
             Some(mut child) => {
-                let _ = sys::shutdown(self.server.channel.as_fd());
+                let _ = sys::shutdown(self.server.channel.socket());
                 // It exits at once; if it does not, dropping the Child kills and reaps it.
                 let _ = child.wait_timeout(SERVER_EXIT_GRACE);
             }
@@ -296,13 +297,12 @@ impl Drop for Forker {
 /// blocking its caller for ever. Picked out of thin air: a fork takes a millisecond.
 const SERVER_REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Sets [`SERVER_REPLY_TIMEOUT`] on both directions of a server's channel. Best effort: a
-/// socket that refuses keeps blocking waits (it cannot happen on a Unix socket).
-fn bound_waits(channel: &Channel) {
-    use rustix::net::sockopt::{Timeout, set_socket_timeout};
-    for direction in [Timeout::Send, Timeout::Recv] {
-        let _ = set_socket_timeout(channel, direction, Some(SERVER_REPLY_TIMEOUT));
-    }
+/// Sets [`SERVER_REPLY_TIMEOUT`] on both directions of a server's channel (its socket, and
+/// its pipes if it is split). Best effort: a channel that refuses keeps blocking waits (it
+/// cannot happen: the timeout is not zero and the descriptors are ours).
+fn bound_waits(channel: &mut Channel) {
+    let _ = channel.set_read_timeout(Some(SERVER_REPLY_TIMEOUT));
+    let _ = channel.set_write_timeout(Some(SERVER_REPLY_TIMEOUT));
 }
 
 /// How long a spawned fork server may take to exit once its channel is shut down before it is

@@ -517,3 +517,126 @@ pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: std::time::Duration) ->
     let n = unsafe { libc::poll(&mut pfd, 1, ms) };
     n > 0 && pfd.revents != 0
 }
+
+/// A pipe, both ends close-on-exec: `(read end, write end)`.
+pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1 as RawFd; 2];
+    syscall!(pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC))?;
+    // SAFETY: pipe2 succeeded, so both descriptors are open and owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// `read(2)`. `Ok(0)` means every write end is closed.
+pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    // `buf` is valid for writes of `buf.len()` bytes for the duration of the call.
+    let n = syscall!(read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()))?;
+    Ok(n as usize)
+}
+
+/// `writev(2)` of `first` then `second` to a pipe. With `mask_sigpipe`, `SIGPIPE` is blocked
+/// in this thread for the call and a `SIGPIPE` the call raised is consumed, so a closed read
+/// end gives `EPIPE` whatever the signal's disposition (used when it was the default action,
+/// which would kill the process; see `channel.rs`, invariant 2).
+pub(crate) fn write_gather(
+    fd: BorrowedFd<'_>,
+    first: &[u8],
+    second: &[u8],
+    mask_sigpipe: bool,
+) -> io::Result<usize> {
+    let iov = [
+        libc::iovec {
+            iov_base: first.as_ptr() as *mut libc::c_void,
+            iov_len: first.len(),
+        },
+        libc::iovec {
+            iov_base: second.as_ptr() as *mut libc::c_void,
+            iov_len: second.len(),
+        },
+    ];
+    let write = || {
+        // The iovecs point at slices that stay borrowed for the call; writev only reads them.
+        syscall!(writev(
+            fd.as_raw_fd(),
+            iov.as_ptr(),
+            iov.len() as libc::c_int
+        ))
+        .map(|n| n as usize)
+    };
+    if !mask_sigpipe {
+        return write();
+    }
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset/sigaddset before use;
+    // pthread_sigmask, sigpending and sigtimedwait only read and write the sets we pass and
+    // affect this thread alone. A SIGPIPE raised by a pipe write is sent to the writing
+    // thread, so while it is blocked here it stays pending for this thread, where sigtimedwait
+    // (zero timeout) takes it; one that was already pending before the call is left alone.
+    unsafe {
+        let mut pipe_set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut pipe_set);
+        libc::sigaddset(&mut pipe_set, libc::SIGPIPE);
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, &pipe_set, &mut old);
+        let mut pending: libc::sigset_t = std::mem::zeroed();
+        libc::sigpending(&mut pending);
+        let was_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
+        let result = write();
+        if matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EPIPE)) && !was_pending {
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            libc::sigtimedwait(&pipe_set, std::ptr::null_mut(), &zero);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        result
+    }
+}
+
+/// Whether `SIGPIPE` has its default action (ending the process). Rust's runtime sets it to
+/// ignored before `main`, so this is normally false.
+pub(crate) fn sigpipe_is_default() -> bool {
+    // SAFETY: sigaction with a null new action only reads the current one into `old`, which
+    // is plain data.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_DFL
+    }
+}
+
+/// Sets or clears `O_NONBLOCK` on `fd` (the open file description: the caller must be its
+/// only holder for this to stay local).
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    let flags = syscall!(fcntl(fd.as_raw_fd(), libc::F_GETFL))?;
+    let new = if on {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags & !libc::O_NONBLOCK
+    };
+    if new != flags {
+        syscall!(fcntl(fd.as_raw_fd(), libc::F_SETFL, new))?;
+    }
+    Ok(())
+}
+
+/// `poll` of one descriptor for `events` (`POLLIN` or `POLLOUT`), up to `timeout` (`None`:
+/// for ever; `EINTR` retried with the whole timeout). Whether it became ready (an error or
+/// hang-up counts: the next call reports it).
+pub(crate) fn poll_one(
+    fd: BorrowedFd<'_>,
+    events: libc::c_short,
+    timeout: Option<std::time::Duration>,
+) -> io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events,
+        revents: 0,
+    };
+    // Milliseconds, rounded up so a short timeout does not become "do not wait".
+    let ms = timeout.map_or(-1, |t| {
+        libc::c_int::try_from(t.as_micros().div_ceil(1000)).unwrap_or(libc::c_int::MAX)
+    });
+    // `pfd` is one valid pollfd for the duration of the call; poll only writes its `revents`.
+    let n = retry(|| syscall!(poll(&mut pfd, 1, ms)))?;
+    Ok(n > 0)
+}

@@ -6,7 +6,7 @@ use std::fmt;
 use super::id::TaskId;
 
 /// Why awaiting a [`JoinHandle`](super::JoinHandle) produced no output: the task was
-/// cancelled ([`JoinHandle::abort`](super::JoinHandle::abort), [`Task::shutdown`](super::Task::shutdown),
+/// cancelled ([`JoinHandle::abort`](super::JoinHandle::abort), [`TaskRef::shutdown`](super::TaskRef::shutdown),
 /// its scheduler dropped it), or its future panicked (the payload is kept, so the panic can be
 /// inspected or resumed with [`std::panic::resume_unwind`]).
 pub struct JoinError {

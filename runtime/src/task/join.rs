@@ -13,7 +13,9 @@
 //!    `JOIN_WAKER` was set when it completed. To replace a waker, the handle first clears
 //!    `JOIN_WAKER` (which also fails once the task is complete). A handle dropped while
 //!    waiting does the same and drops its waker at once; otherwise the slot's waker is
-//!    dropped when the task is freed.
+//!    dropped when the task is freed. The slot holds the waker boxed (one word in the
+//!    header, see `header.rs`): the handle allocates the box the first time it waits and
+//!    reuses it for a replacement waker.
 
 use std::fmt;
 use std::future::Future;
@@ -133,7 +135,12 @@ impl<T> JoinHandle<T> {
         header.awaiter.with_mut(|slot| {
             // SAFETY: JOIN_WAKER is clear, so the slot is ours alone (the completing thread
             // reads it only if JOIN_WAKER is set when it completes).
-            unsafe { *slot = Some(waker.clone()) }
+            let slot = unsafe { &mut *slot };
+            match slot {
+                // The box of an earlier wait is reused: one allocation per waiting handle.
+                Some(boxed) => (**boxed).clone_from(waker),
+                None => *slot = Some(Box::new(waker.clone())),
+            }
         });
         header.state.set_join_waker()
     }

@@ -34,8 +34,8 @@
 //!
 //! Header (state word, vtable pointer, [`TaskId`], the awaiter's waker slot), then the
 //! scheduler `S` inline, then a union of the future, its output and a thin panic payload
-//! (see `raw.rs`). For a zero-sized future and an `Arc` scheduler that is 56 bytes on a
-//! 64-bit target; the test `a_parked_task_fits_in_56_bytes` holds us to it.
+//! (see `raw.rs`). For a zero-sized future and an `Arc` scheduler that is 48 bytes on a
+//! 64-bit target; the test `a_parked_task_fits_in_48_bytes` holds us to it.
 //!
 //! ## Handles and references
 //!
@@ -196,11 +196,6 @@ pub use local::spawn_local;
 pub use runnable::{Runnable, TaskRef};
 pub use schedule::{Schedule, ScheduleInfo};
 pub use slab::TaskSlab;
-
-/// The old name of [`TaskRef`], kept while `switchyard-scheduler`'s pool still uses it; new
-/// code says `TaskRef` (see "Names" in the module doc).
-#[doc(hidden)]
-pub use runnable::TaskRef as Task;
 
 use raw::RawTask;
 

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! +--------------------------------------------+ <- NonNull<Header>: every handle points here
-//! | Header: state word | vtable | id | awaiter  |    (40 bytes on 64-bit targets)
+//! | Header: state word | vtable | id | awaiter  |    (32 bytes on 64-bit targets)
 //! +--------------------------------------------+
 //! | S: the scheduler (one pointer for an Arc)  |
 //! +--------------------------------------------+

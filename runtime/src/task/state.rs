@@ -13,7 +13,7 @@
 //! Each flag's rules (when it may be set, who sets and clears it) are on its constant below.
 //! The reference count counts every handle that keeps the allocation alive: the one
 //! [`Runnable`](super::Runnable) (if any), the [`JoinHandle`](super::JoinHandle) (if not
-//! dropped), each [`Task`](super::Task) and each `Waker`.
+//! dropped), each [`TaskRef`](super::TaskRef) and each `Waker`.
 //!
 //! # How a transition is written
 //!

@@ -164,7 +164,7 @@ fn tick(local: &Local, driver: &Driver, main: &BlockOnWaker, polls_per_tick: u32
         polls += 1;
     }
     Counters::add(&local.counters.polls, u64::from(polls));
-    local.shrink_idle_queue();
+    local.shrink_run_queue();
     // Steps 4 and 5: due timers, then I/O without waiting if anything is runnable, else park
     // until the next deadline (the driver's `park`; wakes from other threads unpark it).
     let runnable_now = local.has_ready() || main.is_woken() || local.shared().has_remote();

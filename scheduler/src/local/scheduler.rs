@@ -26,9 +26,16 @@ use super::SpawnError;
 use super::context;
 use super::metrics::Counters;
 
-/// Slots an empty run queue keeps (8 KiB): enough that steady traffic never reallocates,
-/// small next to a burst's buffer. Picked by hand; see `Local::shrink_idle_queue`.
+/// Slots a run queue keeps however short it gets (8 KiB): enough that steady traffic never
+/// reallocates, small next to a burst's buffer. Picked by hand; see `Local::shrink_run_queue`.
 const RUN_QUEUE_KEEP: usize = 1024;
+
+/// The queue's buffer is given back once it is this many times longer than the queue: with
+/// 4, a shrink to twice the length leaves room to double before the next growth, and the
+/// copy it makes (at most a quarter of the buffer) is paid for by the pushes that grew it.
+/// The usual dynamic-array hysteresis (shrink at a quarter full, to half full); picked, not
+/// measured.
+const RUN_QUEUE_SLACK: usize = 4;
 
 /// Bit 63 of a loop task id: the task lives in the remote table.
 const REMOTE_BIT: u64 = 1 << 63;
@@ -48,6 +55,13 @@ fn task_id(remote: bool, seq: u32, key: usize) -> TaskId {
 /// The next sequence number after `seq`, in `1..=SEQ_MASK`.
 fn next_seq(seq: u32) -> u32 {
     if seq >= SEQ_MASK { 1 } else { seq + 1 }
+}
+
+/// The capacity a run queue of `len` runnables in a buffer of `capacity` slots shrinks to, or
+/// `None` to keep it (see `Local::shrink_run_queue`).
+fn shrunk_capacity(capacity: usize, len: usize) -> Option<usize> {
+    (capacity > RUN_QUEUE_KEEP && capacity / RUN_QUEUE_SLACK > len)
+        .then(|| RUN_QUEUE_KEEP.max(2 * len))
 }
 
 /// The scheduler stored in every task of one loop: one `Arc`, so a task costs one pointer.
@@ -244,14 +258,16 @@ impl Local {
         !self.run_queue.borrow().is_empty()
     }
 
-    /// Gives back the run queue's buffer after a burst: an empty queue keeps at most
-    /// [`RUN_QUEUE_KEEP`] slots. Without this, a loop that once held a million runnables (a
-    /// burst of spawns) keeps 8 MB for a queue that is now empty; the lab's `scale` experiment
-    /// counts it at 8 bytes per parked task.
-    pub(super) fn shrink_idle_queue(&self) {
+    /// Gives back the run queue's buffer after a burst: once the buffer is more than
+    /// [`RUN_QUEUE_SLACK`] times the queue's length (and over [`RUN_QUEUE_KEEP`] slots), it
+    /// shrinks to twice the length (at least `RUN_QUEUE_KEEP`). Without this, a loop that once
+    /// held a million runnables (a burst of spawns) keeps 8 MB for a queue now holding a few;
+    /// the lab's `scale` experiment counted it at 8 bytes per parked task, because the task
+    /// that measures keeps yielding, so the queue is never quite empty.
+    pub(super) fn shrink_run_queue(&self) {
         let mut queue = self.run_queue.borrow_mut();
-        if queue.is_empty() && queue.capacity() > RUN_QUEUE_KEEP {
-            queue.shrink_to(RUN_QUEUE_KEEP);
+        if let Some(keep) = shrunk_capacity(queue.capacity(), queue.len()) {
+            queue.shrink_to(keep);
         }
     }
 
@@ -333,5 +349,34 @@ impl Local {
                 std::thread::yield_now();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RUN_QUEUE_KEEP, RUN_QUEUE_SLACK, shrunk_capacity};
+
+    #[test]
+    fn a_small_buffer_is_kept_whatever_the_length() {
+        assert_eq!(shrunk_capacity(RUN_QUEUE_KEEP, 0), None);
+        assert_eq!(shrunk_capacity(16, 0), None);
+    }
+
+    #[test]
+    fn a_burst_buffer_shrinks_once_mostly_empty_but_not_while_busy() {
+        let burst = 1 << 20;
+        // Empty, or holding one task that keeps yielding (the lab's `scale` measurer).
+        assert_eq!(shrunk_capacity(burst, 0), Some(RUN_QUEUE_KEEP));
+        assert_eq!(shrunk_capacity(burst, 1), Some(RUN_QUEUE_KEEP));
+        // A quarter full or more: kept, so a busy queue never reallocates tick after tick.
+        assert_eq!(shrunk_capacity(burst, burst / RUN_QUEUE_SLACK), None);
+        // Below a quarter: to twice the length, room to double before growing again.
+        let len = burst / RUN_QUEUE_SLACK - 1;
+        assert_eq!(shrunk_capacity(burst, len), Some(2 * len));
+        assert_eq!(
+            shrunk_capacity(2 * len, len),
+            None,
+            "no shrink right after a shrink"
+        );
     }
 }

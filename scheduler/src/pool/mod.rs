@@ -244,16 +244,36 @@ impl PoolHandle {
     {
         let shared = &self.shared;
         let mut join = None;
-        let runnable = shared.tasks.spawn_into(shared::current_seat(shared), |id| {
+        let mut spawn = |id| {
             let (runnable, handle) = task::spawn(future, tasks::PoolScheduler(shared.clone()), id);
             join = Some(handle);
             runnable
-        });
+        };
+        // From a worker (no hook to run between the two): record the task in the seat's own
+        // shard and queue it, in one use of the seat's key (tasks.rs, "Seat shards").
+        if shared.config.hooks.on_task_spawn.is_none() {
+            let on_seat = shared.with_own_seat(spawn, |local, seat, spawn| {
+                if shared.is_shut_down() || !shared.tasks.has_seat_shard(seat) {
+                    return Err(spawn);
+                }
+                let runnable = shared.tasks.spawn_on_seat(seat, &mut local.tasks, spawn);
+                shared.metrics.on_schedule(runnable.id());
+                Ok(shared.push_local(local, Job::Task(runnable), QueueEnd::Back))
+            });
+            match on_seat {
+                Ok(Ok(pushed)) => {
+                    shared.notify_pushed(pushed);
+                    return join.expect("spawn_on_seat calls its closure");
+                }
+                Ok(Err(back)) | Err(back) => spawn = back,
+            }
+        }
+        let runnable = shared.tasks.spawn_outside(spawn);
         if let Some(hook) = &shared.config.hooks.on_task_spawn {
             hook(runnable.id());
         }
         shared.schedule(Job::Task(runnable), QueueEnd::Back);
-        join.expect("spawn_into calls its closure")
+        join.expect("spawn_outside calls its closure")
     }
 
     /// Tasks spawned on the pool whose futures have not been dropped yet.

@@ -306,9 +306,12 @@ fn give_seat(shared: &Arc<PoolShared>, seat: usize) {
                 // never polls, so it may empty it.
                 let slot = &shared.seats[seat];
                 slot.take_over();
-                // SAFETY: the hand-off CAS made the monitor the seat's only holder (seat.rs,
-                // step 3 and 6); it empties the seat here and gives it to nobody.
-                let local = unsafe { slot.local() };
+                // SAFETY: the hand-off CAS made the monitor the seat's only holder, with the
+                // tag OWNED after `take_over` (seat.rs, steps 3 and 6); this is the holding's
+                // one key, used on this thread only, and the slot outlives it (it lives in
+                // `shared`, borrowed here). The monitor empties the seat and gives it to nobody.
+                let mut key = unsafe { slot.key() };
+                let local = key.local();
                 let lifo = local.lifo.take();
                 let drained: Vec<_> = std::iter::from_fn(|| local.deque.pop()).collect();
                 for job in lifo.into_iter().chain(drained) {

@@ -44,12 +44,36 @@
 //! Invariant: at any time at most one thread may touch [`SeatLocal`]: the holder while the tag
 //! is `OWNED` or while it holds `LOCKED`; nobody while `POLLING`; the monitor's chosen new
 //! holder after `HANDED`. Every unsafe access below points back to this.
+//!
+//! ## Keys: one borrow at a time on the holder's thread too
+//!
+//! The invariant keeps other threads off the queues; it says nothing about two overlapping
+//! `&mut SeatLocal` on the holder's own thread (the worker loop holding one while a wake, run
+//! from inside a timer, the reactor or a poll, pushes through another), which would be
+//! undefined behaviour just the same. So the queues are reached only through a key, and the
+//! key, not a `&SeatSlot`, carries the right to them:
+//!
+//! - [`SeatKey`]: the holder's key while the tag is `OWNED`. Made once per holding by the
+//!   unsafe [`SeatSlot::key`] (worker `i` at pool start, or the new holder after (6)); neither
+//!   `Copy` nor `Clone`; [`SeatKey::local`] lends the queues for as long as the key itself is
+//!   borrowed mutably. [`SeatKey::begin_poll`] (1) consumes it.
+//! - [`PollKey`]: the holder's key during poll `seq`; it gives no access by itself.
+//!   [`PollKey::lock_in_poll`] (4) borrows it mutably and returns a [`Locked`] guard, which
+//!   lends the queues and performs (5) when dropped. [`PollKey::end_poll`] (2) consumes it and
+//!   gives the `SeatKey` back if the seat was kept.
+//!
+//! So on one thread the borrows of a seat's queues nest only through the borrow checker: two
+//! at once would need two keys of one holding, and there is one. The worker keeps its key in
+//! its `WorkerCx` (shared.rs), takes it out for each use and puts it back; a push made while
+//! the key is out (nested on the same thread) finds none and goes to the injector instead.
 
 use super::job::Job;
 use super::metrics::SeatMetrics;
+use super::tasks::SeatTasks;
 use crossbeam_deque::Worker;
 use crossbeam_utils::atomic::AtomicCell;
 use std::cell::UnsafeCell;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use switchyard_runtime::task::TaskId;
 
@@ -74,9 +98,15 @@ pub(crate) struct SeatLocal {
     /// Polls started on this seat, across holders: the `seq` of the state word. Kept with the
     /// seat so a new holder never reuses the `seq` the monitor saw stuck.
     pub(crate) seq: u64,
+    /// The seat's shard of the task table (tasks.rs, "Seat shards").
+    pub(crate) tasks: SeatTasks,
 }
 
 /// One seat, shared between its holder, the other workers (its metrics) and the monitor.
+/// Aligned to 128 bytes (two cache lines, as crossbeam's `CachePadded` on x86-64), so that
+/// one seat's hot words (the state word, its queues, its counters) share no line with its
+/// neighbour's in the pool's array of seats.
+#[repr(align(128))]
 pub(crate) struct SeatSlot {
     state: AtomicU64,
     /// The task being polled (`None` for a closure); read by the monitor to name a hand-off.
@@ -115,6 +145,7 @@ impl SeatSlot {
                 deque,
                 lifo: None,
                 seq: 0,
+                tasks: SeatTasks::default(),
             }),
             holder_tid: AtomicI32::new(0),
             metrics: SeatMetrics::default(),
@@ -133,20 +164,23 @@ impl SeatSlot {
         self.holder_tid.load(Ordering::Relaxed)
     }
 
-    /// Exclusive access to the queues.
+    /// The key to the queues for the thread that now holds the seat (module doc, "Keys").
     ///
     /// # Safety
-    /// The caller is the seat's holder and the tag is `OWNED` (it is not between
-    /// `begin_poll` and `end_poll`), or it holds `LOCKED`, or it is the thread the monitor handed
-    /// the seat to; and it does not keep the reference past that.
-    #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn local(&self) -> &mut SeatLocal {
-        // SAFETY: exclusivity is the caller's contract (module doc, invariant).
-        unsafe { &mut *self.local.get() }
+    /// The calling thread holds the seat and the tag is `OWNED`: it is worker `i` at pool
+    /// start, before its first poll, or it has just called [`take_over`](Self::take_over);
+    /// or (shutdown step 7) every other thread that held the seat has been joined. No other
+    /// key to the seat is in use on this thread (one call per holding), and `self` outlives
+    /// the key (keys stay on a pool thread, or in shutdown, which keep the pool's shared
+    /// state alive).
+    pub(crate) unsafe fn key(&self) -> SeatKey {
+        SeatKey {
+            slot: NonNull::from(self),
+        }
     }
 
     /// (1) The holder is about to poll task `id` (`None`: a closure); `seq` is its own poll counter for this seat.
-    pub(crate) fn begin_poll(&self, seq: u64, id: Option<TaskId>) {
+    fn begin_poll(&self, seq: u64, id: Option<TaskId>) {
         self.polling_job.store(id);
         // Release: the queue writes before this point are visible to a monitor that takes the
         // seat (3), and so is `polling_job`.
@@ -155,7 +189,7 @@ impl SeatSlot {
     }
 
     /// (2) The poll returned.
-    pub(crate) fn end_poll(&self, seq: u64) -> EndPoll {
+    fn end_poll(&self, seq: u64) -> EndPoll {
         // Acquire on failure: if the seat was handed off we must not touch it, and nothing of
         // it is read after; Relaxed would do, Acquire keeps the reasoning simple.
         match self.state.compare_exchange(
@@ -171,7 +205,7 @@ impl SeatSlot {
 
     /// (4) Inside poll `seq`, the holder wants to push to its own seat. `false`: the seat was
     /// handed off; push elsewhere (the injector).
-    pub(crate) fn lock_in_poll(&self, seq: u64) -> bool {
+    fn lock_in_poll(&self, seq: u64) -> bool {
         // Acquire: pairs with the monitor never having taken it (on success we still own it).
         self.state
             .compare_exchange(
@@ -184,7 +218,7 @@ impl SeatSlot {
     }
 
     /// (5) Ends (4).
-    pub(crate) fn unlock_in_poll(&self, seq: u64) {
+    fn unlock_in_poll(&self, seq: u64) {
         // Release: the push is visible to whoever takes the seat next (3).
         self.state
             .store(seq << TAG_BITS | POLLING, Ordering::Release);
@@ -224,5 +258,110 @@ impl SeatSlot {
             "take_over of a seat that was not handed off"
         );
         self.state.store(OWNED, Ordering::Release);
+    }
+}
+
+/// The holder's key to its seat's queues while it is not inside a poll (tag `OWNED`); module
+/// doc, "Keys". Not `Send`: it stays on the holder's thread.
+pub(crate) struct SeatKey {
+    slot: NonNull<SeatSlot>,
+}
+
+impl SeatKey {
+    /// The seat this key opens.
+    pub(crate) fn slot(&self) -> &SeatSlot {
+        // SAFETY: `SeatSlot::key`'s contract: the slot outlives the key. A shared reference
+        // to a `SeatSlot` is what every thread holds; the queues inside are an `UnsafeCell`.
+        unsafe { self.slot.as_ref() }
+    }
+
+    /// The queues, for as long as the key is borrowed.
+    pub(crate) fn local(&mut self) -> &mut SeatLocal {
+        // SAFETY: other threads: a `SeatKey` exists only while its thread holds the seat with
+        // the tag `OWNED` (`SeatSlot::key`'s contract; `begin_poll` consumes the key and only an
+        // `end_poll` that kept the seat makes it again), and while `OWNED` no other thread
+        // touches the queues (module doc, invariant; the tag changes hands through the
+        // release/acquire pairs of steps 1-6). The same thread: a holding has one key, neither
+        // `Copy` nor `Clone`, and the returned borrow holds the key mutably borrowed, so no
+        // second `&mut SeatLocal` can be made on this thread while this one lives. The slot is
+        // alive (`SeatSlot::key`'s contract).
+        unsafe { &mut *self.slot.as_ref().local.get() }
+    }
+
+    /// (1) The holder is about to poll task `id` (`None`: a closure): counts the poll and
+    /// publishes `POLLING(seq)`. The key becomes a [`PollKey`], which opens nothing.
+    pub(crate) fn begin_poll(mut self, id: Option<TaskId>) -> PollKey {
+        let local = self.local();
+        local.seq += 1;
+        let seq = local.seq;
+        self.slot().begin_poll(seq, id);
+        PollKey {
+            slot: self.slot,
+            seq,
+        }
+    }
+}
+
+/// The holder's key during poll `seq` (tag `POLLING(seq)` or, while a [`Locked`] lives,
+/// `LOCKED(seq)`); module doc, "Keys".
+pub(crate) struct PollKey {
+    slot: NonNull<SeatSlot>,
+    seq: u64,
+}
+
+impl PollKey {
+    fn slot(&self) -> &SeatSlot {
+        // SAFETY: as `SeatKey::slot`: this key was made from a `SeatKey`, whose slot outlives it.
+        unsafe { self.slot.as_ref() }
+    }
+
+    /// (4) Inside the poll, the holder wants to push to its own seat: the queues, until the
+    /// guard drops (5). `None`: the monitor handed the seat off; push elsewhere (the injector).
+    pub(crate) fn lock_in_poll(&mut self) -> Option<Locked<'_>> {
+        if !self.slot().lock_in_poll(self.seq) {
+            return None;
+        }
+        // SAFETY: other threads: the tag is now `LOCKED(seq)`, taken by this thread's CAS, and
+        // while it is no other thread touches the queues (module doc, invariant: the monitor's
+        // hand-off CAS expects `POLLING(seq)` and fails). The same thread: the guard borrows
+        // this key mutably, and a poll has one `PollKey`; besides, a second `lock_in_poll`
+        // would find `LOCKED` and fail. The slot is alive (`SeatSlot::key`'s contract).
+        let local = unsafe { &mut *self.slot.as_ref().local.get() };
+        Some(Locked { key: self, local })
+    }
+
+    /// (2) The poll returned: the [`SeatKey`] back if this thread still holds the seat, `None`
+    /// if the monitor handed it off (2'): the thread must forget the seat.
+    pub(crate) fn end_poll(self) -> Option<SeatKey> {
+        match self.slot().end_poll(self.seq) {
+            EndPoll::Kept => Some(SeatKey { slot: self.slot }),
+            EndPoll::HandedOff => None,
+        }
+    }
+}
+
+/// A seat's queues, locked by its holder inside a poll (tag `LOCKED(seq)`); dropping the guard
+/// unlocks them (5).
+pub(crate) struct Locked<'k> {
+    key: &'k PollKey,
+    local: &'k mut SeatLocal,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = SeatLocal;
+    fn deref(&self) -> &SeatLocal {
+        self.local
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut SeatLocal {
+        self.local
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        self.key.slot().unlock_in_poll(self.key.seq);
     }
 }

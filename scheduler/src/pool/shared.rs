@@ -17,9 +17,11 @@
 //!    the older half to the injector (through the gate, as in 2), where every worker takes
 //!    its turn at them.
 //!
+//!    The push takes the thread's key to its seat out of its [`WorkerCx`] (seat.rs, "Keys").
 //!    Inside a poll the seat may be taken by the stall monitor at any moment, so the push is
 //!    bracketed by `lock_in_poll` / `unlock_in_poll` (seat.rs, steps 4 and 5); if the seat is
-//!    gone the job goes to the injector instead (2).
+//!    gone, or the key is out (a push nested in another use of the queues on this thread),
+//!    the job goes to the injector instead (2).
 //! 2. From anywhere else: to the injector, through the shutdown gate ([`PoolShared::inject`];
 //!    shutdown.rs, G1-G3): admitted, the job is pushed; refused (the pool is shutting down),
 //!    it is dropped unrun (a task is cancelled, its `JoinHandle` says so). The only push into
@@ -44,13 +46,14 @@ use super::driver::SharedReactor;
 use super::job::Job;
 use super::metrics::PoolMetrics;
 use super::monitor::{MonitorBell, Spare};
-use super::seat::SeatSlot;
+use super::seat::{PollKey, SeatKey, SeatLocal, SeatSlot};
 use super::shutdown::{Admitted, Gate};
 use super::sleep::Idle;
 use super::tasks::TaskTable;
 use crossbeam_deque::{Injector, Stealer};
 use std::cell::Cell;
 use std::sync::{Arc, Mutex};
+use switchyard_runtime::task::{TaskId, TaskRef};
 
 /// Which end of its seat's queue a job scheduled from a worker goes to: the front (the LIFO
 /// slot) or the back of the deque. (Not the lab's `Placement`, which says on which CPU a unit
@@ -98,15 +101,38 @@ pub(crate) struct WorkerCx {
     pub(crate) shared: *const PoolShared,
     /// The seat this thread holds, if any.
     pub(crate) seat: Cell<Option<usize>>,
-    /// `Some(seq)` while this thread is inside poll `seq` of its seat.
-    pub(crate) polling: Cell<Option<u64>>,
+    /// This thread's key to the queues of the seat it holds (seat.rs, "Keys"), while nobody on
+    /// this thread has taken it out.
+    pub(crate) key: Cell<Key>,
     /// Set while this thread is in S4 of the sleep protocol (sleep.rs): a job it schedules
     /// onto its own seat then does not notify; S5 does, once.
     pub(crate) defer_notifies: Cell<bool>,
 }
 
+/// Where a holder's key to its seat is.
+#[derive(Default)]
+pub(crate) enum Key {
+    /// Out (in use on this thread), or this thread holds no seat.
+    #[default]
+    Out,
+    /// The holder is not inside a poll.
+    Owned(SeatKey),
+    /// The holder is inside a poll.
+    Polling(PollKey),
+}
+
 thread_local! {
     static CURRENT: Cell<*const WorkerCx> = const { Cell::new(std::ptr::null()) };
+}
+
+/// What a push onto the holder's own seat did.
+pub(crate) enum Pushed {
+    /// Into the empty LIFO slot: nothing another worker could take.
+    InLifo,
+    /// Onto the deque (a new job, or the LIFO slot's previous occupant): stealable.
+    Spilled,
+    /// Onto the deque, past its bound: the older half went to the injector.
+    Overflowed,
 }
 
 /// Installs `cx` as the current thread's worker context until the guard drops.
@@ -132,14 +158,6 @@ fn with_current<R>(f: impl FnOnce(Option<&WorkerCx>) -> R) -> R {
     })
 }
 
-/// The seat the current thread holds in `shared`'s pool, if it is one of its workers.
-pub(crate) fn current_seat(shared: &PoolShared) -> Option<usize> {
-    with_current(|cx| {
-        cx.filter(|cx| std::ptr::eq(cx.shared, shared))
-            .and_then(|cx| cx.seat.get())
-    })
-}
-
 /// Whether the current thread is one of `shared`'s threads.
 pub(crate) fn on_pool_thread(shared: &PoolShared) -> bool {
     with_current(|cx| cx.is_some_and(|cx| std::ptr::eq(cx.shared, shared)))
@@ -162,30 +180,161 @@ impl PoolShared {
     /// Routes a runnable job to a queue (module doc, steps 1-2).
     pub(crate) fn schedule(&self, job: Job, end: QueueEnd) {
         // 1.
-        let job = with_current(|cx| match cx {
-            Some(cx) if std::ptr::eq(cx.shared, self) => match cx.seat.get() {
-                // A seat holder is joined by shutdown step 5 and empties its seat when it
-                // sees the flag, so checking the flag here is enough (shutdown.rs, "The
-                // gate"); a job it keeps is dropped below, outside the thread-local borrow.
-                Some(_) if self.is_shut_down() => Err(job),
-                Some(seat) => {
-                    if let Some(id) = job.task_id() {
-                        self.metrics.on_schedule(id);
-                    }
-                    Ok(self.push_to_seat(cx, seat, job, end))
-                }
-                None => Ok(Some(job)),
-            },
-            _ => Ok(Some(job)),
+        let pushed = self.with_own_seat(job, |local, _seat, job| {
+            // A seat holder is joined by shutdown step 5 and empties its seat when it sees the
+            // flag, so checking the flag here is enough (shutdown.rs, "The gate"); a job it
+            // keeps is dropped below, with the key back in place.
+            if self.is_shut_down() {
+                return Err(job);
+            }
+            if let Some(id) = job.task_id() {
+                self.metrics.on_schedule(id);
+            }
+            Ok(self.push_local(local, job, end))
         });
-        match job {
-            Ok(None) => {}
-            // 2.
-            Ok(Some(job)) => self.inject(job),
-            Err(job) => {
+        match pushed {
+            Ok(Ok(pushed)) => self.notify_pushed(pushed),
+            Ok(Err(job)) => {
                 let _ = job.discard();
             }
+            // 2.
+            Err(job) => self.inject(job),
         }
+    }
+
+    /// Runs `f` with the queues of the seat the current thread holds in this pool, through
+    /// its key (seat.rs, "Keys"; inside a poll between `lock_in_poll` and `unlock_in_poll`),
+    /// and puts the key back. `Err(arg)` if the thread holds no seat here, the seat was handed
+    /// off during this poll, or the key is out (a use nested in another on this thread). `f`
+    /// must run no task code: whatever it does on this thread finds the key out.
+    pub(crate) fn with_own_seat<A, R>(
+        &self,
+        arg: A,
+        f: impl FnOnce(&mut SeatLocal, usize, A) -> R,
+    ) -> Result<R, A> {
+        self.with_seat_if(None, arg, f)
+    }
+
+    /// As [`with_own_seat`](Self::with_own_seat), but only if the seat is `only` (when
+    /// `Some`): another seat is `Err(arg)` without touching the key.
+    fn with_seat_if<A, R>(
+        &self,
+        only: Option<usize>,
+        arg: A,
+        f: impl FnOnce(&mut SeatLocal, usize, A) -> R,
+    ) -> Result<R, A> {
+        with_current(|cx| {
+            let Some(cx) = cx.filter(|cx| std::ptr::eq(cx.shared, self)) else {
+                return Err(arg);
+            };
+            let Some(seat) = cx.seat.get() else {
+                return Err(arg);
+            };
+            if only.is_some_and(|only| only != seat) {
+                return Err(arg);
+            }
+            let mut key = cx.key.take();
+            let done = match &mut key {
+                Key::Owned(owned) => {
+                    debug_assert!(std::ptr::eq(owned.slot(), &self.seats[seat]));
+                    Ok(f(owned.local(), seat, arg))
+                }
+                Key::Polling(polling) => match polling.lock_in_poll() {
+                    // `locked` unlocks (seat.rs, step 5) at the end of this arm.
+                    Some(mut locked) => Ok(f(&mut locked, seat, arg)),
+                    None => Err(arg),
+                },
+                Key::Out => Err(arg),
+            };
+            cx.key.set(key);
+            done
+        })
+    }
+
+    /// After a push onto the pusher's own seat: the notify it calls for (module doc).
+    pub(crate) fn notify_pushed(&self, pushed: Pushed) {
+        match pushed {
+            // Jobs reached the shared queue: a sleeper must hear of them (N1-N3).
+            Pushed::Overflowed => {
+                self.idle.notify_one();
+            }
+            // Not while this thread is in S4 (sleep.rs): S5 shares once instead.
+            Pushed::Spilled => {
+                if !with_current(|cx| cx.is_some_and(|cx| cx.defer_notifies.get())) {
+                    self.idle.notify_local();
+                }
+            }
+            Pushed::InLifo => {}
+        }
+    }
+
+    /// `Schedule::release` of task `id` (tasks.rs, "Seat shards", steps 1-2).
+    pub(crate) fn release_task(&self, id: TaskId) {
+        let Some(seat) = self.tasks.seat_of(id) else {
+            self.tasks.remove_outside(id);
+            return;
+        };
+        let removed = self.with_own_seat((), |local, own, ()| {
+            if own == seat {
+                Ok(self.tasks.remove_on_seat(seat, &mut local.tasks, id))
+            } else if self.tasks.has_seat_shard(own) {
+                self.tasks.release_to_outbox(own, &mut local.tasks, id);
+                Ok(None)
+            } else {
+                Err(())
+            }
+        });
+        match removed {
+            // Dropped with the key back in place (not the last reference: the task's
+            // completion holds one).
+            Ok(Ok(task)) => drop(task),
+            Ok(Err(())) | Err(()) => self.tasks.release_remote(seat, id),
+        }
+    }
+
+    /// Shutdown step 7's collection: every task of the table, taken out (tasks.rs, "Seat
+    /// shards", step 5).
+    pub(crate) fn take_all_tasks(&self) -> Vec<TaskRef> {
+        let mut all = self.tasks.drain_outside();
+        // The seat this thread holds, if its key to it is out: a use of its queues is open
+        // around this call on this thread. That use runs no task code, so no shutdown; this
+        // does not happen, and making a second key here would alias that use: that seat is
+        // skipped rather.
+        let key_out = with_current(|cx| {
+            let cx = cx.filter(|cx| std::ptr::eq(cx.shared, self))?;
+            let key = cx.key.take();
+            let out = matches!(key, Key::Out);
+            cx.key.set(key);
+            cx.seat.get().filter(|_| out)
+        });
+        debug_assert!(
+            key_out.is_none(),
+            "shutdown step 7 with this thread's seat key out"
+        );
+        for seat in 0..self.tasks.seat_shards() {
+            if key_out == Some(seat) {
+                continue;
+            }
+            let own = self.with_seat_if(Some(seat), (), |local, _, ()| {
+                self.tasks.drain_seat(seat, &mut local.tasks)
+            });
+            if let Ok(tasks) = own {
+                all.extend(tasks);
+                continue;
+            }
+            // SAFETY: shutdown step 7 runs after step 5 joined every pool thread but the
+            // calling one, and step 3 joined the monitor (the only other thread that makes a
+            // key, for a seat it gives nobody), so no other thread holds or will take this
+            // seat, and the joins made their writes to it visible. On this thread no other key
+            // of it is in use: the thread does not hold the seat, or held it and lost it to a
+            // hand-off during its current poll (the `PollKey` in its `WorkerCx` then fails
+            // every `lock_in_poll`: the seat's `seq` never returns to that poll's), and the
+            // seat whose key is out was skipped above. The key lives for this statement only,
+            // and `self` outlives it.
+            let mut key = unsafe { self.seats[seat].key() };
+            all.extend(self.tasks.drain_seat(seat, &mut key.local().tasks));
+        }
+        all
     }
 
     /// Step 2: through the gate into the injector, and notify; dropped unrun if the pool is
@@ -213,19 +362,8 @@ impl PoolShared {
         self.injector.push(job);
     }
 
-    /// Step 1. Returns the job back if the seat was handed off meanwhile.
-    fn push_to_seat(&self, cx: &WorkerCx, seat: usize, job: Job, end: QueueEnd) -> Option<Job> {
-        let slot = &self.seats[seat];
-        let polling = cx.polling.get();
-        if let Some(seq) = polling {
-            if !slot.lock_in_poll(seq) {
-                return Some(job);
-            }
-        }
-        // SAFETY: this thread holds seat `seat` (cx.seat), and either is not inside a poll
-        // (tag OWNED) or has just taken LOCKED above: the seat.rs invariant gives it exclusive
-        // access until `unlock_in_poll` below.
-        let local = unsafe { slot.local() };
+    /// Step 1's push onto the seat's queues.
+    pub(crate) fn push_local(&self, local: &mut SeatLocal, job: Job, end: QueueEnd) -> Pushed {
         let spilled = match end {
             QueueEnd::Back => {
                 local.deque.push(job);
@@ -241,24 +379,19 @@ impl PoolShared {
         };
         // The deque is FIFO for its owner: `pop` takes the oldest jobs, which have waited
         // longest and go to the shared queue first.
-        let overflowed = spilled && local.deque.len() > LOCAL_QUEUE_CAPACITY;
-        let overflowed = overflowed && self.spill(local);
-        if let Some(seq) = polling {
-            slot.unlock_in_poll(seq);
+        if !spilled {
+            Pushed::InLifo
+        } else if local.deque.len() > LOCAL_QUEUE_CAPACITY && self.spill(local) {
+            Pushed::Overflowed
+        } else {
+            Pushed::Spilled
         }
-        if overflowed {
-            // Jobs reached the shared queue: a sleeper must hear of them (N1-N3).
-            self.idle.notify_one();
-        } else if spilled && !cx.defer_notifies.get() {
-            self.idle.notify_local();
-        }
-        None
     }
 
     /// Step 1's overflow: moves the older half of the deque to the injector, through the gate.
     /// Returns whether it moved any (a closed gate leaves them on the seat, which its holder
     /// empties on its way out: shutdown.rs, step 4).
-    fn spill(&self, local: &mut super::seat::SeatLocal) -> bool {
+    fn spill(&self, local: &mut SeatLocal) -> bool {
         let Some(admitted) = self.gate.enter() else {
             return false;
         };

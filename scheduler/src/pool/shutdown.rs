@@ -224,7 +224,11 @@ pub(crate) fn shutdown(
         }
     }
     // 7.
-    shared.tasks.shutdown_all();
+    // Each `shutdown` drops an idle task's future here (its `release` takes the table's
+    // locks, so none is held while calling it).
+    for task in shared.take_all_tasks() {
+        task.shutdown();
+    }
     // 8. Taken out under the lock, dropped outside it.
     let driver = shared
         .driver

@@ -32,6 +32,11 @@
 //! This list is the one numbering of the tick; the README and the other files cite it as
 //! "tick step N".
 //!
+//! The seat's queues are reached through the thread's one key to them (seat.rs, "Keys"),
+//! kept in its `WorkerCx`: each use (`with_local`) takes it out and puts it back, and
+//! `run_job` turns it into the poll's key for the length of the poll, where a push by the
+//! polled task finds it (shared.rs, step 1).
+//!
 //! Running a job (`run_job`): bracket it with `begin_poll`/`end_poll` (seat.rs, steps 1-2),
 //! run it under a fresh cooperative budget (a task's `Runnable::run` installs one itself; a
 //! closure gets one in `Job::run`), count it. If `end_poll`
@@ -43,8 +48,8 @@ use super::driver::{Driving, SharedReactor};
 use super::job::{Job, Ran};
 use super::metrics::bump;
 use super::monitor;
-use super::seat::{EndPoll, SeatSlot};
-use super::shared::{PoolShared, WorkerCx, enter};
+use super::seat::{EndPoll, SeatLocal, SeatSlot};
+use super::shared::{Key, PoolShared, WorkerCx, enter};
 use super::sleep::{self, Sleeper, WakeBy};
 use crossbeam_deque::Steal;
 use std::sync::Arc;
@@ -111,7 +116,7 @@ fn thread_main(shared: Arc<PoolShared>, start: Start) {
     let cx = WorkerCx {
         shared: Arc::as_ptr(&shared),
         seat: std::cell::Cell::new(None),
-        polling: std::cell::Cell::new(None),
+        key: std::cell::Cell::new(Key::Out),
         defer_notifies: std::cell::Cell::new(false),
     };
     let _entered = enter(&cx);
@@ -136,6 +141,11 @@ fn thread_main(shared: Arc<PoolShared>, start: Start) {
             pin(&shared, seat);
         }
         shared.seats[seat].set_holder_tid(tid);
+        // SAFETY: this thread now holds the seat with the tag OWNED (worker `seat` before its
+        // first poll, or just after `take_over`), this is the holding's one key (the last
+        // holding's went with its `end_poll`), and `shared` outlives it: the key stays in
+        // `cx`, which this thread empties before it drops `shared`.
+        cx.key.set(Key::Owned(unsafe { shared.seats[seat].key() }));
         cx.seat.set(Some(seat));
         let mut worker = WorkerLoop {
             shared: &shared,
@@ -155,11 +165,13 @@ fn thread_main(shared: Arc<PoolShared>, start: Start) {
         match worker.run() {
             Exit::Shutdown => break,
             Exit::SeatLost => {
+                cx.key.set(Key::Out);
                 cx.seat.set(None);
                 next = monitor::wait_as_spare(&shared, &parker, &unparker).map(Start::HandedOff);
             }
         }
     }
+    cx.key.set(Key::Out);
     cx.seat.set(None);
     if let Some(hook) = &shared.config.hooks.on_thread_stop {
         hook();
@@ -228,13 +240,17 @@ impl<'a> WorkerLoop<'a> {
         }
     }
 
-    /// The seat's queues.
-    #[allow(clippy::mut_from_ref)]
-    fn local(&self) -> &'a mut super::seat::SeatLocal {
-        // SAFETY: this thread holds the seat and is not inside a poll (the worker loop only
-        // calls this between `run_job`s), so the tag is OWNED and access is exclusive
-        // (seat.rs invariant); callers do not keep the reference across a `run_job`.
-        unsafe { self.slot.local() }
+    /// Runs `f` with the seat's queues: takes the thread's key out of `cx` for the length of
+    /// `f` and puts it back (seat.rs, "Keys"). Outside a poll only (the worker loop's own
+    /// steps), where the key is `Owned`; `f` runs no task code, so nothing on this thread
+    /// looks for the key meanwhile (and what did would find it out, and use the injector).
+    fn with_local<R>(&self, f: impl FnOnce(&mut SeatLocal) -> R) -> R {
+        let Key::Owned(mut key) = self.cx.key.take() else {
+            unreachable!("the worker loop uses its seat outside polls, with its key in place")
+        };
+        let r = f(key.local());
+        self.cx.key.set(Key::Owned(key));
+        r
     }
 
     /// Steps 2-5.
@@ -252,41 +268,46 @@ impl<'a> WorkerLoop<'a> {
             }
         }
         let bound = shared.config.lifo_poll_bound;
-        let local = self.local();
-        // 3.
-        if let Some(job) = local.lifo.take() {
-            if self.lifo_streak < bound {
-                self.lifo_streak += 1;
-                bump(&self.slot.metrics.lifo_polls, 1);
-                return Some(job);
+        let streak = self.lifo_streak;
+        let slot = self.slot;
+        let (job, streak) = self.with_local(|local| {
+            // 3.
+            if let Some(job) = local.lifo.take() {
+                if streak < bound {
+                    bump(&slot.metrics.lifo_polls, 1);
+                    return (Some(job), streak + 1);
+                }
+                // No notify: this worker runs it after what is already queued (if nothing
+                // is, at once); waking another worker for it would split a message-passing
+                // pair across cores, which is what the LIFO slot is there to avoid.
+                local.deque.push(job);
             }
-            // No notify: this worker runs it after what is already queued (if nothing is, at
-            // once); waking another worker for it would split a message-passing pair across
-            // cores, which is what the LIFO slot is there to avoid.
-            local.deque.push(job);
-        }
-        self.lifo_streak = 0;
-        // 4.
-        if let Some(job) = local.deque.pop() {
-            return Some(job);
+            // 4.
+            (local.deque.pop(), 0)
+        });
+        self.lifo_streak = streak;
+        if job.is_some() {
+            return job;
         }
         // 5.
         self.steal_from_injector()
     }
 
     fn steal_from_injector(&mut self) -> Option<Job> {
-        let local = self.local();
-        loop {
-            let before = local.deque.len();
-            match self.shared.injector.steal_batch_and_pop(&local.deque) {
-                Steal::Success(job) => {
-                    self.count_steal(local.deque.len() - before + 1);
-                    return Some(job);
+        let injector = &self.shared.injector;
+        let stolen = self.with_local(|local| {
+            loop {
+                let before = local.deque.len();
+                match injector.steal_batch_and_pop(&local.deque) {
+                    Steal::Success(job) => return Some((job, local.deque.len() - before + 1)),
+                    Steal::Empty => return None,
+                    Steal::Retry => std::hint::spin_loop(),
                 }
-                Steal::Empty => return None,
-                Steal::Retry => std::hint::spin_loop(),
             }
-        }
+        });
+        let (job, moved) = stolen?;
+        self.count_steal(moved);
+        Some(job)
     }
 
     fn count_steal(&self, jobs: usize) {
@@ -309,11 +330,19 @@ impl<'a> WorkerLoop<'a> {
                 if victim == self.seat {
                     continue;
                 }
-                let local = self.local();
-                let before = local.deque.len();
-                match self.shared.stealers[victim].steal_batch_and_pop(&local.deque) {
-                    Steal::Success(job) => {
-                        let moved = local.deque.len() - before + 1;
+                let stealer = &self.shared.stealers[victim];
+                let steal = self.with_local(|local| {
+                    let before = local.deque.len();
+                    match stealer.steal_batch_and_pop(&local.deque) {
+                        Steal::Success(job) => {
+                            Steal::Success((job, local.deque.len() - before + 1))
+                        }
+                        Steal::Empty => Steal::Empty,
+                        Steal::Retry => Steal::Retry,
+                    }
+                });
+                match steal {
+                    Steal::Success((job, moved)) => {
                         self.count_steal(moved);
                         return Some(job);
                     }
@@ -365,6 +394,15 @@ impl<'a> WorkerLoop<'a> {
         // Spin only if the recent gaps say work comes back within the budget.
         let spin_until = (!budget.is_zero() && Duration::from_nanos(self.idle_gap_ns) <= budget)
             .then(|| entered + budget);
+        // tasks.rs, "Seat shards", step 3: settle the tasks released elsewhere, so an idle
+        // worker holds none of their memory.
+        // And hand on the other seats' tasks released here (step 2).
+        if shared.tasks.has_seat_shard(seat) {
+            self.with_local(|local| {
+                shared.tasks.settle(seat, &mut local.tasks);
+                shared.tasks.flush_outbox(seat, &mut local.tasks);
+            });
+        }
         let mut sleeper = WorkerSleeper {
             worker: self,
             driving: None,
@@ -401,37 +439,41 @@ impl<'a> WorkerLoop<'a> {
 
     /// Jobs on the seat (LIFO slot and deque).
     fn local_backlog(&self) -> usize {
-        let local = self.local();
-        usize::from(local.lifo.is_some()) + local.deque.len()
+        self.with_local(|local| usize::from(local.lifo.is_some()) + local.deque.len())
     }
 
     /// Whether the seat's LIFO slot or deque holds a job.
     fn has_local_work(&self) -> bool {
-        let local = self.local();
-        local.lifo.is_some() || !local.deque.is_empty()
+        self.with_local(|local| local.lifo.is_some() || !local.deque.is_empty())
     }
 
-    /// Runs one job under the budget, bracketed by the seat's poll protocol.
+    /// Runs one job under the budget, bracketed by the seat's poll protocol: the thread's key
+    /// becomes the poll's key (seat.rs, step 1) for the task's pushes to find, and comes back
+    /// at step 2 if the seat was kept.
     fn run_job(&mut self, job: Job) -> EndPoll {
-        let local = self.local();
-        local.seq += 1;
-        let seq = local.seq;
         let id = job.task_id();
         if let Some(id) = id {
             self.shared.metrics.on_poll(id);
         }
-        self.slot.begin_poll(seq, id);
-        self.cx.polling.set(Some(seq));
+        let Key::Owned(key) = self.cx.key.take() else {
+            unreachable!("a poll begins outside polls, with the key in place")
+        };
+        self.cx.key.set(Key::Polling(key.begin_poll(id)));
         let ran = job.run();
-        self.cx.polling.set(None);
-        let end = self.slot.end_poll(seq);
-        if end == EndPoll::Kept {
-            bump(&self.slot.metrics.polls, 1);
-            if let Ran::Panicked = ran {
-                bump(&self.slot.metrics.closure_panics, 1);
+        let Key::Polling(key) = self.cx.key.take() else {
+            unreachable!("a push puts the poll's key back before it returns")
+        };
+        match key.end_poll() {
+            Some(key) => {
+                self.cx.key.set(Key::Owned(key));
+                bump(&self.slot.metrics.polls, 1);
+                if let Ran::Panicked = ran {
+                    bump(&self.slot.metrics.closure_panics, 1);
+                }
+                EndPoll::Kept
             }
+            None => EndPoll::HandedOff,
         }
-        end
     }
 
     /// Shutdown step 4: drop what is left on the seat (tasks cancelled).
@@ -440,11 +482,13 @@ impl<'a> WorkerLoop<'a> {
             self.searching = false;
             let _ = self.shared.idle.transition_from_searching();
         }
-        let local = self.local();
-        if let Some(job) = local.lifo.take() {
+        // Each job is taken out with the key and dropped without it: dropping a task's
+        // future runs its code.
+        let lifo = self.with_local(|local| local.lifo.take());
+        if let Some(job) = lifo {
             let _ = job.discard();
         }
-        while let Some(job) = local.deque.pop() {
+        while let Some(job) = self.with_local(|local| local.deque.pop()) {
             let _ = job.discard();
         }
         bump(

@@ -13,10 +13,19 @@
 //! 3. **Drop cancelled chunks**: if a handle cancelled its submission, its queued chunks fail
 //!    with [`TaskError::Cancelled`] now (and so do all queued chunks on a shutdown that
 //!    cancels pending work).
-//! 4. **Dispatch**: each ready worker without a chunk gets the next pending one (one chunk in
-//!    flight per worker, so a death fails exactly the chunk that worker held), with a
+//! 4. **Dispatch**: each ready worker without a chunk gets the next pending one (one chunk
+//!    running per worker, so a death fails exactly the chunk that worker ran), with a
 //!    deadline if the call has a task timeout. A send that finds no room for
-//!    [`SEND_TIMEOUT`] kills the worker and fails the chunk.
+//!    [`SEND_TIMEOUT`] kills the worker and fails the chunk. Then the **prefetch**: if the
+//!    next pending chunk belongs to the same call as a worker's running one, it is sent
+//!    behind it (both small enough to sit in the pipe together, [`PREFETCH_MAX_BYTES`]; not
+//!    with `max_tasks_per_child`), so the worker starts it as soon as it answers, without a
+//!    round trip through this thread: on a machine whose every CPU runs a worker, this thread
+//!    waits for a CPU before it can send, and each such wait was a worker idle. The worker
+//!    reads a chunk only after answering for the one before, so a prefetched chunk never ran
+//!    when its worker dies or times out: it goes back to the front of the queue. It has
+//!    started as far as `cancel` is concerned (as the call queue of Python's
+//!    `ProcessPoolExecutor`, which also holds one call more than it has workers).
 //! 5. **Graceful end** if asked and nothing is pending or in flight: close every channel (the
 //!    workers read end-of-stream and exit 0), reap them; stop.
 //! 6. **Wait** for a channel, a pidfd or the waker, until the nearest deadline.
@@ -54,6 +63,46 @@ use super::error::{PoolError, TaskError};
 use super::results::Sink;
 use super::worker::{Bytes, ChunkError, FromWorker, ToWorker};
 
+/// The largest chunk (encoded items) step 4 sends behind a running one, and the largest
+/// running chunk it sends one behind: two such chunks fit in a pipe's default 64 KiB, so the
+/// manager never blocks on a worker busy with its first chunk. Picked by that arithmetic.
+const PREFETCH_MAX_BYTES: usize = 16 << 10;
+
+/// Sends a chunk to a worker.
+fn send_chunk(
+    channel: &mut Channel,
+    task: Arc<str>,
+    sig: u64,
+    count: usize,
+    items: Vec<u8>,
+) -> Result<(), FrameError> {
+    channel.send(&ToWorker::Chunk {
+        task: task.to_string(),
+        sig,
+        count: count as u32,
+        items: Bytes(items),
+    })
+}
+
+/// A send to worker `slot` failed. A dead worker's pidfd (or end-of-stream) will say how, and
+/// its chunk fails then. Otherwise it timed out (see [`SEND_TIMEOUT`]) or failed half-way: the
+/// stream may be torn, so the worker is of no further use: killed, its running chunk failed;
+/// its pidfd brings it to `died`.
+fn broken_send(slot: &mut Slot, e: &FrameError) {
+    if e.is_peer_gone() {
+        return;
+    }
+    let pid = slot.child.pid();
+    slot.deadline = None;
+    let _ = slot.child.kill();
+    if let Some(f) = slot.in_flight.take() {
+        f.fail(&TaskError::Ipc {
+            pid,
+            message: e.to_string(),
+        });
+    }
+}
+
 /// The waker's token; worker slot `i` uses `Token(2i + 1)` for its channel and
 /// `Token(2i + 2)` for its pidfd.
 const WAKER: Token = Token(0);
@@ -63,14 +112,14 @@ const WAKER: Token = Token(0);
 pub const MAX_STARTUP_FAILURES: usize = 3;
 
 /// How long a worker whose channel ended may take to exit before it is killed. A worker that
-/// crashed exits within microseconds of its socket closing; one that closed its channel and
+/// crashed exits within microseconds of its channel closing; one that closed its channel and
 /// runs on is useless. Picked out of thin air.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
 
-/// The longest one blocking send to a worker may wait for room in its socket (a worker that
+/// The longest one blocking send to a worker may wait for room in its pipe (a worker that
 /// stopped reading: stopped, or stuck in the kernel). Past it the worker is killed and its
 /// chunk fails, so the manager thread cannot hang on one worker. Picked out of thin air: a
-/// live worker drains its socket in microseconds.
+/// live worker drains its pipe in microseconds.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Events taken from the poller per wait; a pool has few workers.
@@ -102,9 +151,23 @@ struct InFlight {
     count: usize,
     timeout: Option<Duration>,
     sink: Arc<dyn Sink>,
+    /// The size of its encoded items (step 4's prefetch bound).
+    bytes: usize,
 }
 
 impl InFlight {
+    fn of(job: &Chunk) -> InFlight {
+        InFlight {
+            task: job.task.clone(),
+            types: job.types.clone(),
+            first: job.first,
+            count: job.count,
+            timeout: job.timeout,
+            sink: job.sink.clone(),
+            bytes: job.items.len(),
+        }
+    }
+
     fn fail(self, error: &TaskError) {
         self.sink.fail(self.first, self.count, error);
     }
@@ -236,6 +299,8 @@ pub(crate) struct WorkerSpec {
     pub(crate) hook: Option<String>,
     pub(crate) init: Option<(String, Vec<u8>)>,
     pub(crate) max_tasks_per_child: Option<usize>,
+    /// Step 4's prefetch ([`Builder::prefetch`](super::Builder::prefetch)).
+    pub(crate) prefetch: bool,
     pub(crate) max_frame_size: Option<usize>,
     pub(crate) start_timeout: Duration,
 }
@@ -287,7 +352,11 @@ struct Slot {
     child: Child,
     channel: Channel,
     ready: bool,
+    /// The chunk the worker runs (or is about to).
     in_flight: Option<InFlight>,
+    /// The chunk sent behind it (step 4's prefetch), kept whole so that it can go back to
+    /// the queue: the worker reads it only after answering for `in_flight`.
+    next: Option<Chunk>,
     tasks_done: usize,
     /// The start deadline until `Ready`, then the running chunk's deadline, if any.
     deadline: Option<Instant>,
@@ -415,12 +484,13 @@ impl Manager {
             channel.set_max_frame_size(max);
         }
         // Without it a send to a worker that stopped reading blocks the manager for ever.
-        rustix::net::sockopt::set_socket_timeout(
-            &channel,
-            rustix::net::sockopt::Timeout::Send,
-            Some(SEND_TIMEOUT),
-        )
-        .map_err(|e| process::ProcessError::Start(e.into()))?;
+        channel
+            .set_write_timeout(Some(SEND_TIMEOUT))
+            .map_err(process::ProcessError::Start)?;
+        // Step 7 reads until nothing is left (the poller is edge-triggered): one `read` each.
+        channel
+            .set_nonblocking_reads(true)
+            .map_err(process::ProcessError::Start)?;
         // A send failure means the worker is already dead; its pidfd will say so.
         let _ = channel.send(&ToWorker::Hello {
             parent: self.parent,
@@ -436,6 +506,7 @@ impl Manager {
             channel,
             ready: false,
             in_flight: None,
+            next: None,
             tasks_done: 0,
             deadline: Some(Instant::now() + self.spec.start_timeout),
         })
@@ -555,54 +626,69 @@ impl Manager {
             let Some(slot) = self.slots[i].as_mut() else {
                 continue;
             };
-            if !slot.ready || slot.in_flight.is_some() {
+            if !slot.ready {
                 continue;
             }
-            let job = loop {
-                match self.pending.pop_front() {
-                    None => break None,
-                    Some(job) if !job.sink.start() => job.fail(&TaskError::Cancelled),
-                    Some(job) => break Some(job),
-                }
-            };
-            let Some(job) = job else {
-                break;
-            };
-            slot.deadline = job
-                .timeout
-                .map(|t| Instant::now() + t.saturating_mul(job.count as u32));
-            slot.in_flight = Some(InFlight {
-                task: job.task.clone(),
-                types: job.types,
-                first: job.first,
-                count: job.count,
-                timeout: job.timeout,
-                sink: job.sink,
-            });
-            let message = ToWorker::Chunk {
-                task: job.task.to_string(),
-                sig: job.sig,
-                count: job.count as u32,
-                items: Bytes(job.items),
-            };
-            if let Err(e) = slot.channel.send(&message) {
-                if e.is_peer_gone() {
-                    // The worker died; its pidfd (or end-of-stream) will say how, and the
-                    // chunk fails then.
+            if slot.in_flight.is_none() {
+                let job = loop {
+                    match self.pending.pop_front() {
+                        None => break None,
+                        Some(job) if !job.sink.start() => job.fail(&TaskError::Cancelled),
+                        Some(job) => break Some(job),
+                    }
+                };
+                let Some(job) = job else {
+                    break;
+                };
+                slot.deadline = job
+                    .timeout
+                    .map(|t| Instant::now() + t.saturating_mul(job.count as u32));
+                slot.in_flight = Some(InFlight::of(&job));
+                if let Err(e) = send_chunk(
+                    &mut slot.channel,
+                    job.task.clone(),
+                    job.sig,
+                    job.count,
+                    job.items,
+                ) {
+                    broken_send(slot, &e);
                     continue;
                 }
-                // Timed out (see SEND_TIMEOUT) or failed half-way: the stream may be torn, so
-                // the worker is of no further use. Its pidfd brings it to `died`.
-                let pid = slot.child.pid();
-                slot.deadline = None;
-                let _ = slot.child.kill();
-                if let Some(f) = slot.in_flight.take() {
-                    f.fail(&TaskError::Ipc {
-                        pid,
-                        message: e.to_string(),
-                    });
-                }
             }
+            // The prefetch: the next chunk of the same call, queued behind the running one.
+            let prefetch = self.spec.prefetch
+                && self.spec.max_tasks_per_child.is_none()
+                && slot.next.is_none()
+                && slot.in_flight.as_ref().is_some_and(|f| {
+                    f.bytes <= PREFETCH_MAX_BYTES
+                        && self.pending.front().is_some_and(|job| {
+                            Arc::ptr_eq(&job.sink, &f.sink) && job.items.len() <= PREFETCH_MAX_BYTES
+                        })
+                });
+            if !prefetch {
+                continue;
+            }
+            let Some(job) = self.pending.pop_front() else {
+                continue;
+            };
+            if !job.sink.start() {
+                job.fail(&TaskError::Cancelled);
+                continue;
+            }
+            let sent = send_chunk(
+                &mut slot.channel,
+                job.task.clone(),
+                job.sig,
+                job.count,
+                job.items.clone(),
+            );
+            if let Err(e) = sent {
+                // Back to the queue, for another worker; this one is dead or torn.
+                self.pending.push_front(job);
+                broken_send(slot, &e);
+                continue;
+            }
+            slot.next = Some(job);
         }
         if self.slots.iter().all(Option::is_none) {
             let error = TaskError::NoWorkers(self.last_start_error.clone());
@@ -632,6 +718,13 @@ impl Manager {
                     if let Some(f) = slot.in_flight.take() {
                         slot.tasks_done += f.count;
                         f.finish(outcome, pid);
+                    }
+                    // The prefetched chunk is the one the worker runs now.
+                    if let Some(job) = slot.next.take() {
+                        slot.deadline = job
+                            .timeout
+                            .map(|t| Instant::now() + t.saturating_mul(job.count as u32));
+                        slot.in_flight = Some(InFlight::of(&job));
                     }
                 }
                 Err(e) if e.is_peer_gone() || matches!(e, FrameError::Io(_)) => return Read::Gone,
@@ -691,7 +784,11 @@ impl Manager {
             let pid = slot.child.pid();
             if let Some(f) = slot.in_flight.take() {
                 let timeout = f.timeout.unwrap_or_default();
-                let slot = self.take_slot(i).expect("checked above");
+                let mut slot = self.take_slot(i).expect("checked above");
+                // Never started: back to the queue.
+                if let Some(job) = slot.next.take() {
+                    self.pending.push_front(job);
+                }
                 reap(slot.child);
                 // The replacement is listed before the error is out (see `died`).
                 self.replace(i);
@@ -725,6 +822,11 @@ impl Manager {
         };
         let pid = slot.child.pid();
         let in_flight = slot.in_flight.take();
+        // The prefetched chunk was never started (the worker reads it only after answering
+        // for the one it ran): back to the queue, for the replacement or another worker.
+        if let Some(job) = slot.next.take() {
+            self.pending.push_front(job);
+        }
         let was_ready = slot.ready;
         drop(slot.channel);
         let status = reap(slot.child);
@@ -764,9 +866,13 @@ impl Manager {
             if let Some(mut slot) = self.take_slot(i) {
                 let _ = slot.child.kill();
                 let in_flight = slot.in_flight.take();
+                let next = slot.next.take();
                 reap(slot.child);
                 if let Some(f) = in_flight {
                     f.fail(&TaskError::Terminated);
+                }
+                if let Some(job) = next {
+                    job.fail(&TaskError::Terminated);
                 }
             }
         }

@@ -54,6 +54,7 @@ pub struct Builder<I, O> {
     task_timeout: Option<Duration>,
     start_timeout: Duration,
     max_tasks_per_child: Option<usize>,
+    prefetch: bool,
     method: StartMethod,
     spawn_server: bool,
     max_frame_size: Option<usize>,
@@ -125,6 +126,15 @@ where
         self
     }
 
+    /// Queue the next chunk of a call behind a worker's running one (default `true`; the
+    /// manager's step 4), so the worker never waits for the manager thread between chunks.
+    /// A queued chunk counts as started for `cancel`. `false` sends each worker one chunk at
+    /// a time (for comparison; `benches/procs.rs` measures both).
+    pub fn prefetch(mut self, on: bool) -> Self {
+        self.prefetch = on;
+        self
+    }
+
     /// How workers are started (default [`StartMethod::Spawn`]). With `Fork`, `build` must
     /// run while the process has one thread: it forks a [`Forker`] there, which forks every
     /// worker and every replacement (the pool's own thread makes the process multithreaded,
@@ -177,6 +187,7 @@ where
             hook: self.hook,
             init,
             max_tasks_per_child: self.max_tasks_per_child,
+            prefetch: self.prefetch,
             max_frame_size: self.max_frame_size,
             start_timeout: self.start_timeout,
         };
@@ -286,6 +297,7 @@ where
             task_timeout: None,
             start_timeout: DEFAULT_START_TIMEOUT,
             max_tasks_per_child: None,
+            prefetch: true,
             method: StartMethod::Spawn,
             spawn_server: true,
             max_frame_size: None,

@@ -12,7 +12,8 @@
 //!  Chunk { task, sig, count, items } ────────> 4. look the task up, check its types, run it on
 //!                                                 each item under catch_unwind
 //!                               <───────────── Done { outcome } (one result per item, in order)
-//!  ... (one chunk in flight per worker)
+//!  ... (one chunk running per worker; the manager may queue the next chunk of the same call
+//!       behind it: the worker reads it only after answering for this one)
 //!  close the channel ────────────────────────> 5. reads end-of-stream: exits with code 0
 //! ```
 //!
