@@ -80,6 +80,13 @@ def define(add, cargo_test, loom):
         [("let outer_budget = coop::enter_poll(coop::Budget::initial());",
           "let outer_budget = coop::enter_poll(coop::Budget::unconstrained());", 1)],
         cargo_test("--test", "pool_scheduling_rules"))
+    add("pool_s4_pushes_notify",
+        "a worker in S4 (firing timers, dispatching I/O as the driver) does not notify per job "
+        "it schedules onto its own seat; S5 shares once after",
+        "scheduler/src/pool/shared.rs",
+        [("if !with_current(|cx| cx.is_some_and(|cx| cx.defer_notifies.get())) {",
+          "if true {", 1)],
+        cargo_test("--test", "pool_io_batch_wakes_nobody"))
     add("pool_idle_never_sleeps",
         "an idle worker parks (it does not spin for ever)",
         "scheduler/src/pool/sleep.rs",

@@ -7,9 +7,11 @@
 //!    it registers in the sleep protocol with [`IoHandle::wake`] as its way to be woken
 //!    (instead of its `Parker`) and sleeps in [`Reactor::poll`] with no timeout (sleep.rs S4);
 //!    the tasks that I/O events wake are scheduled from this worker's thread, so they land in
-//!    its own LIFO slot and deque and run without a thread hop. Woken, it lets the driver go,
-//!    and wakes a sleeping worker only if the events left more than one job on its seat
-//!    (work to share); else the driver stays undriven until this worker (awake, so it will)
+//!    its own LIFO slot and deque and run without a thread hop, and without a notify each
+//!    (sleep.rs, S4: the worker is still listed as a sleeper while it dispatches, and a notify
+//!    from there would pop the worker itself). Woken, it lets the driver go, and wakes a
+//!    sleeping worker only if the events left more than two jobs on its seat (work to share:
+//!    sleep.rs, S5); else the driver stays undriven until this worker (awake, so it will)
 //!    sleeps again, or a busy worker polls it (step 3);
 //! 2. a worker that finds the lock taken parks on its `Parker` as usual;
 //! 3. busy workers poll the reactor without blocking every `global_queue_interval` ticks if

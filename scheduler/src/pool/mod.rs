@@ -332,6 +332,7 @@ impl PoolHandle {
                 .metrics
                 .spare_threads_started
                 .load(std::sync::atomic::Ordering::Relaxed),
+            sleeper_wakes: shared.idle.wakes(),
             schedule_latency: shared.metrics.latency(),
         }
     }

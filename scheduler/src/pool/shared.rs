@@ -31,7 +31,9 @@
 //! A job that lands where another worker could take it (a deque or the injector) is followed
 //! by a notify (sleep.rs, N1-N3), so a sleeping worker wakes if nobody is searching. A push to
 //! the pusher's own seat uses `notify_local`, which skips the fence when no seat sleeps: that
-//! job has an awake owner, so the notify only shares work, it is not needed for liveness.
+//! job has an awake owner, so the notify only shares work, it is not needed for liveness. A
+//! worker in the sleep protocol's S4 (firing timers, dispatching I/O readiness as the driver)
+//! does not notify at all ([`WorkerCx::defer_notifies`]): it shares once, at S5.
 
 /// The most jobs a seat's deque holds; past it, the older half moves to the injector. 256 is
 /// Go's `runq` and tokio's local queue. Unbounded, the jobs that yield on a busy seat keep
@@ -102,6 +104,9 @@ pub(crate) struct WorkerCx {
     /// This thread's key to the queues of the seat it holds (seat.rs, "Keys"), while nobody on
     /// this thread has taken it out.
     pub(crate) key: Cell<Key>,
+    /// Set while this thread is in S4 of the sleep protocol (sleep.rs): a job it schedules
+    /// onto its own seat then does not notify; S5 does, once.
+    pub(crate) defer_notifies: Cell<bool>,
 }
 
 /// Where a holder's key to its seat is.
@@ -253,7 +258,12 @@ impl PoolShared {
             Pushed::Overflowed => {
                 self.idle.notify_one();
             }
-            Pushed::Spilled => self.idle.notify_local(),
+            // Not while this thread is in S4 (sleep.rs): S5 shares once instead.
+            Pushed::Spilled => {
+                if !with_current(|cx| cx.is_some_and(|cx| cx.defer_notifies.get())) {
+                    self.idle.notify_local();
+                }
+            }
             Pushed::InLifo => {}
         }
     }

@@ -27,7 +27,22 @@
 //! - **S3** look at every queue once more (the *re-check*); if it finds (steals) a job, it
 //!   takes itself off the list again ([`Idle::cancel_sleep`]) and runs the job;
 //! - **S4** park; on wake, if still on the list the wake-up was stale, park again; if not,
-//!   a notifier popped it (N3) and it is now a searcher.
+//!   a notifier popped it (N3) and it is now a searcher. Before parking, and after a stale
+//!   wake-up, it fires due timers; the worker holding the reactor dispatches I/O readiness
+//!   when it wakes in it (driver.rs). The tasks these wake are scheduled onto the sleeper's
+//!   *own* seat, and those pushes do **not** notify: the sleeper looks at its own seat before
+//!   every park and runs what it finds, so no such job can be stranded, and a notify from in
+//!   here would only wake another worker once per event, or pop the sleeper itself (it is
+//!   still on the list) and count it a searcher;
+//! - **S5** once awake (after S4), if it is not a searcher and its seat holds more than two
+//!   jobs, it notifies once (N1-N3), so a sleeping worker comes to take a share. A searcher
+//!   does not: it notifies at F1 when it runs its first job, if it was the last searcher.
+//!   With two jobs or fewer it does not either: the LIFO slot's job cannot be stolen, and
+//!   the one job beside it is reached by this worker within one poll, sooner than a woken
+//!   worker gets there (a futex round trip and a context switch). Tokio's
+//!   `should_notify_others` wakes for two; in issue 11's echo at 10k requests/s, 60% of
+//!   those wake-ups found nothing to steal, and going to three cut the wake-ups 3-4x with
+//!   as many successful steals.
 //!
 //! Searcher that finds a job: **F1** stop searching; if it was the last searcher, act as a
 //! notifier (N1-N3) so the jobs that arrived while it was searching get a new searcher
@@ -58,11 +73,12 @@
 //!   `Parker`, whose token is never lost (park.rs): W either has not parked yet (its park
 //!   returns at once) or is parked (it wakes).
 //!
-//! So in every case some worker sees J. (A job a worker pushes to its *own* deque needs none of
-//! this for liveness: its holder is awake and pops its own deque before it can reach S2. Such
-//! pushes notify only to share work, and skip the fence when a plain read shows no seat
-//! asleep.) The same reasoning covers the shutdown flag (shutdown.rs, step 1, a SeqCst
-//! read-modify-write), which S3 reads after S2's fence.
+//! So in every case some worker sees J. (A job a worker pushes to its *own* seat needs none of
+//! this for liveness: its holder is awake and pops its own seat before it can reach S2, or, if
+//! it pushes in S4, looks at its own seat before it parks again and after S4. Such pushes
+//! notify only to share work: outside S4 at once, skipping the fence when a plain read shows
+//! no seat asleep; inside S4 once, at S5.) The same reasoning covers the shutdown flag
+//! (shutdown.rs, step 1, a SeqCst read-modify-write), which S3 reads after S2's fence.
 //!
 //! ## How it is checked
 //!
@@ -72,6 +88,9 @@
 //! - `tests/pool_sleep_random_gaps.rs`: one job at a time with random 0-40 µs gaps, on 1 and
 //!   2 workers, with and without the reactor; deleting S3 loses a job within a few thousand.
 //! - `tests/pool_no_lost_wakeups.rs`: 10^6 cross-thread wakes in lock-step.
+//! - `tests/pool_io_batch_wakes_nobody.rs`: a one-worker pool that wakes in the reactor with
+//!   32 sockets ready wakes no sleeper (S4's pushes do not notify; S5 finds nobody asleep).
+//!   The profile that found the self-wake: issue 11.
 
 use switchyard_runtime::loom::sync::Mutex;
 use switchyard_runtime::loom::sync::atomic::{AtomicUsize, Ordering, fence};
@@ -91,6 +110,9 @@ pub(crate) struct Idle {
     /// Sleeping seats and how to wake the threads holding them.
     sleepers: Mutex<Vec<(usize, WakeBy)>>,
     num_seats: usize,
+    /// Sleepers popped by notifiers (N3) since the pool started, for `Metrics::sleeper_wakes`.
+    /// A statistic, not part of the protocol: a std atomic, which loom does not model.
+    wakes: std::sync::atomic::AtomicU64,
 }
 
 /// How to wake a sleeper: its `Parker`, or, for the worker sleeping in the reactor (driver.rs),
@@ -139,6 +161,7 @@ impl Idle {
             state: AtomicUsize::new(num_seats * UNPARKED_ONE),
             sleepers: Mutex::new(Vec::with_capacity(num_seats)),
             num_seats,
+            wakes: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -154,6 +177,11 @@ impl Idle {
     pub(crate) fn counts(&self) -> (usize, usize) {
         let state = self.state.load(Ordering::SeqCst);
         (Self::searching(state), Self::unparked(state))
+    }
+
+    /// Sleepers woken by notifiers (N3) so far.
+    pub(crate) fn wakes(&self) -> u64 {
+        self.wakes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Seats whose holder is not asleep now (monitor.rs, M1; SeqCst, as that proof needs).
@@ -213,6 +241,8 @@ impl Idle {
         self.state
             .fetch_add(UNPARKED_ONE + SEARCHING_ONE, Ordering::SeqCst);
         drop(sleepers);
+        self.wakes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         wake_by.wake();
         true
     }
@@ -296,20 +326,26 @@ pub(crate) trait Sleeper {
     /// How the thread is to be woken (S2): its `Parker`, or the reactor if it takes the
     /// driver here (driver.rs, step 1).
     fn wake_by(&mut self) -> WakeBy;
+    /// S4: while `true`, jobs the worker schedules onto its own seat do not notify (the
+    /// timers it fires, the I/O readiness it dispatches); S5 notifies once instead.
+    fn defer_notifies(&mut self, defer: bool);
     /// S4, once, before the first park: bookkeeping, and firing due timers (driver.rs,
     /// step 4).
     fn before_park(&mut self);
-    /// Whether the worker's own seat holds a job (woken onto it by fired timers).
+    /// Whether the worker's own seat holds a job (woken onto it by fired timers or I/O).
     fn has_local_work(&mut self) -> bool;
+    /// S5: how many jobs the worker's own seat holds.
+    fn local_jobs(&mut self) -> usize;
     /// S4: sleeps until unparked (or the next timer, or an I/O event).
     fn park(&mut self);
     /// S4: a wake-up that found the seat still listed: stale, or a timer or I/O event.
     fn after_stale_wake(&mut self);
-    /// After S4, once: hands the driver on, bookkeeping.
+    /// After S4, once: lets the driver go (before S5, so a worker woken there can take it),
+    /// bookkeeping.
     fn after_park(&mut self);
 }
 
-/// Step 7 of the worker tick (worker.rs): spin, then S1-S4. Returns a job that the spin or
+/// Step 7 of the worker tick (worker.rs): spin, then S1-S5. Returns a job that the spin or
 /// the re-check found, or `None` after a wake-up (the worker loop then looks again, counted
 /// as a searcher if a notifier woke it).
 pub(crate) fn sleep<S: Sleeper>(idle: &Idle, seat: usize, s: &mut S) -> Option<S::Found> {
@@ -340,7 +376,8 @@ pub(crate) fn sleep<S: Sleeper>(idle: &Idle, seat: usize, s: &mut S) -> Option<S
         }
         return found;
     }
-    // S4.
+    // S4. Jobs scheduled onto this seat from here on wait for S5 to share them.
+    s.defer_notifies(true);
     s.before_park();
     loop {
         if s.has_local_work() {
@@ -360,7 +397,12 @@ pub(crate) fn sleep<S: Sleeper>(idle: &Idle, seat: usize, s: &mut S) -> Option<S
         }
         s.after_stale_wake();
     }
+    s.defer_notifies(false);
     s.after_park();
+    // S5.
+    if !s.searching() && s.local_jobs() > 2 {
+        idle.notify_local();
+    }
     None
 }
 
@@ -504,10 +546,16 @@ mod loom_tests {
             WakeBy::Parker(self.parker.unparker())
         }
 
+        fn defer_notifies(&mut self, _defer: bool) {}
+
         fn before_park(&mut self) {}
 
         fn has_local_work(&mut self) -> bool {
             false
+        }
+
+        fn local_jobs(&mut self) -> usize {
+            0
         }
 
         fn park(&mut self) {
