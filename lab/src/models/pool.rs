@@ -197,11 +197,8 @@ impl Model for PoolModel {
             workloads::blocking::lateness::<PoolRt>(handle, load).await
         })?
         .map(|blocked| Blocked {
-            detail: Some(format!(
-                "{} workers; the stall monitor handed a seat off {} times",
-                pool.handle().workers(),
-                pool.metrics().hand_offs
-            )),
+            // The hand-off count ends every pool row's note (`Ctx::step`).
+            detail: Some(format!("{} workers", pool.handle().workers())),
             ..blocked
         })
     }
