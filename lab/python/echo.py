@@ -1,7 +1,8 @@
 """Experiment `echo` for Python's models (docs/lab.md): a TCP echo server on loopback, served by
 the model in a process of its own, driven by an open-loop client in this process.
 
-Servers (`echo.py --serve MODEL` prints {"port": P} and serves until its stdin closes):
+Servers (`echo.py --serve MODEL` prints {"port": P, "pids": [...]}, the processes that serve,
+and serves until its stdin closes):
 * py-asyncio: asyncio.start_server, one coroutine per connection (read, write, drain);
 * py-threading: one thread per connection (recv, sendall), accepted by the main thread;
 * py-multiprocessing: pre-forked: one worker process per CPU of --cpus, all accepting on the shared
@@ -11,8 +12,18 @@ Client: 100 connections (tiny: 10), 64-byte messages, request k on connection k 
 scheduled time t0 + k / rate whether or not earlier replies came back. A reply's lateness is
 its arrival time minus its request's *scheduled* time (corrected for coordinated omission);
 every reply is checked byte for byte. One message round-trips on every connection before the
-clock starts. Rows `rate=<r>`: `lateness` (ns, percentiles) and `ops_per_sec`, at the lab's
-rates, 10,000/s and 50,000/s (quick: 10,000/s), a fresh server for each. The client is Python
+clock starts. Rows `rate=<r>`: `lateness` (ns, percentiles), `ops_per_sec` and
+`cpu_ns_per_op`, at the lab's rates, 10,000/s and 50,000/s (quick: 10,000/s), a fresh server
+for each; then, but in quick, the first rate again over 1,000 connections (`rate=<r>,conns=1000`),
+or a skip naming the descriptor limit where RLIMIT_NOFILE's hard limit is below what it needs.
+
+Server CPU (`cpu_ns_per_op`): the server runs in processes of its own (the --serve process and,
+for py-multiprocessing, its workers, whose pids it announces), so no client time needs taking
+out: the client sums the first field of /proc/PID/task/*/schedstat (the scheduler's run time in
+ns, user + system, as the Rust models' `other_process_cpu_ns`) over those processes just before
+t0 and just after the last reply, and divides the difference by the replies. A thread that
+exits in between would take its time with it; none does (a connection's thread lives until the
+client closes it, after the second reading). The client is Python
 too: its own lag (actual send - scheduled send, p99) is in the note, so a row where the client,
 not the server, fell behind says so. (It used to build each message byte by byte, 5 to 10 µs
 twice per request, and could not send more than about 10,000/s; with the tails built once it
@@ -34,6 +45,7 @@ import labcommon as lc
 EXP = "echo"
 MESSAGE = 64
 DRAIN_NS = 10_000_000_000
+MANY_CONNECTIONS = 1_000  # docs/lab.md: the `conns=1000` variant (not in quick)
 
 
 # The 48 bytes after a message's head depend only on one byte, `base`: built once here, so
@@ -65,8 +77,9 @@ def _listener():
     return s
 
 
-def _announce(port):
-    print(json.dumps({"port": port}), flush=True)
+def _announce(port, workers=()):
+    pids = [os.getpid()] + [p.pid for p in workers]
+    print(json.dumps({"port": port, "pids": pids}), flush=True)
 
 
 def serve_asyncio(_workers):
@@ -142,7 +155,7 @@ def serve_processes(workers):
                for _ in range(workers)]
     for p in workers:
         p.start()
-    _announce(sock.getsockname()[1])
+    _announce(sock.getsockname()[1], workers)
     _wait_for_stdin_close()
     for p in workers:
         p.kill()
@@ -154,7 +167,36 @@ SERVERS = {"py-asyncio": serve_asyncio, "py-threading": serve_threads,
 
 # ---- the client ----
 
-def drive(port, connections, rate, run_ns):
+def server_cpu_ns(pids):
+    """CPU time so far of every thread of `pids` (ns): /proc/PID/task/*/schedstat's first field."""
+    total = 0
+    for pid in pids:
+        base = "/proc/%d/task" % pid
+        for tid in os.listdir(base):
+            try:
+                with open("%s/%s/schedstat" % (base, tid)) as f:
+                    total += int(f.read().split()[0])
+            except FileNotFoundError:
+                pass  # a thread that just ended
+    return total
+
+
+def descriptors(connections):
+    """Raises the soft RLIMIT_NOFILE to the hard limit; None if that covers `connections`
+    (one descriptor each in the client and in the server, plus 64 for the rest), else why not."""
+    import resource
+
+    need = connections + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < need:
+        return ("%d connections need %d file descriptors per process (client and server), "
+                "RLIMIT_NOFILE's hard limit is %d" % (connections, need, hard))
+    if soft != resource.RLIM_INFINITY and soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return None
+
+
+def drive(port, connections, rate, run_ns, pids):
     conns = []
     for c in range(connections):
         s = socket.create_connection(("127.0.0.1", port))
@@ -181,6 +223,7 @@ def drive(port, connections, rate, run_ns):
     late, lag = [], []
     sent = replies = 0
     last_reply = 0
+    cpu0 = server_cpu_ns(pids)
     t0 = lc.now()
     give_up = t0 + run_ns + DRAIN_NS
     while replies < total:
@@ -216,9 +259,10 @@ def drive(port, connections, rate, run_ns):
                 replies += 1
                 last_reply = at
             buffers[c] = buf
+    cpu = server_cpu_ns(pids) - cpu0
     for s in conns:
         s.close()
-    return late, lag, replies * 1e9 / max(1, last_reply - t0)
+    return late, lag, replies * 1e9 / max(1, last_reply - t0), cpu
 
 
 def main():
@@ -236,10 +280,24 @@ def main():
     # the last CPU, as the lab's own client does, so it does not compete with the server.
     client_cpu = cpus[-1] if len(cpus) > 1 else None
     start_mask = os.sched_getaffinity(0)
-    for rate in rates:
+    runs = [(rate, connections) for rate in rates]
+    if a.size != "quick":
+        runs.append((rates[0], MANY_CONNECTIONS))
+    for rate, conns in runs:
+        if conns == MANY_CONNECTIONS:
+            why = descriptors(conns)
+            if why is not None:
+                lc.skip(EXP, m, variant_of(rate, conns), why)
+                continue
         # Each rate's server starts with the script's own mask, not the client's CPU.
         lc.unpin(start_mask)
-        one_rate(m, rate, run_ms, connections, client_cpu)
+        one_rate(m, rate, run_ms, conns, client_cpu)
+
+
+def variant_of(rate, connections):
+    if connections == MANY_CONNECTIONS:
+        return "rate=%d,conns=%d" % (rate, connections)
+    return "rate=%d" % rate
 
 
 def one_rate(m, rate, run_ms, connections, client_cpu):
@@ -252,8 +310,9 @@ def one_rate(m, rate, run_ms, connections, client_cpu):
         line = server.stdout.readline()
         if not line:
             raise RuntimeError("the %s echo server did not start (exit %s)" % (m, server.wait()))
-        port = json.loads(line)["port"]
-        late, lag, ops = drive(port, connections, rate, run_ms * 1_000_000)
+        announced = json.loads(line)
+        late, lag, ops, cpu = drive(announced["port"], connections, rate, run_ms * 1_000_000,
+                                    announced["pids"])
     finally:
         server.stdin.close()
         try:
@@ -271,9 +330,13 @@ def one_rate(m, rate, run_ms, connections, client_cpu):
                 how, connections, rate, run_ms,
                 "" if client_cpu is None else " on CPU %d" % client_cpu,
                 lc.percentile(lag, 0.99) / 1e3, lc.scaled(2_000, run_ms) + " ms"))
-    variant = "rate=%d" % rate
+    variant = variant_of(rate, connections)
     lc.hist_row(EXP, m, variant, "lateness", late, len(late), note)
     lc.row(EXP, m, variant, "ops_per_sec", ops, "ops/s", len(late), 1, note=note)
+    lc.row(EXP, m, variant, "cpu_ns_per_op", cpu / max(1, len(late)), "ns", len(late), 1,
+           note="server CPU %d µs over the measured interval (t0 to the last reply): the "
+                "server's processes (%d), /proc/PID/task/*/schedstat, / replies"
+                % (cpu // 1000, len(announced["pids"])))
 
 
 if __name__ == "__main__":

@@ -1505,7 +1505,14 @@ mod tests {
             }),
             "blocking" => variant == "others_p99",
             "fairness" => variant == "jain",
-            "echo" => numbered("rate="),
+            "echo" => {
+                let (rate, conns) = variant.split_once(",conns=").unwrap_or((variant, ""));
+                let plain = |rate: &str| {
+                    rate.strip_prefix("rate=")
+                        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                };
+                plain(rate) && (conns.is_empty() || conns == "1000")
+            }
             "sharing" => variant.split_once(",units=").is_some_and(|(how, n)| {
                 ["lock", "atomic", "message"].contains(&how)
                     && !n.is_empty()
@@ -1521,7 +1528,11 @@ mod tests {
             "speedup" => &[("speedup", "x")],
             "ipc" => &[("ns_per_op", "ns"), ("bytes_per_sec", "B/s")],
             "fairness" => &[("jain_index", "index"), ("max_starvation", "ns")],
-            "echo" => &[("lateness", "ns"), ("ops_per_sec", "ops/s")],
+            "echo" => &[
+                ("lateness", "ns"),
+                ("ops_per_sec", "ops/s"),
+                ("cpu_ns_per_op", "ns"),
+            ],
             _ => &[],
         };
         variant_ok && metrics.contains(&(metric, unit))
@@ -1708,7 +1719,14 @@ mod tests {
     fn tiny_echo() {
         tiny(
             "echo",
-            &[("rate=1000", "lateness"), ("rate=1000", "ops_per_sec")],
+            &[
+                ("rate=1000", "lateness"),
+                ("rate=1000", "ops_per_sec"),
+                ("rate=1000", "cpu_ns_per_op"),
+                ("rate=1000,conns=1000", "lateness"),
+                ("rate=1000,conns=1000", "ops_per_sec"),
+                ("rate=1000,conns=1000", "cpu_ns_per_op"),
+            ],
         );
     }
 

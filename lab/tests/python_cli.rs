@@ -192,3 +192,56 @@ fn list_names_the_python_models() {
         assert!(line.contains("needs a python3"), "{line}");
     }
 }
+
+/// Every Python echo row has its `cpu_ns_per_op` beside it, positive, and the
+/// `conns=1000` variant is measured or skipped with a reason (docs/lab.md: every cell
+/// measured, or a note saying why not).
+#[test]
+fn every_python_echo_row_has_its_server_cpu_and_the_thousand_connections() {
+    if python3().is_none() {
+        return eprintln!("skipped: no python3 on PATH");
+    }
+    let dir = scratch("echo-cpu");
+    let models = ["py-asyncio", "py-threading", "py-multiprocessing"];
+    let file = tiny_run(
+        &dir,
+        &["--only", "echo", "--models", &models.join(",")],
+        None,
+    );
+    let rows = file["results"].as_array().unwrap();
+    let skips = skips_of(&file, "echo");
+    for model in models {
+        let of = |metric: &str| -> Vec<&serde_json::Value> {
+            rows.iter()
+                .filter(|r| r["model"] == model && r["metric"] == metric)
+                .collect()
+        };
+        let lateness = of("lateness");
+        assert!(!lateness.is_empty(), "{model}: no echo rows; {skips:?}");
+        let cpu = of("cpu_ns_per_op");
+        for late in &lateness {
+            let variant = &late["variant"];
+            let beside = cpu
+                .iter()
+                .find(|r| r["variant"] == *variant)
+                .unwrap_or_else(|| panic!("{model} / {variant}: no cpu_ns_per_op row"));
+            let value = beside["value"].as_f64().unwrap();
+            assert!(value > 0.0, "{model} / {variant}: cpu_ns_per_op {value}");
+            assert_eq!(beside["unit"], "ns");
+            assert!(beside["note"].as_str().is_some_and(|n| !n.is_empty()));
+        }
+        assert_eq!(cpu.len(), lateness.len(), "{model}: {cpu:?}");
+        let many = |v: &serde_json::Value| v.as_str().is_some_and(|v| v.ends_with(",conns=1000"));
+        let measured = lateness.iter().any(|r| many(&r["variant"]));
+        let skipped = skips.iter().any(|s| {
+            s["model"] == model
+                && many(&s["variant"])
+                && s["reason"].as_str().is_some_and(|r| !r.is_empty())
+        });
+        assert!(
+            measured || skipped,
+            "{model}: no conns=1000 row nor skip; {skips:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
