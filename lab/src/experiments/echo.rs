@@ -610,10 +610,7 @@ mod tests {
             names(Sizing::Full),
             ["rate=10000", "rate=50000", "rate=10000,conns=1000"]
         );
-        assert_eq!(
-            names(Sizing::Quick),
-            ["rate=10000"]
-        );
+        assert_eq!(names(Sizing::Quick), ["rate=10000"]);
         assert_eq!(names(Sizing::Tiny), ["rate=2000", "rate=2000,conns=1000"]);
         // Two ends per connection, beyond the usual soft limit of 1,024.
         assert!(descriptors_needed(MANY_CONNECTIONS) > 2 * MANY_CONNECTIONS);
