@@ -26,11 +26,12 @@
 //! buffer, which then stays the split channel's descriptor reader. A
 //! [`READ_CHUNK`](super::frame::READ_CHUNK) buffer there is 64 KiB of zero-filled heap: 16
 //! page faults in a freshly forked child before its entry runs (35 per child, against 18
-//! before the split and 22 with the small buffer),
-//! which made a fork-server start of an empty entry cost about 1.6 times what it did over a
-//! socket (`switchyard-lab run --only spawn --models process`, `spawn / process /
-//! forkserver`, medians of 3 loaded runs on the 2-core VM: 143 µs before the split, 225 µs
-//! with the 64 KiB read, 156 µs with the small one; see docs/lab.md for the lab).
+//! before the split and 22 with the small buffer). In CPU time per fork-server start of an
+//! empty entry, every process counted (`perf stat -e task-clock` of a program that starts 200
+//! such children and then waits for them, 10 times; medians of 4 runs on the loaded 2-core VM): 204 µs before the split, 274 µs with the 64 KiB read,
+//! 240 µs with the small one; the rest is the pipes themselves (made, passed, closed). The
+//! lab's wall-clock `spawn / process / forkserver` moved the same way but by less than its
+//! run-to-run spread on a shared VM (docs/lab.md).
 //!
 //! Order: frames sent with `send` arrive in order, and so do frames sent with `send_with_fd`;
 //! in a split channel the two kinds travel on different descriptors, so there is no order
