@@ -20,6 +20,19 @@
 //! [`CHILD_FD`], and [`Channel::attach_pipes`] (run by the child before its entry point) turns
 //! it into a split channel.
 //!
+//! Start cost: the handover adds, per start, two pipes and two small `sendmsg`s in the parent
+//! and two `recvmsg`s in the child, none of them a wait (the pipe ends are queued before the
+//! child exists). The child reads them with a [`SMALL_READ_CHUNK`](super::frame::SMALL_READ_CHUNK)
+//! buffer, which then stays the split channel's descriptor reader. A
+//! [`READ_CHUNK`](super::frame::READ_CHUNK) buffer there is 64 KiB of zero-filled heap: 16
+//! page faults in a freshly forked child before its entry runs (35 per child, against 18
+//! before the split and 22 with the small buffer). In CPU time per fork-server start of an
+//! empty entry, every process counted (`perf stat -e task-clock` of a program that starts 200
+//! such children and then waits for them, 10 times; medians of 4 runs on the loaded 2-core VM): 204 µs before the split, 274 µs with the 64 KiB read,
+//! 240 µs with the small one; the rest is the pipes themselves (made, passed, closed). The
+//! lab's wall-clock `spawn / process / forkserver` moved the same way but by less than its
+//! run-to-run spread on a shared VM (docs/lab.md).
+//!
 //! Order: frames sent with `send` arrive in order, and so do frames sent with `send_with_fd`;
 //! in a split channel the two kinds travel on different descriptors, so there is no order
 //! *between* them. A receiver asks for the kind it expects (`recv` or `recv_with_fd`), as it
@@ -54,7 +67,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::FrameError;
-use super::frame::{self, DEFAULT_MAX_FRAME, FrameReader};
+use super::frame::{self, DEFAULT_MAX_FRAME, FrameReader, SMALL_READ_CHUNK};
 use super::sys;
 
 /// The descriptor number a child finds its channel's socket at (the first after stdio).
@@ -150,6 +163,9 @@ impl Channel {
     /// The child's side of [`Channel::launch_pair`]: takes the two pipe ends queued on this
     /// socket channel and makes it split. Run by every child before its entry point.
     pub(crate) fn attach_pipes(mut self) -> Result<Channel, FrameError> {
+        // This reader becomes the descriptor reader: small reads (no 64 KiB buffer to fault
+        // in before the entry runs; see "Start cost" above).
+        self.reader.set_chunk(SMALL_READ_CHUNK);
         let (tag, rx) = self.recv_with_fd::<u8>()?;
         let (tag2, tx) = self.recv_with_fd::<u8>()?;
         if (tag, tag2) != (CHILD_READS, CHILD_WRITES) {
@@ -167,11 +183,13 @@ impl Channel {
 
     /// Wraps a connected stream socket (a socket channel).
     pub fn from_fd(fd: OwnedFd) -> Channel {
+        let mut fd_reader = FrameReader::new(DEFAULT_MAX_FRAME);
+        fd_reader.set_chunk(SMALL_READ_CHUNK);
         Channel {
             sock: fd,
             pipes: None,
             reader: FrameReader::new(DEFAULT_MAX_FRAME),
-            fd_reader: FrameReader::new(DEFAULT_MAX_FRAME),
+            fd_reader,
             max_frame: DEFAULT_MAX_FRAME,
             out: Vec::new(),
             read_timeout: None,
@@ -588,6 +606,19 @@ mod tests {
             10,
             "a blocking recv on a non-blocking pipe"
         );
+    }
+
+    #[test]
+    fn the_child_takes_its_pipes_without_a_large_buffer() {
+        // "Start cost": the handover is read with a small buffer, and that reader stays the
+        // descriptor reader; the data path's reader has allocated nothing yet.
+        let (mut a, b) = split_pair();
+        assert!(b.fd_reader.buffer_len() <= frame::SMALL_READ_CHUNK);
+        assert_eq!(b.reader.buffer_len(), 0);
+        let mut b = b;
+        let (x, _y) = sys::socketpair().unwrap();
+        a.send_with_fd(&vec![5u8; 4000], x.as_fd()).unwrap();
+        assert_eq!(b.recv_with_fd::<Vec<u8>>().unwrap().0, vec![5u8; 4000]);
     }
 
     #[test]

@@ -20,7 +20,8 @@
 //! 3. The server forks with `clone(CLONE_PARENT)`: the new process is the *parent's* child
 //!    (a sibling of the server), so the parent reaps it with `waitpid` like any other child and
 //!    the server never holds a zombie. The child installs its end at [`CHILD_FD`], closes every
-//!    other descriptor, and runs the entry.
+//!    other descriptor, takes its pipe ends off the socket (queued in step 2, so without a
+//!    wait; read with a small buffer: `channel.rs`, "Start cost"), and runs the entry.
 //! 4. The server replies with the pid (or an error) and closes its copy of the child's end.
 //! 5. When the parent exits, the server reads end-of-stream and exits.
 //!
