@@ -120,6 +120,41 @@ pub struct Row {
 }
 
 impl Row {
+    /// A row of one figure (`samples` 1, `min` = `median` = `max` = `value`, no percentiles):
+    /// what an experiment writes when a measurement gives one number, not a distribution.
+    #[allow(clippy::too_many_arguments)]
+    pub fn single(
+        experiment: &str,
+        model: &str,
+        variant: &str,
+        metric: &str,
+        unit: &str,
+        n: u64,
+        value: f64,
+        note: Option<String>,
+    ) -> Row {
+        Row {
+            experiment: experiment.to_owned(),
+            model: model.to_owned(),
+            variant: variant.to_owned(),
+            metric: metric.to_owned(),
+            value,
+            unit: unit.to_owned(),
+            n,
+            samples: 1,
+            min: value,
+            median: value,
+            max: value,
+            p50: None,
+            p90: None,
+            p99: None,
+            p999: None,
+            max_latency: None,
+            hdr: None,
+            note,
+        }
+    }
+
     /// The row's key, `experiment / model / variant / metric`.
     pub fn key(&self) -> String {
         format!(

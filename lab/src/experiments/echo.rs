@@ -494,54 +494,35 @@ fn throughput_row(model: &str, variant: &str, report: &ClientReport, note: Strin
     } else {
         0.0
     };
-    Row {
-        experiment: NAME.to_owned(),
-        model: model.to_owned(),
-        variant: variant.to_owned(),
-        metric: "ops_per_sec".to_owned(),
+    Row::single(
+        NAME,
+        model,
+        variant,
+        "ops_per_sec",
+        "ops/s",
+        report.replies,
         value,
-        unit: "ops/s".to_owned(),
-        n: report.replies,
-        samples: 1,
-        min: value,
-        median: value,
-        max: value,
-        p50: None,
-        p90: None,
-        p99: None,
-        p999: None,
-        max_latency: None,
-        hdr: None,
-        note: Some(note),
-    }
+        Some(note),
+    )
 }
 
 /// Row `cpu_ns_per_op`: the server's CPU time over the measured interval per reply.
 fn cpu_row(model: &str, variant: &str, report: &ClientReport) -> Row {
     let value = report.server_cpu.as_nanos() as f64 / report.replies.max(1) as f64;
-    Row {
-        experiment: NAME.to_owned(),
-        model: model.to_owned(),
-        variant: variant.to_owned(),
-        metric: "cpu_ns_per_op".to_owned(),
+    let note = format!(
+        "server CPU {} µs over the measured interval (t0 to the last reply): getrusage(RUSAGE_SELF) minus the client thread's CLOCK_THREAD_CPUTIME_ID, plus the server's other processes (/proc/PID/task/*/schedstat), / replies",
+        report.server_cpu.as_micros()
+    );
+    Row::single(
+        NAME,
+        model,
+        variant,
+        "cpu_ns_per_op",
+        "ns",
+        report.replies,
         value,
-        unit: "ns".to_owned(),
-        n: report.replies,
-        samples: 1,
-        min: value,
-        median: value,
-        max: value,
-        p50: None,
-        p90: None,
-        p99: None,
-        p999: None,
-        max_latency: None,
-        hdr: None,
-        note: Some(format!(
-            "server CPU {} µs over the measured interval (t0 to the last reply): getrusage(RUSAGE_SELF) minus the client thread's CLOCK_THREAD_CPUTIME_ID, plus the server's other processes (/proc/PID/task/*/schedstat), / replies",
-            report.server_cpu.as_micros()
-        )),
-    }
+        Some(note),
+    )
 }
 
 impl Experiment for Echo {

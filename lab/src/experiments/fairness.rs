@@ -54,26 +54,7 @@ pub fn jain_index(counts: &[u64]) -> Option<f64> {
 }
 
 fn row(model: &str, metric: &str, unit: &str, n: u64, value: f64, note: String) -> Row {
-    Row {
-        experiment: NAME.to_owned(),
-        model: model.to_owned(),
-        variant: "jain".to_owned(),
-        metric: metric.to_owned(),
-        value,
-        unit: unit.to_owned(),
-        n,
-        samples: 1,
-        min: value,
-        median: value,
-        max: value,
-        p50: None,
-        p90: None,
-        p99: None,
-        p999: None,
-        max_latency: None,
-        hdr: None,
-        note: Some(note),
-    }
+    Row::single(NAME, model, "jain", metric, unit, n, value, Some(note))
 }
 
 impl Experiment for Fairness {

@@ -160,26 +160,7 @@ fn row(
     n: u64,
     note: Option<String>,
 ) -> Row {
-    Row {
-        experiment: NAME.to_owned(),
-        model: model.to_owned(),
-        variant: variant.to_owned(),
-        metric: metric.to_owned(),
-        value,
-        unit: unit.to_owned(),
-        n,
-        samples: 1,
-        min: value,
-        median: value,
-        max: value,
-        p50: None,
-        p90: None,
-        p99: None,
-        p999: None,
-        max_latency: None,
-        hdr: None,
-        note,
-    }
+    Row::single(NAME, model, variant, metric, unit, n, value, note)
 }
 
 /// Runs one N in a fresh copy of the lab; returns (creation time, resident growth, the
