@@ -22,8 +22,19 @@
 //! - server CPU = process CPU (`getrusage(RUSAGE_SELF)`) minus the client thread's
 //!   (`RUSAGE_THREAD`), over the measured interval, divided by the replies; the server's
 //!   context switches per request likewise (`ru_nvcsw + ru_nivcsw`);
-//! - memory: `VmRSS` after every connection is open and warmed up minus `VmRSS` before
-//!   the server started, per connection; and `VmHWM` at the end;
+//! - memory per connection (`rss_kib_per_conn`): `VmRSS` after every connection is open and
+//!   warmed up minus `VmRSS` after the first one alone is, divided by `CONNS - 1` (so `CONNS`
+//!   must be 2 or more); the server's fixed memory (`server_kib`): `VmRSS` after the first
+//!   connection's round trip minus `VmRSS` before the server started, and of it the anonymous
+//!   part (`server_anon_kib`, from `RssAnon`: the runtime's own heap and stacks, without the
+//!   code pages, whose count varies by tens of KiB from run to run); and `VmHWM` at the end.
+//!   Until 2026-11-30 the figure per connection was `VmRSS` after all connections minus `VmRSS`
+//!   before the server, divided by `CONNS`: at 100 connections about half of it was fixed,
+//!   the same for 1 connection as for 100 (issue 11): the binary's and libc's code paged in
+//!   when the server first runs (400-500 KiB, file-backed, shared with every process of the
+//!   binary), the worker threads' stacks and the runtime's own structures. That total is
+//!   `server_kib + (CONNS - 1) * rss_kib_per_conn`, divided by `CONNS`. The client's own
+//!   memory per connection (a `Conn`, under 100 bytes) is in both runtimes' figure alike;
 //! - `POOL_SPIN_US=n` sets the pool's spin budget (`Builder::spin_before_sleep`) for a sweep;
 //! - idle: a pool with I/O and the monitor on, no work, `SECS` seconds: CPU (`utime+stime`
 //!   from `getrusage`) and context switches (every thread's `/proc/self/task/*/status`)
@@ -56,7 +67,7 @@ fn parent(args: &[String]) {
     let exe = std::env::current_exe().expect("own path");
     let mut rows: Vec<(String, Vec<f64>)> = Vec::new();
     println!(
-        "runtime  rate  conns  p50_us  p99_us  p999_us  cpu_ns_per_op  rss_kib_per_conn  hwm_kib  hand_offs  csw_per_op"
+        "runtime  rate  conns  p50_us  p99_us  p999_us  cpu_ns_per_op  rss_kib_per_conn  server_kib  server_anon_kib  hwm_kib  hand_offs  csw_per_op"
     );
     for _ in 0..repeats {
         for model in ["pool", "tokio"] {
@@ -91,6 +102,8 @@ fn parent(args: &[String]) {
         "p999_us",
         "cpu_ns_per_op",
         "rss_kib_per_conn",
+        "server_kib",
+        "server_anon_kib",
         "hwm_kib",
     ];
     let stat = |model: &str, col: usize| {
@@ -112,13 +125,13 @@ fn parent(args: &[String]) {
             pm / tm
         );
     }
-    let (pm, plo, phi) = stat("pool", 9);
-    let (tm, tlo, thi) = stat("tokio", 9);
+    let (pm, plo, phi) = stat("pool", 11);
+    let (tm, tlo, thi) = stat("tokio", 11);
     println!(
         "       csw_per_op: pool {pm:.3} [{plo:.3}, {phi:.3}]  tokio {tm:.3} [{tlo:.3}, {thi:.3}]  ratio {:.2}",
         pm / tm
     );
-    let (h, hlo, hhi) = stat("pool", 8);
+    let (h, hlo, hhi) = stat("pool", 10);
     println!("        hand_offs: pool {h} [{hlo}, {hhi}]");
 }
 
@@ -127,8 +140,12 @@ fn child(args: &[String]) {
     let model = args[0].as_str();
     let rate: u64 = args[1].parse().expect("rate");
     let conns: usize = args[2].parse().expect("conns");
+    assert!(
+        conns >= 2,
+        "CONNS must be 2 or more (memory per connection: module doc)"
+    );
     let secs: f64 = args[3].parse().expect("secs");
-    let rss_before = status_kib("VmRSS:");
+    let (rss_before, anon_before) = (status_kib("VmRSS:"), status_kib("RssAnon:"));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     let server = Server::start(model, listener);
@@ -137,12 +154,14 @@ fn child(args: &[String]) {
     drop(server);
     let p = |q: f64| report.latency_ns[((report.latency_ns.len() - 1) as f64 * q) as usize];
     println!(
-        "{model} {rate} {conns} {:.1} {:.1} {:.1} {:.0} {:.2} {} {} {:.3}",
+        "{model} {rate} {conns} {:.1} {:.1} {:.1} {:.0} {:.2} {} {} {} {} {:.3}",
         p(0.5) as f64 / 1e3,
         p(0.99) as f64 / 1e3,
         p(0.999) as f64 / 1e3,
         report.server_cpu_ns as f64 / report.latency_ns.len() as f64,
-        (report.rss_warm_kib.saturating_sub(rss_before)) as f64 / conns as f64,
+        (report.rss_warm_kib.saturating_sub(report.rss_first_kib)) as f64 / (conns - 1) as f64,
+        report.rss_first_kib.saturating_sub(rss_before),
+        report.anon_first_kib.saturating_sub(anon_before),
         status_kib("VmHWM:"),
         hand_offs,
         report.server_switches as f64 / report.latency_ns.len() as f64,
@@ -237,6 +256,11 @@ struct Report {
     latency_ns: Vec<u64>,
     server_cpu_ns: u64,
     server_switches: u64,
+    /// After the first connection's round trip alone.
+    rss_first_kib: u64,
+    /// Its anonymous part (`RssAnon`).
+    anon_first_kib: u64,
+    /// After every connection's.
     rss_warm_kib: u64,
 }
 
@@ -249,25 +273,30 @@ struct Conn {
 
 /// The open-loop client (module doc).
 fn drive(addr: SocketAddr, conns: usize, rate: u64, run_for: Duration) -> Report {
-    let mut cs: Vec<Conn> = (0..conns)
-        .map(|_| {
-            let stream = TcpStream::connect(addr).expect("connect");
-            stream.set_nodelay(true).expect("nodelay");
-            Conn {
-                stream,
-                out: Vec::new(),
-                inbox: 0,
-                pending: VecDeque::new(),
-            }
-        })
-        .collect();
-    // Warm-up: one round trip per connection, blocking.
+    let connect = || {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        Conn {
+            stream,
+            out: Vec::new(),
+            inbox: 0,
+            pending: VecDeque::new(),
+        }
+    };
+    // Warm-up: one round trip per connection, blocking; the first connection's alone first
+    // (memory: module doc).
     let mut buf = [0u8; 4096];
-    for c in &mut cs {
+    let mut warm = |c: &mut Conn| {
         c.stream.write_all(&[7u8; MESSAGE]).expect("warm write");
         c.stream.read_exact(&mut buf[..MESSAGE]).expect("warm read");
         c.stream.set_nonblocking(true).expect("nonblocking");
-    }
+    };
+    let mut cs: Vec<Conn> = Vec::with_capacity(conns);
+    cs.push(connect());
+    warm(&mut cs[0]);
+    let (rss_first_kib, anon_first_kib) = (status_kib("VmRSS:"), status_kib("RssAnon:"));
+    cs.extend((1..conns).map(|_| connect()));
+    cs[1..].iter_mut().for_each(&mut warm);
     let rss_warm_kib = status_kib("VmRSS:");
     let requests = (rate as f64 * run_for.as_secs_f64()) as u64;
     let mut latency_ns = Vec::with_capacity(requests as usize);
@@ -308,6 +337,8 @@ fn drive(addr: SocketAddr, conns: usize, rate: u64, run_for: Duration) -> Report
         latency_ns,
         server_cpu_ns: (cpu1.0.0 - cpu0.0.0).saturating_sub(cpu1.1.0 - cpu0.1.0),
         server_switches: (cpu1.0.1 - cpu0.0.1).saturating_sub(cpu1.1.1 - cpu0.1.1),
+        rss_first_kib,
+        anon_first_kib,
         rss_warm_kib,
     }
 }

@@ -244,7 +244,13 @@ impl PoolHandle {
     {
         let shared = &self.shared;
         let mut join = None;
+        // The closure holds the future by reference, so the layers it passes through (the
+        // seat's key, the shard) copy a pointer, not the future: holding it by value, each of
+        // their frames held a copy, and a 4 KiB future (the echo's connection) touched 64 KiB
+        // of a worker's stack at its first spawn there (examples/pool_echo_load.rs, memory).
+        let mut future = Some(future);
         let mut spawn = |id| {
+            let future = future.take().expect("the closure runs once");
             let (runnable, handle) = task::spawn(future, tasks::PoolScheduler(shared.clone()), id);
             join = Some(handle);
             runnable
