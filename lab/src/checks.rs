@@ -23,7 +23,8 @@
 //!   round trips, read from its voluntary context switches when it is moved, is not counted,
 //!   and the note says so) and the runs alternate with the row's samples, one perf run after
 //!   each sample ([`PerfPipe::run_once`]): both medians are then taken over the same minutes
-//!   of the machine, from batches of the same length. The note gives every perf run's figure.
+//!   of the machine, from batches of the same length. The note gives every perf run's figure
+//!   and every sample's, in the order taken.
 //!   (The check used to make 5,000 round trips in up to 3 runs, all after the row's samples
 //!   of 1,000 (`--quick`), and once read 88 µs beside the row's 66 µs.)
 //! * The thread model's idle timer lateness against `cyclictest` (clock_nanosleep, 1 ms
@@ -135,17 +136,19 @@ impl PerfPipe {
         before_move.saturating_mul(100) > loops
     }
 
-    /// The check of `row`: `lab` (the row's median) against the median of the runs made.
-    pub fn judge(mut self, row: String, lab: Option<f64>) -> Check {
+    /// The check of `row`: `lab` (the row's median of `samples`, ns per round trip, in the
+    /// order taken) against the median of the runs made.
+    pub fn judge(mut self, row: String, lab: Option<f64>, samples: &[f64]) -> Check {
         if let Some(why) = self.failed {
             return Check::judge(row, self.tool, lab, None, "ns", Some(why));
         }
-        let in_order = self
-            .figures
-            .iter()
-            .map(|ns| format!("{:.1}", ns / 1_000.0))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let in_order = |ns: &[f64]| {
+            ns.iter()
+                .map(|ns| format!("{:.1}", ns / 1_000.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (perf_runs, lab_samples) = (in_order(&self.figures), in_order(samples));
         self.figures.sort_by(f64::total_cmp);
         let median = stats::summarize(&self.figures).map(|s| s.median);
         let runs = self.figures.len();
@@ -154,7 +157,9 @@ impl PerfPipe {
                 "median of {runs} perf runs, each after one of the row's samples, with the row's count"
             )
         });
-        note.push_str(&format!("; perf's runs in order: [{in_order}] µs"));
+        note.push_str(&format!(
+            "; perf's runs in order: [{perf_runs}] µs, the row's samples: [{lab_samples}] µs"
+        ));
         if !self.discarded.is_empty() {
             note.push_str(&format!(
                 "; {} run(s) not counted: perf's side 0 had made {:?} of {} round trips on the first CPU before it was moved",
@@ -411,18 +416,20 @@ mod tests {
     }
 
     #[test]
-    fn a_checks_note_gives_every_perf_run_in_order() {
+    fn a_checks_note_gives_every_run_and_sample_in_order() {
         let mut perf = PerfPipe::new(1_000, [0, 1], true);
         perf.figures = vec![90_000.0, 70_000.0, 80_000.0];
         perf.discarded = vec![40];
         let row = Check::row_id("switch", "thread", "pingpong_cross_core", "ns_per_op");
-        let check = perf.judge(row, Some(60_000.0));
+        let check = perf.judge(row, Some(60_000.0), &[60_000.0, 55_000.0, 61_000.0]);
         assert_eq!(check.tool_value, Some(80_000.0));
         // 60 against 80 µs: beyond ±15%, flagged.
         assert_eq!((check.agree, check.verdict()), (Some(false), "DISAGREE"));
         let note = check.note.expect("a perf check has a note");
         assert!(
-            note.contains("runs in order: [90.0, 70.0, 80.0] µs"),
+            note.contains(
+                "runs in order: [90.0, 70.0, 80.0] µs, the row's samples: [60.0, 55.0, 61.0] µs"
+            ),
             "{note}"
         );
         assert!(note.contains("1 run(s) not counted"), "{note}");
