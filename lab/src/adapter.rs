@@ -105,3 +105,30 @@ pub trait TcpRuntime: Runtime {
         buf: &[u8],
     ) -> impl Future<Output = std::io::Result<()>> + Send;
 }
+
+/// A multi-threaded [`Runtime`] that can also run as one worker pinned to a CPU: what the
+/// cross-core ping-pong ([`crate::workloads::pingpong_across`]) needs beyond the trait, two
+/// runtimes of one worker each, one per CPU, so that every wake crosses from one CPU to the
+/// other (within one runtime of two workers a ping-pong pair stays on one worker: the waker
+/// puts the woken task in its own LIFO slot). A runtime that does not implement it has no
+/// cross-core ping-pong (docs/lab.md, "Placement").
+pub trait PinnedRuntime: Runtime {
+    /// A running runtime of one worker thread; dropping it shuts it down.
+    type Pinned;
+
+    /// Starts a runtime of one worker thread pinned to CPU `cpu` (an id).
+    fn pinned(cpu: usize) -> Result<Self::Pinned, Skip>;
+
+    /// Spawns `future` on `runtime` as a task, from outside it.
+    fn spawn_on<F>(runtime: &Self::Pinned, future: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    /// Blocks the calling thread until the task of `handle`, spawned on `runtime`, completes:
+    /// its output, or why it failed.
+    fn block_on<T: Send + 'static>(
+        runtime: &Self::Pinned,
+        handle: Self::Join<T>,
+    ) -> Result<T, Skip>;
+}

@@ -9,17 +9,24 @@
 //!   writes), and its third thread (or parent) waits in `join` (`wait`) as the lab's calling
 //!   thread does. The placement is the row's: both sides on the row's first CPU for
 //!   same-core; for cross-core, perf (which cannot pin each side itself) is started on the
-//!   first CPU and the lab moves its second side to the second CPU as soon as it appears.
+//!   first CPU and the lab moves perf's side 0 to the second CPU as soon as it appears. The
+//!   roles are the lab's: perf's side 0 reads first and answers, as the lab's echo on the
+//!   second CPU; its side 1 writes first, as the lab's pinger, and stays on the first CPU with
+//!   perf's main thread, as the pinger stays with the lab's calling thread. (With `-T` the
+//!   lab used to move perf's side 1, the writer, so perf ran the round trip mirrored: the
+//!   process check, whose roles matched, agreed in 4 of 5 quick runs on the 2-core VM, the
+//!   thread check, mirrored, disagreed in 5 of 5, lab 60-70 µs, perf 81-96 µs. Side 0 blocks in its
+//!   first `read` before any round trip, so it is also moved before the round trips start.)
 //!   Each perf run makes the row's own count of round trips ([`PerfPipe::new`]; at least
-//!   [`PERF_MIN_LOOPS`] cross-core, so that perf's start-up and the round trips made before
+//!   [`PERF_MIN_LOOPS`] cross-core, so that perf's start-up and any round trips made before
 //!   the move stay below 1%; a run whose moved side had already made more than 1% of its
 //!   round trips, read from its voluntary context switches when it is moved, is not counted,
-//!   and the note says so) and the runs alternate with the row's samples, one perf run
-//!   after each sample ([`PerfPipe::run_once`]): both medians are then taken over the same
-//!   minutes of the machine, from batches of the same length. (The check used to make 5,000
-//!   round trips in up to 3 runs, all after the row's samples of 1,000 (`--quick`), and once
-//!   read 88 µs beside the row's 66 µs: the two programs do the same thing, but they were
-//!   timed over batches of different lengths, in different seconds of a shared VM.)
+//!   and the note says so) and the runs alternate with the row's samples, one perf run after
+//!   each sample ([`PerfPipe::run_once`]): both medians are then taken over the same minutes
+//!   of the machine, from batches of the same length. The note gives every perf run's figure
+//!   and every sample's, in the order taken.
+//!   (The check used to make 5,000 round trips in up to 3 runs, all after the row's samples
+//!   of 1,000 (`--quick`), and once read 88 µs beside the row's 66 µs.)
 //! * The thread model's idle timer lateness against `cyclictest` (clock_nanosleep, 1 ms
 //!   interval, SCHED_OTHER as the lab, `--default-system` so it does not retune the machine):
 //!   the median of its histogram beside the lab's p50.
@@ -73,7 +80,7 @@ impl PerfPipe {
         let mut tool = format!("taskset {}", args.join(" "));
         if cpus[0] != cpus[1] {
             tool.push_str(&format!(
-                " (its second side moved to CPU {} as it starts)",
+                " (its side 0, which reads first, moved to CPU {} as it starts)",
                 cpus[1]
             ));
         }
@@ -123,17 +130,25 @@ impl PerfPipe {
         }
     }
 
-    /// Whether a run whose second side had made `before_move` round trips when it was moved
+    /// Whether a run whose side 0 had made `before_move` round trips when it was moved
     /// (of `loops`) is partly a same-core figure: more than 1% of them.
     pub fn moved_too_late(before_move: u64, loops: u64) -> bool {
         before_move.saturating_mul(100) > loops
     }
 
-    /// The check of `row`: `lab` (the row's median) against the median of the runs made.
-    pub fn judge(mut self, row: String, lab: Option<f64>) -> Check {
+    /// The check of `row`: `lab` (the row's median of `samples`, ns per round trip, in the
+    /// order taken) against the median of the runs made.
+    pub fn judge(mut self, row: String, lab: Option<f64>, samples: &[f64]) -> Check {
         if let Some(why) = self.failed {
             return Check::judge(row, self.tool, lab, None, "ns", Some(why));
         }
+        let in_order = |ns: &[f64]| {
+            ns.iter()
+                .map(|ns| format!("{:.1}", ns / 1_000.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (perf_runs, lab_samples) = (in_order(&self.figures), in_order(samples));
         self.figures.sort_by(f64::total_cmp);
         let median = stats::summarize(&self.figures).map(|s| s.median);
         let runs = self.figures.len();
@@ -142,9 +157,12 @@ impl PerfPipe {
                 "median of {runs} perf runs, each after one of the row's samples, with the row's count"
             )
         });
+        note.push_str(&format!(
+            "; perf's runs in order: [{perf_runs}] µs, the row's samples: [{lab_samples}] µs"
+        ));
         if !self.discarded.is_empty() {
             note.push_str(&format!(
-                "; {} run(s) not counted: perf's second side had made {:?} of {} round trips on the first CPU before it was moved",
+                "; {} run(s) not counted: perf's side 0 had made {:?} of {} round trips on the first CPU before it was moved",
                 self.discarded.len(),
                 self.discarded,
                 self.loops
@@ -155,8 +173,8 @@ impl PerfPipe {
     }
 }
 
-/// One run of `taskset ARGS`: perf's usecs/op, and a note when its second side could not be
-/// moved; or why there is no figure.
+/// One run of `taskset ARGS`: perf's usecs/op, and a note when its side 0 could not be moved;
+/// or why there is no figure.
 fn perf_once(args: &[String], cpus: [usize; 2], threads: bool) -> Result<PerfRun, String> {
     let child = Command::new("taskset")
         .args(args)
@@ -168,11 +186,11 @@ fn perf_once(args: &[String], cpus: [usize; 2], threads: bool) -> Result<PerfRun
     let mut note = None;
     let mut before_move = 0;
     if cpus[0] != cpus[1] {
-        match move_second_side(child.id(), threads, cpus[1]) {
+        match move_side_zero(child.id(), threads, cpus[1]) {
             Some(switches) => before_move = switches,
             None => {
                 note = Some(format!(
-                    "could not move perf's second side to CPU {}: the kernel placed it",
+                    "could not move perf's side 0 to CPU {}: the kernel placed it",
                     cpus[1]
                 ))
             }
@@ -203,24 +221,27 @@ struct PerfRun {
     usecs: f64,
     /// Why its placement is not the one asked, if it is not.
     note: Option<String>,
-    /// Cross-core: the round trips its second side had made (on the first CPU) when the lab
-    /// moved it, read as that side's voluntary context switches (it blocks once in `read` per
-    /// round trip).
+    /// Cross-core: the round trips its side 0 had made (on the first CPU) when the lab moved
+    /// it, read as that side's voluntary context switches (it blocks once in `read` per round
+    /// trip).
     before_move: u64,
 }
 
-/// Moves perf's second ping-pong side to CPU `cpu` once it exists: with `-T`, the last of the
-/// two worker threads of process `taskset_pid` (taskset execs perf in place); without, its
-/// child process. Gives up after two seconds or when perf is gone (`None`); once moved, the
-/// voluntary context switches that side had made by then (0 if they cannot be read).
-fn move_second_side(taskset_pid: u32, threads: bool, cpu: usize) -> Option<u64> {
+/// Moves perf's side 0 to CPU `cpu` once it exists: the side that reads first and answers,
+/// the lab's echo (perf's side 1 writes first, as the lab's pinger, and stays on the first CPU
+/// with perf's main thread, as the pinger stays with the lab's calling thread). With `-T` it is
+/// perf's first worker thread ([`first_worker`]; taskset execs perf in place, so
+/// `taskset_pid` is perf's); without, perf's child process (perf forks once and runs side 0
+/// in the child, side 1 in itself). Gives up after two seconds or when perf is gone
+/// (`None`); once moved, the voluntary context switches that side had made by then (0 if
+/// they cannot be read): it blocks once in `read` per round trip, so this is the round trips
+/// it made on the first CPU.
+fn move_side_zero(taskset_pid: u32, threads: bool, cpu: usize) -> Option<u64> {
     let deadline = Instant::now() + Duration::from_secs(2);
     let proc_dir = format!("/proc/{taskset_pid}");
     while Instant::now() < deadline && Path::new(&proc_dir).exists() {
         let target = if threads {
-            // The main thread plus both workers: the later worker is side 1.
-            let tids = task_ids(&proc_dir);
-            (tids.len() >= 3).then(|| tids.into_iter().max()).flatten()
+            first_worker(taskset_pid as i32, &task_ids(&proc_dir))
         } else {
             std::fs::read_to_string(format!("{proc_dir}/task/{taskset_pid}/children"))
                 .ok()
@@ -245,6 +266,13 @@ fn move_second_side(taskset_pid: u32, threads: bool, cpu: usize) -> Option<u64> 
         std::thread::sleep(Duration::from_micros(50));
     }
     None
+}
+
+/// perf's side 0 under `-T`, among the thread ids `tids` of process `pid`: the first worker
+/// thread perf creates (thread ids rise in creation order), so the lowest id but the main
+/// thread's; `None` before perf has created it.
+pub fn first_worker(pid: i32, tids: &[i32]) -> Option<i32> {
+    tids.iter().copied().filter(|&t| t != pid).min()
 }
 
 /// `voluntary_ctxt_switches` of a `/proc/.../status` text.
@@ -378,6 +406,36 @@ mod tests {
     }
 
     #[test]
+    fn perfs_reading_side_is_the_one_moved() {
+        // perf -T: main thread 500, side 0 (reads first, the lab's echo) 501, side 1 502.
+        assert_eq!(first_worker(500, &[502, 500, 501]), Some(501));
+        // Moved as soon as it exists, before side 1 is created.
+        assert_eq!(first_worker(500, &[500, 501]), Some(501));
+        assert_eq!(first_worker(500, &[500]), None);
+        assert_eq!(first_worker(500, &[]), None);
+    }
+
+    #[test]
+    fn a_checks_note_gives_every_run_and_sample_in_order() {
+        let mut perf = PerfPipe::new(1_000, [0, 1], true);
+        perf.figures = vec![90_000.0, 70_000.0, 80_000.0];
+        perf.discarded = vec![40];
+        let row = Check::row_id("switch", "thread", "pingpong_cross_core", "ns_per_op");
+        let check = perf.judge(row, Some(60_000.0), &[60_000.0, 55_000.0, 61_000.0]);
+        assert_eq!(check.tool_value, Some(80_000.0));
+        // 60 against 80 µs: beyond ±15%, flagged.
+        assert_eq!((check.agree, check.verdict()), (Some(false), "DISAGREE"));
+        let note = check.note.expect("a perf check has a note");
+        assert!(
+            note.contains(
+                "runs in order: [90.0, 70.0, 80.0] µs, the row's samples: [60.0, 55.0, 61.0] µs"
+            ),
+            "{note}"
+        );
+        assert!(note.contains("1 run(s) not counted"), "{note}");
+    }
+
+    #[test]
     fn perf_runs_the_rows_own_count() {
         // Same-core: the row's count as it is; cross-core: the row's count, at least
         // PERF_MIN_LOOPS (the lab's own minimum for a cross-core sample is no lower).
@@ -387,7 +445,7 @@ mod tests {
         let perf = PerfPipe::new(4_321, [2, 3], true);
         assert_eq!(
             perf.tool(),
-            "taskset -c 2 perf bench sched pipe -T -l 4321 (its second side moved to CPU 3 as it starts)"
+            "taskset -c 2 perf bench sched pipe -T -l 4321 (its side 0, which reads first, moved to CPU 3 as it starts)"
         );
         assert_eq!(
             PerfPipe::new(700, [0, 0], false).tool(),

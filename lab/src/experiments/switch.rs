@@ -169,6 +169,7 @@ fn pingpong_row(
     let threads = model.kind() == Kind::Thread;
     let mut perf = None;
     let mut seen_per_sample = Vec::new();
+    let mut samples = Vec::new();
     let mut calibrating = count.calibration().is_some();
     // Units that run on the calling thread (single-threaded executors) run on the first CPU.
     let pinned = machine::Pinned::to(cpus[0]);
@@ -183,6 +184,9 @@ fn pingpong_row(
             return elapsed;
         }
         seen_per_sample.push(seen.ran());
+        if let Ok(took) = &elapsed {
+            samples.push(took.as_nanos() as f64 / n.max(1) as f64);
+        }
         if checked && elapsed.is_ok() {
             perf.get_or_insert_with(|| checks::PerfPipe::new(n, cpus, threads))
                 .run_once();
@@ -218,7 +222,8 @@ fn pingpong_row(
     }
     if let Some(perf) = perf {
         let row = Check::row_id(NAME, name, variant, "ns_per_op");
-        ctx.checks.push(perf.judge(row, Some(measured.median)));
+        ctx.checks
+            .push(perf.judge(row, Some(measured.median), &samples));
     }
 }
 

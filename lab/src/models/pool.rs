@@ -13,7 +13,7 @@
 //! `coop::yield_now`; the echo server is `switchyard_runtime::net` on the pool's reactor, one
 //! spawned task per connection.
 
-use crate::adapter::{Runtime, TcpRuntime};
+use crate::adapter::{PinnedRuntime, Runtime, TcpRuntime};
 use crate::workloads;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -81,7 +81,7 @@ static HAND_OFFS: AtomicU64 = AtomicU64::new(0);
 
 /// A pool of the lab's that adds its hand-offs to [`HAND_OFFS`] when it is dropped, so every
 /// row of the pool's can say how many its measurement caused (docs/lab.md, "Experiments").
-struct Counted(Pool);
+pub struct Counted(Pool);
 
 impl std::ops::Deref for Counted {
     type Target = Pool;
@@ -155,29 +155,10 @@ impl Model for PoolModel {
                 workloads::pingpong::<PoolRt>(sp, round_trips, move |unit| seen.mark(unit))
             });
         }
-        // Cross-core: one pool of one worker per unit, each worker pinned to its unit's CPU:
-        // within one pool of two workers the scheduler keeps a ping-pong pair on one worker
-        // (the waker pushes the woken task to its own LIFO slot), so the pair would not cross.
-        let pools = [pinned_pool(cpus[0])?, pinned_pool(cpus[1])?];
-        let echo_pool = 1;
-        let (ping_tx, ping_rx) = PoolRt::channel::<u64>(1);
-        let (pong_tx, pong_rx) = PoolRt::channel::<u64>(1);
-        let (echo_seen, ping_seen) = (Arc::clone(seen), Arc::clone(seen));
-        let echo = pools[echo_pool].spawn(workloads::pong::<PoolRt>(
-            ping_rx,
-            pong_tx,
-            round_trips,
-            move |unit| echo_seen.mark(unit),
-        ));
-        let elapsed = in_task(&pools[0], move |_| {
-            workloads::ping::<PoolRt>(ping_tx, pong_rx, round_trips, move |unit| {
-                ping_seen.mark(unit)
-            })
-        })?;
-        pools[echo_pool]
-            .block_on(echo)
-            .map_err(|e| Skip(format!("echo task failed: {e}")))?;
-        Ok(elapsed)
+        // Cross-core: one pool of one worker per unit, each pinned to its unit's CPU
+        // (PinnedRuntime says why not one pool of two).
+        let seen = Arc::clone(seen);
+        workloads::pingpong_across::<PoolRt>(cpus, round_trips, move |unit| seen.mark(unit))
     }
 
     fn spawn_join(&self, n: u64) -> Outcome<Duration> {
@@ -295,6 +276,27 @@ impl Runtime for PoolRt {
 
     fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send {
         sleep_until(deadline)
+    }
+}
+
+impl PinnedRuntime for PoolRt {
+    type Pinned = Counted;
+
+    fn pinned(cpu: usize) -> Outcome<Counted> {
+        pinned_pool(cpu)
+    }
+
+    fn spawn_on<F>(pool: &Counted, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        pool.spawn(future)
+    }
+
+    fn block_on<T: Send + 'static>(pool: &Counted, task: JoinHandle<T>) -> Outcome<T> {
+        pool.block_on(task)
+            .map_err(|e| Skip(format!("lab task failed: {e}")))
     }
 }
 

@@ -64,6 +64,7 @@ use super::{
     share_of,
 };
 use crate::workloads::blocking;
+use crate::workloads::pipe;
 use crate::{machine, stats};
 
 mod echo;
@@ -160,12 +161,7 @@ fn pipe_echo(mut channel: Channel) {
     if channel.send(&(machine::current_cpu() as u32)).is_err() {
         return;
     }
-    let mut byte = [0u8; 1];
-    while matches!(rustix::io::read(&ping_r, &mut byte), Ok(1)) {
-        if rustix::io::write(&pong_w, &byte) != Ok(1) {
-            break;
-        }
-    }
+    pipe::echo(ping_r, pong_w);
     let _ = channel.send(&(machine::current_cpu() as u32));
 }
 
@@ -234,16 +230,7 @@ fn pingpong_pipes(round_trips: u64, cpus: [usize; 2], seen: &Arc<Seen>) -> Outco
             channel.recv::<u32>().map_err(|e| skip("pin", e))? as usize,
         );
         seen.mark(0);
-        let mut byte = [0u8; 1];
-        let start = Instant::now();
-        for _ in 0..round_trips {
-            if rustix::io::write(&ping_w, &byte) != Ok(1)
-                || rustix::io::read(&pong_r, &mut byte) != Ok(1)
-            {
-                return Err(Skip("pipe ping-pong failed".to_owned()));
-            }
-        }
-        let elapsed = start.elapsed();
+        let elapsed = pipe::ping(&ping_w, &pong_r, round_trips)?;
         seen.mark(0);
         drop(ping_w);
         seen.record(

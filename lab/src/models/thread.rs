@@ -29,6 +29,7 @@ use crate::stats;
 use crate::workloads::blocking;
 use crate::workloads::cpu::place_worker;
 use crate::workloads::fairness::{Race, Tally};
+use crate::workloads::pipe;
 
 /// See the [module docs](self).
 pub struct Thread;
@@ -47,31 +48,17 @@ fn pingpong_threads(round_trips: u64, cpus: [usize; 2], seen: &Arc<Seen>) -> Out
     let echo = std::thread::spawn(move || {
         machine::pin_to_cpu(cpus[1]);
         echo_seen.mark(1);
-        let mut byte = [0u8; 1];
         // Ends when the pinger closes its end (read returns 0) or on any error.
-        while matches!(rustix::io::read(&ping_r, &mut byte), Ok(1)) {
-            if rustix::io::write(&pong_w, &byte).is_err() {
-                break;
-            }
-        }
+        pipe::echo(ping_r, pong_w);
         echo_seen.mark(1);
     });
     let ping_seen = Arc::clone(seen);
     let pinger = std::thread::spawn(move || {
         machine::pin_to_cpu(cpus[0]);
         ping_seen.mark(0);
-        let mut byte = [0u8; 1];
-        let start = Instant::now();
-        for _ in 0..round_trips {
-            if rustix::io::write(&ping_w, &byte) != Ok(1)
-                || rustix::io::read(&pong_r, &mut byte) != Ok(1)
-            {
-                return Err(Skip("pipe ping-pong failed".to_owned()));
-            }
-        }
-        let elapsed = start.elapsed();
+        let elapsed = pipe::ping(ping_w, pong_r, round_trips);
         ping_seen.mark(0);
-        Ok(elapsed)
+        elapsed
     });
     let elapsed = pinger
         .join()

@@ -9,7 +9,7 @@
 //! `tokio::time::sleep_until`; for `speedup` each chunk is one task. `blocking`, `fairness`
 //! and `echo` run the same task code as `tokio-ct` ([`super::tokio_ct`]).
 
-use crate::adapter::{Runtime as LabRuntime, TcpRuntime};
+use crate::adapter::{PinnedRuntime, Runtime as LabRuntime, TcpRuntime};
 use crate::workloads;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -114,28 +114,10 @@ impl Model for TokioMt {
                 workloads::pingpong::<TokioMtRt>(sp, round_trips, move |unit| seen.mark(unit))
             });
         }
-        // As the `pool` model: one runtime of one worker per unit, pinned, because one
-        // runtime of two workers keeps the pair on one worker (its LIFO slot).
-        let (ping_rt, echo_rt) = (pinned_runtime(cpus[0])?, pinned_runtime(cpus[1])?);
-        let (ping_tx, ping_rx) = TokioMtRt::channel::<u64>(1);
-        let (pong_tx, pong_rx) = TokioMtRt::channel::<u64>(1);
-        let (echo_seen, ping_seen) = (Arc::clone(seen), Arc::clone(seen));
-        let echo = echo_rt.spawn(workloads::pong::<TokioMtRt>(
-            ping_rx,
-            pong_tx,
-            round_trips,
-            move |unit| echo_seen.mark(unit),
-        ));
-        let elapsed = in_task(
-            &ping_rt,
-            workloads::ping::<TokioMtRt>(ping_tx, pong_rx, round_trips, move |unit| {
-                ping_seen.mark(unit)
-            }),
-        )?;
-        echo_rt
-            .block_on(echo)
-            .map_err(|e| Skip(format!("echo task failed: {e}")))?;
-        Ok(elapsed)
+        // As the `pool` model: one runtime of one worker per unit, pinned (PinnedRuntime
+        // says why not one runtime of two).
+        let seen = Arc::clone(seen);
+        workloads::pingpong_across::<TokioMtRt>(cpus, round_trips, move |unit| seen.mark(unit))
     }
 
     fn spawn_join(&self, n: u64) -> Outcome<Duration> {
@@ -220,6 +202,27 @@ impl LabRuntime for TokioMtRt {
         T: Send + 'static,
     {
         in_task(&runtime(threads)?, root(TokioSpawner))
+    }
+}
+
+impl PinnedRuntime for TokioMtRt {
+    type Pinned = Runtime;
+
+    fn pinned(cpu: usize) -> Outcome<Runtime> {
+        pinned_runtime(cpu)
+    }
+
+    fn spawn_on<F>(rt: &Runtime, future: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        rt.spawn(future)
+    }
+
+    fn block_on<T: Send + 'static>(rt: &Runtime, task: tokio::task::JoinHandle<T>) -> Outcome<T> {
+        rt.block_on(task)
+            .map_err(|e| Skip(format!("lab task failed: {e}")))
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use hdrhistogram::Histogram;
 
-use crate::adapter::Runtime;
+use crate::adapter::{PinnedRuntime, Runtime};
 use crate::machine;
 use crate::models::{Outcome, Parked, Probe, Share, Skip, share_of};
 use crate::stats;
@@ -22,6 +22,7 @@ pub mod blocking;
 pub mod cpu;
 pub mod echo;
 pub mod fairness;
+pub mod pipe;
 
 /// `switch / yield`: one task yields `n` times; the time for all of them.
 pub async fn yield_many<R: Runtime>(spawner: R::Spawner, n: u64) -> Outcome<Duration> {
@@ -53,6 +54,28 @@ pub async fn pingpong<R: Runtime>(
     let ping = R::spawn(&spawner, ping::<R>(ping_tx, pong_rx, round_trips, mark))?;
     let elapsed = R::join(ping).await.ok_or_else(failed)?;
     R::join(pong).await.ok_or_else(failed)?;
+    Ok(elapsed)
+}
+
+/// `switch / pingpong_cross_core` for a multi-threaded runtime: [`ping`] on a runtime of one
+/// worker pinned to CPU `cpus[0]`, [`pong`] on another pinned to `cpus[1]`
+/// ([`PinnedRuntime`]), over two of the runtime's channels of capacity 1; the time for all
+/// `round_trips`, taken by [`ping`]. `mark` as for [`pingpong`].
+pub fn pingpong_across<R: PinnedRuntime>(
+    cpus: [usize; 2],
+    round_trips: u64,
+    mark: impl Fn(usize) + Clone + Send + Sync + 'static,
+) -> Outcome<Duration> {
+    let (ping_rt, pong_rt) = (R::pinned(cpus[0])?, R::pinned(cpus[1])?);
+    let (ping_tx, ping_rx) = R::channel::<u64>(1);
+    let (pong_tx, pong_rx) = R::channel::<u64>(1);
+    let answering = R::spawn_on(
+        &pong_rt,
+        pong::<R>(ping_rx, pong_tx, round_trips, mark.clone()),
+    );
+    let timing = R::spawn_on(&ping_rt, ping::<R>(ping_tx, pong_rx, round_trips, mark));
+    let elapsed = R::block_on(&ping_rt, timing)?;
+    R::block_on(&pong_rt, answering)?;
     Ok(elapsed)
 }
 
