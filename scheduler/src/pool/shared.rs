@@ -24,9 +24,10 @@
 //!    the job goes to the injector instead (2).
 //! 2. From anywhere else: to the injector, through the shutdown gate ([`PoolShared::inject`];
 //!    shutdown.rs, G1-G3): admitted, the job is pushed; refused (the pool is shutting down),
-//!    it is dropped unrun (a task is cancelled, its `JoinHandle` says so). The only push into
-//!    the injector, [`PoolShared::push_injector`], takes the gate's [`Admitted`] token, so no path
-//!    can skip the gate.
+//!    it is dropped unrun (a task is cancelled, its `JoinHandle` says so). The only pushes
+//!    into the injector, [`PoolShared::push_injector`] and its batch form for the overflow
+//!    (`push_injector_batch`), take the gate's [`Admitted`] token, so no path can skip the
+//!    gate.
 //!
 //! A job that lands where another worker could take it (a deque or the injector) is followed
 //! by a notify (sleep.rs, N1-N3), so a sleeping worker wakes if nobody is searching. A push to
@@ -361,7 +362,8 @@ impl PoolShared {
         // G3: `admitted` drops here.
     }
 
-    /// The one push into the injector: only a scheduler the gate admitted may make it.
+    /// A push into the injector (with `push_injector_batch`, the only ones): only a scheduler
+    /// the gate admitted may make it.
     fn push_injector(&self, _admitted: &Admitted<'_>, job: Job) {
         self.injector.push(job);
     }
