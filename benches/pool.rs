@@ -12,12 +12,13 @@
 //! `enable_all()`, as the pool has its reactor, timers and stall monitor on.
 //!
 //! `cargo bench --bench pool` (add `-- spawn_many` to pick one group); `cargo bench --bench
-//! pool -- --test` runs each benchmark once, as a test.
+//! pool -- --test` runs each benchmark once, as a test; `SPAWN_CPU=3 cargo bench --bench pool`
+//! gives `spawn_many`'s CPU time per task instead ([`spawn_cpu`]).
 
 // criterion's macros generate undocumented items.
 #![allow(missing_docs)]
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard::scheduler::pool::Pool;
@@ -434,4 +435,89 @@ criterion_group! {
     config = config();
     targets = spawn_many, yield_many, ping_pong, chained_spawn
 }
-criterion_main!(benches);
+
+/// The process's CPU time (user and system, every thread), in ns.
+fn process_cpu_ns() -> u64 {
+    // SAFETY: `usage` is a plain struct owned by this frame, which `getrusage` fills.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    ns(usage.ru_utime) + ns(usage.ru_stime)
+}
+
+/// `SPAWN_CPU=rounds cargo bench --bench pool`: instead of criterion, the CPU time per task
+/// of `spawn_many`'s workload (100 iterations of `TASKS` spawns and joins after one to warm
+/// up, from `getrusage`, so every thread of the process counts), for the pool,
+/// async-executor and rayon in turn, `rounds` times; steadier than wall time on a shared
+/// machine.
+fn spawn_cpu(rounds: usize) {
+    const ITERATIONS: usize = 100;
+    fn measure(name: &str, mut iteration: impl FnMut()) {
+        iteration();
+        let (cpu, wall) = (process_cpu_ns(), std::time::Instant::now());
+        for _ in 0..ITERATIONS {
+            iteration();
+        }
+        let tasks = (ITERATIONS * TASKS) as f64;
+        println!(
+            "spawn_cpu/{name}: cpu {:.1} ns/task, wall {:.1} ns/task",
+            (process_cpu_ns() - cpu) as f64 / tasks,
+            wall.elapsed().as_nanos() as f64 / tasks
+        );
+    }
+    for _ in 0..rounds {
+        {
+            let pool = pool();
+            let handle = pool.handle();
+            measure("switchyard_pool", || {
+                let handle = handle.clone();
+                pool.block_on(pool.spawn(async move {
+                    let joins: Vec<_> = (0..TASKS).map(|_| handle.spawn(async {})).collect();
+                    for join in joins {
+                        join.await.unwrap();
+                    }
+                }))
+                .unwrap()
+            });
+        }
+        {
+            let ae = AsyncExecutor::new();
+            measure("async_executor", || {
+                let ex = ae.ex.clone();
+                futures_lite::future::block_on(ae.ex.spawn(async move {
+                    let joins: Vec<_> = (0..TASKS).map(|_| ex.spawn(async {})).collect();
+                    for join in joins {
+                        join.await;
+                    }
+                }))
+            });
+        }
+        {
+            let rayon = rayon::ThreadPoolBuilder::new()
+                .num_threads(WORKERS)
+                .start_handler(place_worker)
+                .build()
+                .expect("rayon");
+            measure("rayon_scope_closures", || {
+                rayon.scope(|s| {
+                    for _ in 0..TASKS {
+                        s.spawn(|_| {});
+                    }
+                })
+            });
+        }
+    }
+}
+
+fn main() {
+    if let Some(rounds) = std::env::var("SPAWN_CPU").ok().and_then(|r| r.parse().ok()) {
+        spawn_cpu(rounds);
+        return;
+    }
+    // What `criterion_main!(benches)` expands to.
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -27,7 +27,9 @@ use ::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use ::loom::sync::{Arc, Mutex};
 use ::loom::thread;
 
-use super::{JoinError, JoinHandle, Runnable, Schedule, ScheduleInfo, TaskId, spawn};
+use super::{
+    JoinError, JoinHandle, Runnable, Schedule, ScheduleInfo, TaskId, TaskRef, spawn, spawn_with_ref,
+};
 
 /// A FIFO run queue, as small as a scheduler gets.
 #[derive(Clone)]
@@ -384,5 +386,51 @@ fn self_wake_and_remote_wake_in_one_poll() {
         queue.drain();
         assert!(matches!(poll_join(&mut join), Poll::Ready(Ok(_))));
         assert_eq!(queue.released(), 1);
+    });
+}
+
+/// A scheduler with a table of one entry, handed back at `release_ref`.
+#[derive(Clone)]
+struct Table(Arc<TableInner>);
+
+struct TableInner {
+    entry: Mutex<Option<TaskRef>>,
+    released: AtomicUsize,
+}
+
+impl Schedule for Table {
+    fn schedule(&self, runnable: Runnable, _: ScheduleInfo) {
+        // Nothing here wakes the task; a Runnable dropped here would cancel it.
+        drop(runnable);
+    }
+
+    fn release_ref(&self, _: TaskId) -> Option<TaskRef> {
+        self.0.released.fetch_add(1, Ordering::Relaxed);
+        self.0.entry.lock().unwrap().take()
+    }
+}
+
+/// The table's entry, handed back at `release_ref`, is given up in the step that completes
+/// the task while its JoinHandle is dropped on another thread: in every interleaving the
+/// output is dropped once and the task is freed once (never: loom reports the scheduler's
+/// `Arc` leaked; twice: a double drop of it).
+#[test]
+fn a_table_entry_given_up_with_the_completion_races_the_join_handle_drop() {
+    model(|| {
+        let table = Table(Arc::new(TableInner {
+            entry: Mutex::new(None),
+            released: AtomicUsize::new(0),
+        }));
+        let drops = Arc::new(AtomicUsize::new(0));
+        let output = DropCounter(drops.clone());
+        let (runnable, join, entry) =
+            spawn_with_ref(async move { output }, table.clone(), TaskId::next());
+        *table.0.entry.lock().unwrap() = Some(entry);
+        let dropping = thread::spawn(move || drop(join));
+        runnable.run();
+        dropping.join().unwrap();
+        assert_eq!(drops.load(Ordering::Relaxed), 1);
+        assert_eq!(table.0.released.load(Ordering::Relaxed), 1);
+        assert!(table.0.entry.lock().unwrap().is_none());
     });
 }

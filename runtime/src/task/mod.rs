@@ -140,6 +140,7 @@
 //! | [`spawn`] | `Send` | by the compiler |
 //! | [`spawn_local`] | any, bound to the spawning thread | at run time: on another thread, a poll or drop completes the task as panicked, never touching the future |
 //! | [`spawn_unchecked`] | any | by the caller's proof (`unsafe`); the event loop uses it, with its proof at the call |
+//! | [`spawn_with_ref`] | `Send` | by the compiler; also returns the [`TaskRef`] for the scheduler's table, counted in the new task's state word (the pool uses it) |
 //!
 //! A scheduler may be a closure: `Fn(Runnable, ScheduleInfo) + Send + Sync` implements
 //! [`Schedule`]. The id may be [`TaskId::default`] (a fresh one from the process-wide counter).
@@ -164,8 +165,10 @@
 //! | the `JoinHandle` ready at its first poll, then dropped | 1 | a load, then the drop |
 //! | waking an idle task by reference | 1 | |
 //! | `Waker::clone` / drop | 1 each | |
+//! | a scheduler's table entry ([`TaskRef`]) | 0 or 2 | [`Runnable::task`] adds one reference and the entry's drop gives it up; made by [`spawn_with_ref`] and handed back at [`Schedule::release_ref`], it costs none: the reference is counted in the new state word and given up by the completing CAS |
 //!
-//! A spawn is one allocation and the global [`TaskId`] counter's `fetch_add`; there are no other
+//! A spawn is one allocation and the global [`TaskId`] counter's `fetch_add` (a scheduler that
+//! mints its own ids, as the pool and the loop do, skips it); there are no other
 //! allocations, except a second box for a panic payload.
 //!
 use std::future::Future;
@@ -234,8 +237,36 @@ where
     F::Output: 'static,
     S: Schedule,
 {
-    let ptr = RawTask::<F, S>::allocate(future, scheduler, id);
+    let ptr = RawTask::<F, S>::allocate(future, scheduler, id, false);
     // SAFETY: a new task has exactly two references, a scheduled one (the Runnable's) and the
     // JoinHandle's, and its output type is `F::Output`.
     unsafe { (Runnable::from_raw(ptr.cast()), JoinHandle::from_raw(ptr)) }
+}
+
+/// [`spawn`], and the [`TaskRef`] for the scheduler's table of live tasks, made with the task
+/// (its reference counted in the new state word) instead of by [`Runnable::task`], which
+/// adds it with an atomic read-modify-write. A scheduler that removes the entry at
+/// [`Schedule::release_ref`] and hands it back there saves one more: the task core gives the
+/// reference up in the step that completes the task.
+pub fn spawn_with_ref<F, S>(
+    future: F,
+    scheduler: S,
+    id: TaskId,
+) -> (Runnable, JoinHandle<F::Output>, TaskRef)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let ptr = RawTask::<F, S>::allocate(future, scheduler, id, true);
+    // SAFETY: a new task made `with_ref` has exactly three references, a scheduled one (the
+    // Runnable's), the JoinHandle's and the TaskRef's; its output type is `F::Output`, and
+    // `F`, `F::Output` are `Send`, so the handles may be used on any thread.
+    unsafe {
+        (
+            Runnable::from_raw(ptr.cast()),
+            JoinHandle::from_raw(ptr),
+            TaskRef::from_raw(ptr),
+        )
+    }
 }

@@ -96,11 +96,17 @@ where
     );
 
     /// Transition (1): allocates a task, scheduled, with two references: the `Runnable`'s and
-    /// the `JoinHandle`'s.
-    pub(super) fn allocate(future: F, scheduler: S, id: TaskId) -> NonNull<Header> {
+    /// the `JoinHandle`'s, and a third, a `TaskRef`'s, if `with_ref`.
+    #[inline]
+    pub(super) fn allocate(future: F, scheduler: S, id: TaskId, with_ref: bool) -> NonNull<Header> {
+        let state = if with_ref {
+            State::new_with_ref()
+        } else {
+            State::new()
+        };
         let cell = Box::new(Cell {
             header: Header {
-                state: State::new(),
+                state,
                 vtable: &Self::VTABLE,
                 id,
                 awaiter: UnsafeCell::new(None),
@@ -353,10 +359,22 @@ where
         // SAFETY: the caller's reference keeps the task alive until the transition below.
         let header = unsafe { ptr.as_ref() };
         // Released before COMPLETE is visible: whoever sees the task finished knows its
-        // scheduler has already forgotten it.
+        // scheduler has already forgotten it. A `TaskRef` of this task handed back by the
+        // scheduler is given up by the completing step itself (`Schedule::release_ref`); one
+        // of another task is dropped as usual.
         // SAFETY: as above.
-        unsafe { Self::scheduler(ptr) }.release(header.id);
-        match header.state.transition_to_complete(completion) {
+        let table_ref = unsafe { Self::scheduler(ptr) }.release_ref(header.id);
+        let released = match table_ref {
+            Some(task) if task.points_to(ptr) => {
+                task.forget();
+                1
+            }
+            other => {
+                drop(other);
+                0
+            }
+        };
+        match header.state.transition_to_complete(completion, released) {
             TransitionToComplete::Done => {}
             // SAFETY: the last reference of a complete task.
             TransitionToComplete::Dealloc => unsafe { Self::dealloc(ptr) },

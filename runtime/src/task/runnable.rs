@@ -162,6 +162,29 @@ impl TaskRef {
         self.header().state.load().is_complete()
     }
 
+    /// A `TaskRef` that owns one reference of the task at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// The caller gives a reference it owns to the new `TaskRef`.
+    #[inline]
+    pub(super) unsafe fn from_raw(ptr: NonNull<Header>) -> TaskRef {
+        TaskRef { ptr }
+    }
+
+    /// Whether this is a reference to the task at `ptr`.
+    #[inline]
+    pub(super) fn points_to(&self, ptr: NonNull<Header>) -> bool {
+        self.ptr == ptr
+    }
+
+    /// Forgets the `TaskRef` without giving up its reference: the caller gives it up instead
+    /// (`RawTask::complete`, in the completing step).
+    #[inline]
+    pub(super) fn forget(self) {
+        std::mem::forget(self);
+    }
+
     #[inline(always)]
     fn header(&self) -> &Header {
         // SAFETY: the TaskRef's reference keeps the task alive as long as `self`.

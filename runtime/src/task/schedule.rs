@@ -5,7 +5,7 @@
 //! [`Runnable`] and later call [`Runnable::run`] on it (or drop it, which cancels the task).
 
 use super::id::TaskId;
-use super::runnable::Runnable;
+use super::runnable::{Runnable, TaskRef};
 
 /// Why a task is being scheduled, for schedulers that treat the cases differently (a pool
 /// puts a task woken by itself at the back of the queue, not in its LIFO slot).
@@ -30,9 +30,22 @@ pub trait Schedule: Send + Sync + 'static {
 
     /// Called exactly once per task, after its future has been dropped (completed, panicked or
     /// cancelled), on the thread that dropped it, before the task is seen as finished, so the
-    /// scheduler can forget it. Default: no-op.
+    /// scheduler can forget it. The task core calls it through [`release_ref`](Self::release_ref),
+    /// whose default does nothing else; a scheduler that overrides `release_ref` is not called
+    /// here. Default: no-op.
     fn release(&self, id: TaskId) {
         let _ = id;
+    }
+
+    /// [`release`](Self::release), for a scheduler that keeps a [`TaskRef`] of every live
+    /// task in a table: it may hand back the task's `TaskRef` it took out of the table instead
+    /// of dropping it. The task core then gives that reference up in the same atomic step that
+    /// completes the task, one read-modify-write fewer than the `TaskRef`'s own drop. A
+    /// `TaskRef` of another task is simply dropped. Called instead of `release`, under the
+    /// same rules. Default: `release`, and `None`.
+    fn release_ref(&self, id: TaskId) -> Option<TaskRef> {
+        self.release(id);
+        None
     }
 }
 

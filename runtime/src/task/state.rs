@@ -101,6 +101,10 @@ const MAX_REFS: usize = (usize::MAX >> REF_SHIFT) / 2;
 /// and referenced by both.
 const INITIAL: usize = SCHEDULED | JOIN_INTEREST | (2 * REF_ONE);
 
+/// A new task made with its scheduler's table entry ([`super::spawn_with_ref`]): as
+/// [`INITIAL`], with a third reference, the [`TaskRef`](super::TaskRef)'s.
+const INITIAL_WITH_REF: usize = INITIAL + REF_ONE;
+
 /// A value of the state word, read once. All decisions are made on snapshots.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) struct Snapshot(usize);
@@ -389,19 +393,28 @@ impl Snapshot {
 
     /// Transition (7) `RUNNING -> COMPLETE`, by the owner of `RUNNING` after the future was
     /// dropped and the stage written. Drops the owner's reference in the same step when
-    /// nothing is left to do with the stage or the awaiter slot.
+    /// nothing is left to do with the stage or the awaiter slot. `released`: references the
+    /// owner also gives up in this step whatever the outcome (0, or 1 for the `TaskRef` the
+    /// scheduler handed back from `release_ref`); the caller holds them, so they are never
+    /// the last but for the owner's own.
     #[inline]
     pub(super) fn transition_to_complete(
         self,
         completion: Completion,
+        released: usize,
     ) -> (TransitionToComplete, Option<Snapshot>) {
         debug_assert!(self.is_running() && !self.is_complete());
+        debug_assert!(self.ref_count() > released);
+        // The released references go in the same step, whatever the outcome: below, `refs`
+        // and `base` count without them.
+        let refs = self.ref_count() - released;
+        let base = self.0 - released * REF_ONE;
         let kind = match completion {
             Completion::Output => 0,
             Completion::Panicked => PANICKED,
             Completion::Cancelled => CANCELLED,
         };
-        let next = (self.0 & !(RUNNING | NOTIFIED | CANCELLED | PANICKED)) | COMPLETE | kind;
+        let next = (base & !(RUNNING | NOTIFIED | CANCELLED | PANICKED)) | COMPLETE | kind;
         let outcome = if self.has_join_interest() {
             if self.has_join_waker() {
                 TransitionToComplete::WakeJoinHandle
@@ -411,7 +424,7 @@ impl Snapshot {
             }
         } else if completion == Completion::Cancelled {
             // Nobody will read the (empty) stage.
-            let outcome = if self.ref_count() == 1 {
+            let outcome = if refs == 1 {
                 TransitionToComplete::Dealloc
             } else {
                 TransitionToComplete::Done
@@ -538,6 +551,13 @@ impl State {
         }
     }
 
+    /// The state of a new task made with its table's `TaskRef`: see [`INITIAL_WITH_REF`].
+    pub(super) fn new_with_ref() -> State {
+        State {
+            word: AtomicUsize::new(INITIAL_WITH_REF),
+        }
+    }
+
     /// Reads the state with `Acquire`, so that a reader that sees `COMPLETE` also sees the
     /// stage written before it (paired with the `Release` of transition (7)).
     #[inline]
@@ -613,8 +633,14 @@ impl State {
     /// (which loads with `Acquire`); `Acquire` takes the awaiter slot the `JoinHandle` wrote
     /// before setting `JOIN_WAKER`, and precedes a possible free.
     #[inline]
-    pub(super) fn transition_to_complete(&self, completion: Completion) -> TransitionToComplete {
-        self.transition(Ordering::AcqRel, |s| s.transition_to_complete(completion))
+    pub(super) fn transition_to_complete(
+        &self,
+        completion: Completion,
+        released: usize,
+    ) -> TransitionToComplete {
+        self.transition(Ordering::AcqRel, |s| {
+            s.transition_to_complete(completion, released)
+        })
     }
 
     /// Transitions (8) and (10) by `abort`. `AcqRel`, as a wake (a `Submit` hands the
@@ -783,7 +809,7 @@ mod tests {
     #[test]
     fn completion_drops_the_runners_reference_when_the_join_handle_is_not_waiting() {
         let (outcome, next) =
-            snap(RUNNING | JOIN_INTEREST, 2).transition_to_complete(Completion::Output);
+            snap(RUNNING | JOIN_INTEREST, 2).transition_to_complete(Completion::Output, 0);
         assert_eq!(outcome, TransitionToComplete::Done);
         let next = next.unwrap();
         assert!(next.is_complete() && !next.is_running());
@@ -794,7 +820,7 @@ mod tests {
     #[test]
     fn a_task_that_finishes_in_spite_of_a_cancel_request_completes_with_its_output() {
         let (_, next) = snap(RUNNING | CANCELLED | JOIN_INTEREST | JOIN_WAKER, 2)
-            .transition_to_complete(Completion::Output);
+            .transition_to_complete(Completion::Output, 0);
         assert_eq!(next.unwrap().completion(), Completion::Output);
     }
 

@@ -910,3 +910,123 @@ fn a_join_handle_dropped_while_waiting_gives_its_waker_back() {
     assert_eq!(queue.released().len(), 1);
     assert_eq!(Arc::strong_count(&queue), 1, "freed");
 }
+
+/// A scheduler with a table of live tasks that hands each entry back at `release_ref`: the
+/// task core gives the entry's reference up as it completes the task.
+#[derive(Default)]
+struct Table {
+    queue: Mutex<VecDeque<Runnable>>,
+    entries: Mutex<Vec<(TaskId, TaskRef)>>,
+    /// A `TaskRef` to hand back instead of the released task's own (a wrong one).
+    wrong: Mutex<Option<TaskRef>>,
+    released: AtomicUsize,
+}
+
+impl Schedule for Arc<Table> {
+    fn schedule(&self, runnable: Runnable, _: ScheduleInfo) {
+        self.queue.lock().unwrap().push_back(runnable);
+    }
+
+    fn release_ref(&self, id: TaskId) -> Option<TaskRef> {
+        self.released.fetch_add(1, Ordering::SeqCst);
+        let mut entries = self.entries.lock().unwrap();
+        let at = entries.iter().position(|(i, _)| *i == id)?;
+        let (_, entry) = entries.swap_remove(at);
+        drop(entries);
+        match self.wrong.lock().unwrap().take() {
+            Some(wrong) => {
+                drop(entry);
+                Some(wrong)
+            }
+            None => Some(entry),
+        }
+    }
+}
+
+impl Table {
+    fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let id = TaskId::next();
+        let (runnable, join, entry) = spawn_with_ref(future, self.clone(), id);
+        self.entries.lock().unwrap().push((id, entry));
+        self.queue.lock().unwrap().push_back(runnable);
+        join
+    }
+
+    fn drain(&self) {
+        loop {
+            let next = self.queue.lock().unwrap().pop_front();
+            match next {
+                Some(runnable) => {
+                    runnable.run();
+                }
+                None => return,
+            }
+        }
+    }
+}
+
+#[test]
+fn a_table_entry_handed_back_at_release_is_given_up_with_the_completion() {
+    let table = Arc::new(Table::default());
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (guard, counter) = (DropCounter(drops.clone()), drops.clone());
+    // Joined after it finished, detached before, and cancelled unjoined: each path of
+    // transition (7) with the entry's reference given up in it.
+    let mut joined = table.spawn(async move {
+        let _guard = guard;
+        7
+    });
+    let detached = table.spawn(async {});
+    let guard = DropCounter(counter.clone());
+    let cancelled = table.spawn(async move {
+        let _guard = guard;
+        std::future::pending::<()>().await
+    });
+    drop(detached);
+    table.drain();
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "the first future was not dropped"
+    );
+    assert_eq!(
+        table.entries.lock().unwrap().len(),
+        1,
+        "only the pending one is left"
+    );
+    assert!(matches!(poll_once(&mut joined), Poll::Ready(Ok(7))));
+    drop(joined);
+    cancelled.abort();
+    table.drain();
+    assert!(cancelled.is_finished());
+    drop(cancelled);
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+    assert_eq!(table.released.load(Ordering::SeqCst), 3);
+    assert!(table.entries.lock().unwrap().is_empty());
+    // Every task freed: only the test's own reference to the table is left (each task held
+    // one, dropped when it was freed).
+    assert_eq!(Arc::strong_count(&table), 1, "a task was not freed");
+}
+
+#[test]
+fn a_wrong_task_ref_handed_back_at_release_is_dropped_not_given_up_for_the_task() {
+    let table = Arc::new(Table::default());
+    let other = table.spawn(std::future::pending::<()>());
+    // The other task's entry is handed back when the first one completes.
+    let entry = table.entries.lock().unwrap().pop().map(|(_, e)| e);
+    *table.wrong.lock().unwrap() = entry;
+    let mut first = table.spawn(async { 1 });
+    let runnable = table.queue.lock().unwrap().pop_back().unwrap();
+    runnable.run();
+    assert!(matches!(poll_once(&mut first), Poll::Ready(Ok(1))));
+    drop(first);
+    // The other task is alive, with its JoinHandle, its Runnable and no entry.
+    assert!(!other.is_finished());
+    drop(other);
+    table.queue.lock().unwrap().clear();
+    assert_eq!(Arc::strong_count(&table), 1, "a task was not freed");
+}

@@ -4,6 +4,7 @@ mod block_on;
 mod builder;
 mod current;
 mod driver;
+mod injector;
 mod job;
 mod metrics;
 mod monitor;
@@ -27,7 +28,7 @@ pub use scope::{SCOPE_CANCELLED, Scope};
 pub use tasks::SHARDS_PER_WORKER;
 
 use builder::Config;
-use crossbeam_deque::{Injector, Worker};
+use crossbeam_deque::Worker;
 use job::Job;
 use seat::SeatSlot;
 use shared::{PoolShared, QueueEnd};
@@ -106,7 +107,7 @@ impl Pool {
         let shared = Arc::new(PoolShared {
             seats,
             stealers,
-            injector: Injector::new(),
+            injector: injector::Injector::new(),
             idle: sleep::Idle::new(n),
             driver: Mutex::new(driver),
             timers: switchyard_runtime::time::Timers::new(),
@@ -251,9 +252,10 @@ impl PoolHandle {
         let mut future = Some(future);
         let mut spawn = |id| {
             let future = future.take().expect("the closure runs once");
-            let (runnable, handle) = task::spawn(future, tasks::PoolScheduler(shared.clone()), id);
+            let (runnable, handle, entry) =
+                task::spawn_with_ref(future, tasks::PoolScheduler(shared.clone()), id);
             join = Some(handle);
-            runnable
+            (runnable, entry)
         };
         // From a worker (no hook to run between the two): record the task in the seat's own
         // shard and queue it, in one use of the seat's key (tasks.rs, "Seat shards").

@@ -100,6 +100,9 @@ pub(crate) struct SeatLocal {
     pub(crate) seq: u64,
     /// The seat's shard of the task table (tasks.rs, "Seat shards").
     pub(crate) tasks: SeatTasks,
+    /// An empty buffer the overflow (shared.rs, step 1) takes its jobs out into before it
+    /// pushes them to the injector under one lock; kept to save an allocation per overflow.
+    pub(crate) spill: Vec<Job>,
 }
 
 /// One seat, shared between its holder, the other workers (its metrics) and the monitor.
@@ -146,6 +149,7 @@ impl SeatSlot {
                 lifo: None,
                 seq: 0,
                 tasks: SeatTasks::default(),
+                spill: Vec::new(),
             }),
             holder_tid: AtomicI32::new(0),
             metrics: SeatMetrics::default(),

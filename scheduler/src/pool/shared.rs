@@ -14,8 +14,8 @@
 //!      a yield must let the others run first).
 //!
 //!    A deque holds at most [`LOCAL_QUEUE_CAPACITY`] jobs: the push that goes past it moves
-//!    the older half to the injector (through the gate, as in 2), where every worker takes
-//!    its turn at them.
+//!    the older half to the injector (through the gate, as in 2), in one batch under one lock
+//!    of it (injector.rs), where every worker takes its turn at them.
 //!
 //!    The push takes the thread's key to its seat out of its [`WorkerCx`] (seat.rs, "Keys").
 //!    Inside a poll the seat may be taken by the stall monitor at any moment, so the push is
@@ -24,9 +24,10 @@
 //!    the job goes to the injector instead (2).
 //! 2. From anywhere else: to the injector, through the shutdown gate ([`PoolShared::inject`];
 //!    shutdown.rs, G1-G3): admitted, the job is pushed; refused (the pool is shutting down),
-//!    it is dropped unrun (a task is cancelled, its `JoinHandle` says so). The only push into
-//!    the injector, [`PoolShared::push_injector`], takes the gate's [`Admitted`] token, so no path
-//!    can skip the gate.
+//!    it is dropped unrun (a task is cancelled, its `JoinHandle` says so). The only pushes
+//!    into the injector, [`PoolShared::push_injector`] and its batch form for the overflow
+//!    (`push_injector_batch`), take the gate's [`Admitted`] token, so no path can skip the
+//!    gate.
 //!
 //! A job that lands where another worker could take it (a deque or the injector) is followed
 //! by a notify (sleep.rs, N1-N3), so a sleeping worker wakes if nobody is searching. A push to
@@ -43,6 +44,7 @@ pub(crate) const LOCAL_QUEUE_CAPACITY: usize = 256;
 
 use super::builder::{Config, TestPoint};
 use super::driver::SharedReactor;
+use super::injector::Injector;
 use super::job::Job;
 use super::metrics::PoolMetrics;
 use super::monitor::{MonitorBell, Spare};
@@ -50,7 +52,7 @@ use super::seat::{PollKey, SeatKey, SeatLocal, SeatSlot};
 use super::shutdown::{Admitted, Gate};
 use super::sleep::Idle;
 use super::tasks::TaskTable;
-use crossbeam_deque::{Injector, Stealer};
+use crossbeam_deque::Stealer;
 use std::cell::Cell;
 use std::sync::{Arc, Mutex};
 use switchyard_runtime::task::{TaskId, TaskRef};
@@ -70,7 +72,7 @@ pub(crate) enum QueueEnd {
 pub(crate) struct PoolShared {
     pub(crate) seats: Box<[SeatSlot]>,
     pub(crate) stealers: Box<[Stealer<Job>]>,
-    pub(crate) injector: Injector<Job>,
+    pub(crate) injector: Injector,
     pub(crate) idle: Idle,
     /// The reactor, driven by one worker at a time (driver.rs); `None` with `io(false)`, and
     /// after shutdown step 8, which drops it so that its fds close whatever handles survive.
@@ -268,11 +270,11 @@ impl PoolShared {
         }
     }
 
-    /// `Schedule::release` of task `id` (tasks.rs, "Seat shards", steps 1-2).
-    pub(crate) fn release_task(&self, id: TaskId) {
+    /// `Schedule::release_ref` of task `id` (tasks.rs, "Seat shards", steps 1-2): its entry,
+    /// if it was removed here (step 1), for the task core to give up as it completes the task.
+    pub(crate) fn release_task(&self, id: TaskId) -> Option<TaskRef> {
         let Some(seat) = self.tasks.seat_of(id) else {
-            self.tasks.remove_outside(id);
-            return;
+            return self.tasks.remove_outside(id);
         };
         let removed = self.with_own_seat((), |local, own, ()| {
             if own == seat {
@@ -285,10 +287,13 @@ impl PoolShared {
             }
         });
         match removed {
-            // Dropped with the key back in place (not the last reference: the task's
-            // completion holds one).
-            Ok(Ok(task)) => drop(task),
-            Ok(Err(())) | Err(()) => self.tasks.release_remote(seat, id),
+            // Handed back with the key in place; not the last reference (the task's
+            // completion holds one), so dropping it would run no task code either.
+            Ok(Ok(task)) => task,
+            Ok(Err(())) | Err(()) => {
+                self.tasks.release_remote(seat, id);
+                None
+            }
         }
     }
 
@@ -357,9 +362,15 @@ impl PoolShared {
         // G3: `admitted` drops here.
     }
 
-    /// The one push into the injector: only a scheduler the gate admitted may make it.
+    /// A push into the injector (with `push_injector_batch`, the only ones): only a scheduler
+    /// the gate admitted may make it.
     fn push_injector(&self, _admitted: &Admitted<'_>, job: Job) {
         self.injector.push(job);
+    }
+
+    /// The batch push into the injector (the overflow), under the same rule.
+    fn push_injector_batch(&self, _admitted: &Admitted<'_>, jobs: &mut Vec<Job>) {
+        self.injector.push_batch(jobs);
     }
 
     /// Step 1's push onto the seat's queues.
@@ -395,12 +406,11 @@ impl PoolShared {
         let Some(admitted) = self.gate.enter() else {
             return false;
         };
-        for _ in 0..LOCAL_QUEUE_CAPACITY / 2 {
-            match local.deque.pop() {
-                Some(oldest) => self.push_injector(&admitted, oldest),
-                None => break,
-            }
-        }
+        // Taken out first, then pushed under one lock of the injector (injector.rs).
+        let mut batch = std::mem::take(&mut local.spill);
+        batch.extend(std::iter::from_fn(|| local.deque.pop()).take(LOCAL_QUEUE_CAPACITY / 2));
+        self.push_injector_batch(&admitted, &mut batch);
+        local.spill = batch;
         true
     }
 }

@@ -84,7 +84,6 @@
 use super::builder::TestPoint;
 use super::monitor;
 use super::shared::{PoolShared, on_pool_thread};
-use crossbeam_deque::Steal;
 use switchyard_runtime::loom::sync::atomic::{AtomicUsize, Ordering};
 use switchyard_runtime::park::Unparker;
 
@@ -214,14 +213,9 @@ pub(crate) fn shutdown(
         }
     }
     // 6.
-    loop {
-        match shared.injector.steal() {
-            Steal::Success(job) => {
-                let _ = job.discard();
-            }
-            Steal::Empty => break,
-            Steal::Retry => std::hint::spin_loop(),
-        }
+    // One at a time, each dropped outside the injector's lock (injector.rs).
+    while let Some(job) = shared.injector.pop() {
+        let _ = job.discard();
     }
     // 7.
     // Each `shutdown` drops an idle task's future here (its `release` takes the table's

@@ -31,7 +31,12 @@
 //! queues the task, so a spawn takes no lock and shares no cache line with another worker.
 //!
 //! 1. **Release on the seat's holder** (the task ran where it was spawned, the common case):
-//!    removed at once, through the key.
+//!    removed at once, through the key. The entry costs the task no atomic operation of its
+//!    own on this path: it is made with the task (`task::spawn_with_ref`, its reference
+//!    counted in the new state word rather than added by `Runnable::task`), and the release
+//!    hands it back to the task core ([`Schedule::release_ref`]), which gives its reference
+//!    up in the same CAS that completes the task, instead of a `fetch_sub` of its own. On
+//!    the paths below the entry is dropped as usual.
 //! 2. **Release anywhere else** (the task was stolen, or woken and run elsewhere): the id goes
 //!    on the shard's *remote* list ([`SeatShard`]: a mutex the holder takes only to settle),
 //!    from another worker in batches: it collects such ids in its own seat's *outbox* and
@@ -84,10 +89,17 @@ impl Schedule for PoolScheduler {
     }
 
     fn release(&self, id: TaskId) {
-        self.0.release_task(id);
+        drop(self.release_ref(id));
+    }
+
+    /// Step 1's entry goes back to the task core, which gives its reference up in the step
+    /// that completes the task (module doc, "Seat shards").
+    fn release_ref(&self, id: TaskId) -> Option<TaskRef> {
+        let entry = self.0.release_task(id);
         if let Some(hook) = &self.0.config.hooks.on_task_terminate {
             hook(id);
         }
+        entry
     }
 }
 
@@ -146,11 +158,15 @@ impl SeatTasks {
         TaskId::from_u64(NonZeroU64::new(raw).expect("the sequence is never 0"))
     }
 
-    /// Spawns with `spawn(id)` and records the task.
-    fn spawn(&mut self, shard: usize, spawn: impl FnOnce(TaskId) -> Runnable) -> Runnable {
+    /// Spawns with `spawn(id)` and records the task (the `TaskRef` `spawn` made with it).
+    fn spawn(
+        &mut self,
+        shard: usize,
+        spawn: impl FnOnce(TaskId) -> (Runnable, TaskRef),
+    ) -> Runnable {
         let id = self.next_id(shard);
-        let runnable = spawn(id);
-        let key = self.slab.insert(runnable.task());
+        let (runnable, entry) = spawn(id);
+        let key = self.slab.insert(entry);
         debug_assert_eq!(key, slot_of(id), "the slab's vacant key changed");
         runnable
     }
@@ -242,7 +258,7 @@ impl TaskTable {
         &self,
         seat: usize,
         tasks: &mut SeatTasks,
-        spawn: impl FnOnce(TaskId) -> Runnable,
+        spawn: impl FnOnce(TaskId) -> (Runnable, TaskRef),
     ) -> Runnable {
         let shard = &self.seats[seat];
         if shard.remote.len.load(Ordering::Relaxed) >= SETTLE_BATCH {
@@ -354,7 +370,10 @@ impl TaskTable {
     }
 
     /// Spawns into an outside shard (the calling thread's), under its lock.
-    pub(crate) fn spawn_outside(&self, spawn: impl FnOnce(TaskId) -> Runnable) -> Runnable {
+    pub(crate) fn spawn_outside(
+        &self,
+        spawn: impl FnOnce(TaskId) -> (Runnable, TaskRef),
+    ) -> Runnable {
         let index = OUTSIDE_SHARD.with(|s| *s) % self.outside.len();
         let mut shard = self.outside[index]
             .lock()
@@ -362,17 +381,13 @@ impl TaskTable {
         shard.spawn(self.seats.len() + index, spawn)
     }
 
-    /// Releases `id` from an outside shard.
-    pub(crate) fn remove_outside(&self, id: TaskId) {
-        let Some(shard) = shard_of(id)
+    /// Releases `id` from an outside shard: its entry, taken out under the lock and returned
+    /// outside it (dropping the last reference may run task code).
+    pub(crate) fn remove_outside(&self, id: TaskId) -> Option<TaskRef> {
+        let shard = shard_of(id)
             .checked_sub(self.seats.len())
-            .and_then(|index| self.outside.get(index))
-        else {
-            return;
-        };
-        let task = shard.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
-        // Dropped outside the lock: dropping the last reference may run task code.
-        drop(task);
+            .and_then(|index| self.outside.get(index))?;
+        shard.lock().unwrap_or_else(|e| e.into_inner()).remove(id)
     }
 
     /// Every task of the outside shards, taken out (shutdown step 7).

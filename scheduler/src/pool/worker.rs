@@ -13,7 +13,8 @@
 //!    worker runs next (its data is hot in cache, and in a ping-pong it is the other half).
 //!    Past the bound the slot's job moves to the back of the deque.
 //! 4. **Own deque**, front first (FIFO).
-//! 5. **Injector**, a batch (`steal_batch_and_pop`: about half, moved to our deque).
+//! 5. **Injector**, a batch (`Injector::pop_batch_into`: about half, at most 32, moved to our
+//!    deque, under one lock: injector.rs).
 //! 6. **Search**: if fewer than half the seats are searching, become a searcher and steal a
 //!    batch from the other seats' deques (random start, then round the ring), then the
 //!    injector again. A searcher that finds a job stops searching, and if it was the last
@@ -262,7 +263,7 @@ impl<'a> WorkerLoop<'a> {
                 driver.poll_now();
             }
             shared.timers.process(Instant::now());
-            if let Some(job) = steal_one(&shared.injector) {
+            if let Some(job) = shared.injector.pop() {
                 self.lifo_streak = 0;
                 return Some(job);
             }
@@ -295,17 +296,7 @@ impl<'a> WorkerLoop<'a> {
 
     fn steal_from_injector(&mut self) -> Option<Job> {
         let injector = &self.shared.injector;
-        let stolen = self.with_local(|local| {
-            loop {
-                let before = local.deque.len();
-                match injector.steal_batch_and_pop(&local.deque) {
-                    Steal::Success(job) => return Some((job, local.deque.len() - before + 1)),
-                    Steal::Empty => return None,
-                    Steal::Retry => std::hint::spin_loop(),
-                }
-            }
-        });
-        let (job, moved) = stolen?;
+        let (job, moved) = self.with_local(|local| injector.pop_batch_into(&local.deque))?;
         self.count_steal(moved);
         Some(job)
     }
@@ -610,17 +601,6 @@ impl Sleeper for WorkerSleeper<'_, '_> {
         bump(&self.worker.slot.metrics.unparks, 1);
         if let Some(hook) = &shared.config.hooks.on_thread_unpark {
             hook();
-        }
-    }
-}
-
-/// Takes one job from the injector, retrying on contention.
-fn steal_one(injector: &crossbeam_deque::Injector<Job>) -> Option<Job> {
-    loop {
-        match injector.steal() {
-            Steal::Success(job) => return Some(job),
-            Steal::Empty => return None,
-            Steal::Retry => std::hint::spin_loop(),
         }
     }
 }
