@@ -121,10 +121,12 @@ fn the_lifo_bound_lets_a_third_task_run_between_two_that_wake_each_other() {
 fn the_injector_check_lets_an_outside_spawn_run_beside_a_self_yielding_task() {
     let pool = one_worker();
     let outside = ran_at();
+    let started = Arc::new(AtomicBool::new(false));
     let submitted = Arc::new(AtomicBool::new(false));
     let yields = Arc::new(AtomicU64::new(0));
-    let (y, s) = (yields.clone(), submitted.clone());
+    let (y, s, st) = (yields.clone(), submitted.clone(), started.clone());
     let yielder = pool.spawn(async move {
+        st.store(true, Ordering::SeqCst);
         // Yield (woken while running: the back of its own deque, never the injector) until
         // the outside spawn is in the injector, then count the rounds it has to wait.
         while !s.load(Ordering::SeqCst) {
@@ -136,6 +138,14 @@ fn the_injector_check_lets_an_outside_spawn_run_beside_a_self_yielding_task() {
         }
         y.store(RIVAL_ROUNDS, Ordering::SeqCst);
     });
+    // The yielder must be running before the outside spawn: if both waited in the injector,
+    // the worker's batch (tick step 5) would take them together, and the spawn would run
+    // from the deque without the rule under test.
+    let deadline = Instant::now() + GUARD;
+    while !started.load(Ordering::SeqCst) {
+        assert!(Instant::now() < deadline, "the yielder never started");
+        std::thread::yield_now();
+    }
     // From this thread, outside the pool: the injector.
     let (o, y) = (outside.clone(), yields.clone());
     let spawned = pool.spawn(async move { o.store(y.load(Ordering::SeqCst), Ordering::SeqCst) });
@@ -226,6 +236,45 @@ fn every_idle_worker_parks_after_quiescence() {
         );
         std::thread::yield_now();
     }
+    // One look can catch a spinning worker between two time slices, or blocked for a moment
+    // on a lock: asleep means it stays so. While this thread looks 200 more times, every
+    // worker is blocked in the kernel at each look and runs not a nanosecond.
+    let ran_before = worker_run_ns();
+    for _ in 0..200 {
+        let states = worker_thread_states();
+        assert!(
+            states.len() == WORKERS && states.iter().all(|&state| state == 'S'),
+            "an idle worker woke or spins: thread states {states:?} (S: blocked in the kernel)"
+        );
+        std::thread::yield_now();
+    }
+    assert_eq!(
+        worker_run_ns(),
+        ran_before,
+        "idle workers ran (CPU time per worker, ns, from /proc schedstat)"
+    );
+}
+
+/// The CPU time each thread named with [`IDLE_PARK_THREAD`] has run, in ns (the first field
+/// of `/proc/self/task/T/schedstat`), sorted by thread id.
+fn worker_run_ns() -> Vec<u64> {
+    let mut tasks: Vec<_> = std::fs::read_dir("/proc/self/task")
+        .expect("read /proc/self/task")
+        .map(|task| task.expect("a /proc/self/task entry").path())
+        .filter(|dir| {
+            std::fs::read_to_string(dir.join("comm"))
+                .is_ok_and(|name| name.starts_with(IDLE_PARK_THREAD))
+        })
+        .collect();
+    tasks.sort();
+    tasks
+        .iter()
+        .map(|dir| {
+            let stat = std::fs::read_to_string(dir.join("schedstat")).expect("schedstat");
+            let run = stat.split_whitespace().next().expect("a schedstat field");
+            run.parse().expect("schedstat's run time is a number")
+        })
+        .collect()
 }
 
 /// The thread-name prefix of `every_idle_worker_parks_after_quiescence`'s pool (under the

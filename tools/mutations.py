@@ -55,13 +55,13 @@ def define(add, cargo_test, loom):
         "a worker re-checks every queue after registering as a sleeper (S3)",
         "scheduler/src/pool/sleep.rs",
         [("let found = if s.is_shut_down() { None } else { s.look() };",
-          "let found: Option<S::Job> = None;", 1)],
+          "let found: Option<S::Found> = None;", 1)],
         cmd, env)
     add("pool_s3_recheck_deleted_stress",
         "the same S3 mutant, against the ordinary suite (no loom)",
         "scheduler/src/pool/sleep.rs",
         [("let found = if s.is_shut_down() { None } else { s.look() };",
-          "let found: Option<S::Job> = None;", 1)],
+          "let found: Option<S::Found> = None;", 1)],
         cargo_test("--test", "pool_sleep_random_gaps"))
     add("pool_lifo_bound_ignored",
         "the LIFO slot runs at most lifo_poll_bound times in a row",
