@@ -56,8 +56,11 @@
 //!   So a poll blocked, or computing on its CPU, from its start loses its seat between one
 //!   and two slices after it began (10-20 ms at the default); one the OS kept off its CPU
 //!   for part of that time, later by that time, plus at most a [`MIN_RECHECK_DIVISOR`]th of
-//!   a slice of re-check lag. (The fixed half-slice tick this replaced handed a blocked poll
-//!   off after one to one and a half slices, a computing one after one and a half to two.)
+//!   a slice of re-check lag. The monitor's timers run with that much slack too
+//!   ([`set_timer_slack`]: the kernel may fire them up to a quarter slice late, so that a
+//!   wake-up rides on an interrupt that comes anyway), which each bound may add. (The fixed
+//!   half-slice tick this replaced handed a blocked poll off after one to one and a half
+//!   slices, a computing one after one and a half to two.)
 //! - **Cost.** While polls are short (each sample finds every seat between polls, or in a
 //!   poll it has not seen before), the monitor wakes once per slice: 100 times per busy
 //!   second at the default, half the tick's 200. A wake loads each seat's state word and
@@ -75,7 +78,9 @@
 //! monitor's). Hence:
 //!
 //! - **M1** After [`IDLE_SAMPLES_BEFORE_PARK`] samples in a row (a slice apart) that find
-//!   every seat parked, the monitor sets [`MonitorBell::sleeping`], then reads the unparked
+//!   every seat parked and no poll ended since the sample before (the seats' poll counters
+//!   unchanged: a pool that serves requests now and then, parked at each sample, is not idle,
+//!   and parking would cost a wake-up by M2 at its next request), the monitor sets [`MonitorBell::sleeping`], then reads the unparked
 //!   count again; if it is still zero it parks with no timeout, else it clears the flag and
 //!   samples on.
 //! - **M2** A worker that returns from `sleep::sleep` ([`MonitorBell::ring`]) reads the flag,
@@ -112,11 +117,10 @@ pub(crate) struct Spare {
     assigned: AtomicUsize,
 }
 
-/// Samples in a row (a slice apart) that must find every seat parked before the monitor
-/// parks (M1). At the default slice that is 20 ms of idleness: long enough that a pool serving
-/// requests a few milliseconds apart does not pay a monitor wake-up per request, short enough
-/// that an idle pool is silent almost at once. Picked by reasoning, not measured (the same 20 ms
-/// as the four half-slice samples before the cadence of the module doc).
+/// Samples in a row (a slice apart) that must find every seat parked, with no poll ended
+/// since the sample before, before the monitor parks (M1). At the default slice that is 20 ms
+/// without a poll: an idle pool is silent almost at once. Picked by reasoning, not measured
+/// (the same 20 ms as the four half-slice samples before the cadence of the module doc).
 pub(crate) const IDLE_SAMPLES_BEFORE_PARK: u32 = 2;
 
 /// A watched poll's next check (step 2) is due at least a slice divided by this after the last,
@@ -209,6 +213,28 @@ pub(crate) fn cpu_time_ns(tid: i32) -> Option<u64> {
     (rc == 0).then(|| now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64)
 }
 
+/// Lets the kernel fire the calling thread's timers up to `slack` late (`PR_SET_TIMERSLACK`;
+/// the default is 50 µs), so a monitor wake-up can ride on an interrupt that comes anyway (a
+/// scheduler tick, another thread's timer) instead of taking one of its own (the cadence).
+/// Best effort: where the call fails, the default slack stays.
+fn set_timer_slack(slack: Duration) {
+    if cfg!(miri) {
+        return;
+    }
+    let ns = libc::c_ulong::try_from(slack.as_nanos()).unwrap_or(libc::c_ulong::MAX);
+    // SAFETY: PR_SET_TIMERSLACK takes a plain integer and changes only the calling thread's
+    // timer slack; the other arguments are ignored.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_TIMERSLACK,
+            ns,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        );
+    }
+}
+
 /// The calling thread's kernel id, which [`Account::read`] takes.
 pub(crate) fn current_tid() -> i32 {
     // SAFETY: gettid has no preconditions and cannot fail.
@@ -250,7 +276,9 @@ fn own_time(wall: Duration, before_cpu: Option<u64>, now: Option<Account>) -> Du
 pub(crate) fn run(shared: Arc<PoolShared>, parker: Parker, slice: Duration) {
     let mut watches: Vec<Option<Watch>> = vec![None; shared.seats.len()];
     let min_recheck = slice / MIN_RECHECK_DIVISOR;
+    set_timer_slack(min_recheck);
     let mut idle_samples = 0;
+    let mut last_polls = polls_so_far(&shared);
     // The moment the next sample is due (the cadence).
     let mut next = Instant::now() + slice;
     loop {
@@ -278,8 +306,13 @@ pub(crate) fn run(shared: Arc<PoolShared>, parker: Parker, slice: Duration) {
         // Nothing watched: a poll that begins now could be stuck a slice from now at the
         // earliest (the cadence).
         next = now + slice;
+        // M1's count: a sample that finds every seat parked and no poll ended since the last
+        // sample (the seats' poll counters, one load each, unchanged).
+        let polls = polls_so_far(&shared);
+        let polled = polls != last_polls;
+        last_polls = polls;
         if shared.idle.unparked_now() == 0 {
-            idle_samples += 1;
+            idle_samples = if polled { 0 } else { idle_samples + 1 };
             watches.fill(None);
             continue;
         }
@@ -344,6 +377,15 @@ pub(crate) fn run(shared: Arc<PoolShared>, parker: Parker, slice: Duration) {
             }
         }
     }
+}
+
+/// Polls ended on every seat so far (the seats' counters, wrapping), for M1's count.
+fn polls_so_far(shared: &PoolShared) -> u64 {
+    shared
+        .seats
+        .iter()
+        .map(|slot| slot.metrics.polls.load(Ordering::Relaxed))
+        .fold(0, u64::wrapping_add)
 }
 
 /// Step 4.
