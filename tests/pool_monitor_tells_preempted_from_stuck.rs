@@ -1,5 +1,5 @@
 //! The stall monitor hands off a worker that is really stuck, and only such a worker
-//! (scheduler/src/pool/monitor.rs, steps 1-2, M1-M2):
+//! (scheduler/src/pool/monitor.rs, steps 1-2, the cadence, M1-M2):
 //!
 //! - a poll kept off its CPU by the OS (runnable, waiting in the run queue) keeps its seat,
 //!   however long it lasts in wall time;
@@ -21,8 +21,9 @@ const SLICE: Duration = Duration::from_millis(10);
 /// How long the test waits for something that should happen within a few slices; only a
 /// failing test waits this long.
 const GUARD: Duration = Duration::from_secs(60);
-/// Reports of a spared poll to wait for: each is a further half slice of wall time in which
-/// the monitor could have handed the worker off and did not.
+/// Reports of a spared poll to wait for: each is a further check (at least a quarter slice of
+/// wall time after the last) at which the monitor could have handed the worker off and did
+/// not.
 const SPARED_REPORTS: usize = 3;
 
 /// A pool of one worker whose test hook forwards the given point to the returned receiver.
