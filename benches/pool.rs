@@ -21,7 +21,7 @@
 use criterion::{Criterion, criterion_group};
 use std::sync::Arc;
 use std::time::Duration;
-use switchyard::scheduler::pool::Pool;
+use switchyard::scheduler::pool::{Pool, PoolHandle};
 
 /// Worker threads for every runtime: the targets are for 2 cores.
 const WORKERS: usize = 2;
@@ -127,6 +127,19 @@ impl Drop for AsyncExecutor {
     }
 }
 
+/// `spawn_many`'s workload on the pool: from inside a task, spawn `TASKS` empty tasks, then
+/// join them all.
+fn pool_spawn_many(pool: &Pool, handle: &PoolHandle) {
+    let handle = handle.clone();
+    pool.block_on(pool.spawn(async move {
+        let joins: Vec<_> = (0..TASKS).map(|_| handle.spawn(async {})).collect();
+        for join in joins {
+            join.await.unwrap();
+        }
+    }))
+    .unwrap()
+}
+
 fn spawn_many(c: &mut Criterion) {
     let mut group = c.benchmark_group("spawn_many");
     group.throughput(criterion::Throughput::Elements(TASKS as u64));
@@ -134,16 +147,7 @@ fn spawn_many(c: &mut Criterion) {
         let pool = pool();
         let handle = pool.handle();
         group.bench_function("switchyard_pool", |b| {
-            b.iter(|| {
-                let handle = handle.clone();
-                pool.block_on(pool.spawn(async move {
-                    let joins: Vec<_> = (0..TASKS).map(|_| handle.spawn(async {})).collect();
-                    for join in joins {
-                        join.await.unwrap();
-                    }
-                }))
-                .unwrap()
-            })
+            b.iter(|| pool_spawn_many(&pool, &handle))
         });
     }
     {
@@ -357,11 +361,7 @@ fn chained_spawn(c: &mut Criterion) {
     let mut group = c.benchmark_group("chained_spawn");
     group.throughput(criterion::Throughput::Elements(CHAIN as u64));
     {
-        fn chain(
-            handle: switchyard::scheduler::pool::PoolHandle,
-            n: usize,
-            done: tokio::sync::oneshot::Sender<()>,
-        ) {
+        fn chain(handle: PoolHandle, n: usize, done: tokio::sync::oneshot::Sender<()>) {
             if n == 0 {
                 let _ = done.send(());
                 return;
@@ -436,21 +436,16 @@ criterion_group! {
     targets = spawn_many, yield_many, ping_pong, chained_spawn
 }
 
-/// The process's CPU time (user and system, every thread), in ns.
+/// The process's CPU time (user and system, every thread), in ns: the process CPU-time clock,
+/// which counts in ns where `getrusage` counts in µs.
 fn process_cpu_ns() -> u64 {
-    // SAFETY: `usage` is a plain struct owned by this frame, which `getrusage` fills.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
-    ns(usage.ru_utime) + ns(usage.ru_stime)
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
 /// `SPAWN_CPU=rounds cargo bench --bench pool`: instead of criterion, the CPU time per task
 /// of `spawn_many`'s workload (100 iterations of `TASKS` spawns and joins after one to warm
-/// up, from `getrusage`, so every thread of the process counts), for the pool,
+/// up, from the process CPU-time clock, so every thread of the process counts), for the pool,
 /// async-executor and rayon in turn, `rounds` times; steadier than wall time on a shared
 /// machine.
 fn spawn_cpu(rounds: usize) {
@@ -472,16 +467,7 @@ fn spawn_cpu(rounds: usize) {
         {
             let pool = pool();
             let handle = pool.handle();
-            measure("switchyard_pool", || {
-                let handle = handle.clone();
-                pool.block_on(pool.spawn(async move {
-                    let joins: Vec<_> = (0..TASKS).map(|_| handle.spawn(async {})).collect();
-                    for join in joins {
-                        join.await.unwrap();
-                    }
-                }))
-                .unwrap()
-            });
+            measure("switchyard_pool", || pool_spawn_many(&pool, &handle));
         }
         {
             let ae = AsyncExecutor::new();
