@@ -29,6 +29,10 @@ SIZES = ("full", "quick", "tiny")
 
 # Repetitions per batch: Python's full run takes 3, not the lab's 5 (time budget).
 SAMPLES = {"full": 3, "quick": 3, "tiny": 2}
+# Untimed round trips before each ping-pong sample's timed ones, as the lab's own models
+# (lab/src/workloads/mod.rs, WARMUP_ROUND_TRIPS): a fresh cross-core pair starts faster than
+# its steady state on a VM.
+WARMUP_ROUND_TRIPS = 500
 
 now = time.monotonic_ns  # CLOCK_MONOTONIC: one clock for every process of the machine
 

@@ -6,6 +6,8 @@
   pinned to one CPU or to two.
 * py-multiprocessing: os.sched_yield() in a child process; two processes over two
   multiprocessing.Pipe(duplex=False) (send_bytes / recv_bytes), pinned to one CPU or two.
+
+Each ping-pong sample first makes lc.WARMUP_ROUND_TRIPS untimed round trips, as the lab's models.
 """
 
 import asyncio
@@ -30,11 +32,16 @@ async def _aio_yields(n):
 async def _aio_pingpong(n):
     there, back = asyncio.Queue(maxsize=1), asyncio.Queue(maxsize=1)
 
+    warm = lc.WARMUP_ROUND_TRIPS
+
     async def pong():
-        for _ in range(n):
+        for _ in range(warm + n):
             await back.put(await there.get())
 
     peer = asyncio.get_running_loop().create_task(pong())
+    for i in range(warm):
+        await there.put(i)
+        await back.get()
     t0 = lc.now()
     for i in range(n):
         await there.put(i)
@@ -57,8 +64,13 @@ def _thread_pingpong(n, cpu_a, cpu_b):
     there, back = queue.Queue(maxsize=1), queue.Queue(maxsize=1)
     out = {}
 
+    warm = lc.WARMUP_ROUND_TRIPS
+
     def ping():
         lc.pin(cpu_a)
+        for i in range(warm):
+            there.put(i)
+            back.get()
         t0 = lc.now()
         for i in range(n):
             there.put(i)
@@ -68,7 +80,7 @@ def _thread_pingpong(n, cpu_a, cpu_b):
 
     def pong():
         lc.pin(cpu_b)
-        for _ in range(n):
+        for _ in range(warm + n):
             back.put(there.get())
         out["cpu_b"] = lc.current_cpu()
 
@@ -88,6 +100,9 @@ def _proc_yields(n, result):
 
 def _proc_ping(n, cpu, there, back, result):
     lc.pin(cpu)
+    for _ in range(lc.WARMUP_ROUND_TRIPS):
+        there.send_bytes(b"x")
+        back.recv_bytes()
     t0 = lc.now()
     for _ in range(n):
         there.send_bytes(b"x")
@@ -97,7 +112,7 @@ def _proc_ping(n, cpu, there, back, result):
 
 def _proc_pong(n, cpu, there, back, result):
     lc.pin(cpu)
-    for _ in range(n):
+    for _ in range(lc.WARMUP_ROUND_TRIPS + n):
         back.send_bytes(there.recv_bytes())
     result.send((0, lc.current_cpu()))
 

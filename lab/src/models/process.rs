@@ -63,6 +63,7 @@ use super::{
     Blocked, Blocking, Kind, Model, Outcome, Parked, Placement, Probe, Seen, Share, Skip, Turns,
     share_of,
 };
+use crate::workloads;
 use crate::workloads::blocking;
 use crate::workloads::pipe;
 use crate::{machine, stats};
@@ -246,7 +247,8 @@ fn pingpong_pipes(round_trips: u64, cpus: [usize; 2], seen: &Arc<Seen>) -> Outco
 }
 
 /// Ping-pong of a one-byte frame over the launcher's framed [`Channel`]: this thread on CPU
-/// `cpus[0]`, the child on `cpus[1]`, each marking `seen`.
+/// `cpus[0]`, the child on `cpus[1]`, each marking `seen`; the time of `round_trips` after
+/// [`workloads::WARMUP_ROUND_TRIPS`] untimed ones.
 fn pingpong_channel(round_trips: u64, cpus: [usize; 2], seen: &Arc<Seen>) -> Outcome<Duration> {
     let seen = Arc::clone(seen);
     let pinger = std::thread::spawn(move || -> Outcome<Duration> {
@@ -262,8 +264,11 @@ fn pingpong_channel(round_trips: u64, cpus: [usize; 2], seen: &Arc<Seen>) -> Out
         );
         seen.mark(0);
         let token = [0u8; 1];
-        let start = Instant::now();
-        for _ in 0..round_trips {
+        let mut start = Instant::now();
+        for i in 0..workloads::WARMUP_ROUND_TRIPS + round_trips {
+            if i == workloads::WARMUP_ROUND_TRIPS {
+                start = Instant::now();
+            }
             channel.send_bytes(&token).map_err(|e| skip("ping", e))?;
             channel.recv_with(|_| ()).map_err(|e| skip("pong", e))?;
         }

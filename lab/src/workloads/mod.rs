@@ -36,6 +36,14 @@ pub async fn yield_many<R: Runtime>(spawner: R::Spawner, n: u64) -> Outcome<Dura
     R::join(unit).await.ok_or_else(failed)
 }
 
+/// The untimed round trips each ping-pong sample makes before its timed ones, in every model
+/// (docs/lab.md, "Experiments", `switch`). On the 2-core VM the first few hundred cross-core
+/// round trips of a fresh pair run faster than the steady state (57-88 µs against 90-120 µs,
+/// `tools/pingpong_drift.c`), so a batch of 1,000 (`--quick`) measured mostly that start and
+/// read lower than one of 5,000; after the warm-up a sample measures the steady state whatever
+/// its length.
+pub const WARMUP_ROUND_TRIPS: u64 = 500;
+
 /// `switch / pingpong_same_core`: two tasks pass a token back and forth `round_trips` times
 /// over two of the runtime's channels of capacity 1; the time for all of them, taken by the
 /// first task ([`ping`]; the second is [`pong`]). `mark(unit)` runs in each task when it
@@ -80,7 +88,8 @@ pub fn pingpong_across<R: PinnedRuntime>(
 }
 
 /// The timing half of a ping-pong (unit 0): sends a token on `ping_tx` and waits for it on
-/// `pong_rx`, `round_trips` times; the time for all of them. It drops `ping_tx` at the end,
+/// `pong_rx`, [`WARMUP_ROUND_TRIPS`] times untimed, then `round_trips` times; the time for
+/// those. It drops `ping_tx` at the end,
 /// so a [`pong`] that expects more (a ping that stopped early) sees the hang-up. The
 /// multi-threaded models run the two halves on two runtimes of one pinned worker each for
 /// `pingpong_cross_core` (docs/lab.md, "Placement").
@@ -91,8 +100,11 @@ pub async fn ping<R: Runtime>(
     mark: impl Fn(usize),
 ) -> Duration {
     mark(0);
-    let start = Instant::now();
-    for i in 0..round_trips {
+    let mut start = Instant::now();
+    for i in 0..WARMUP_ROUND_TRIPS + round_trips {
+        if i == WARMUP_ROUND_TRIPS {
+            start = Instant::now();
+        }
         if !R::send(&ping_tx, i).await || R::recv(&mut pong_rx).await.is_none() {
             break;
         }
@@ -103,7 +115,8 @@ pub async fn ping<R: Runtime>(
     elapsed
 }
 
-/// The answering half of a ping-pong (unit 1): sends back `round_trips` tokens, or fewer if the
+/// The answering half of a ping-pong (unit 1): sends back [`WARMUP_ROUND_TRIPS`] +
+/// `round_trips` tokens, or fewer if the
 /// [`ping`] hangs up first. It counts rather than waiting for the hang-up, because not every
 /// runtime's channel tells a receiver that its senders are gone (the naive executor's does
 /// not).
@@ -114,7 +127,7 @@ pub async fn pong<R: Runtime>(
     mark: impl Fn(usize),
 ) {
     mark(1);
-    for _ in 0..round_trips {
+    for _ in 0..WARMUP_ROUND_TRIPS + round_trips {
         let Some(v) = R::recv(&mut ping_rx).await else {
             break;
         };
