@@ -5,8 +5,8 @@
  * lab's `switch / thread / pingpong_cross_core` does (lab/src/workloads/pipe.rs), and print
  * the mean round trip of each chunk of 500, then the batch's mean. On a machine where the
  * figure is steady every chunk reads alike; on the 2-core VM of docs/results the first 500
- * read 63-87 us and the later ones 90-110 us, so a batch of 1,000 (`--quick`) measures a
- * transient. docs/lab.md, "Checks against trusted tools", says what that does to the check.
+ * read lower than the rest in 21 of 22 batches (57-98 us, against mostly 90-120 us), so a
+ * batch of 1,000 (`--quick`) without a warm-up measures a transient. docs/lab.md, "Checks against trusted tools", says what that does to the check.
  *
  *   gcc -O2 -pthread -o /tmp/pingpong_drift tools/pingpong_drift.c
  *   /tmp/pingpong_drift ROUND_TRIPS REPEATS      # e.g. 5000 4

@@ -30,7 +30,7 @@
 //!   taken over the same minutes of the machine. The note gives every perf run's figure and
 //!   every sample's, in the order taken.
 //!   (The check used to make the row's own 1,000 round trips in `--quick`, with no warm-up on
-//!   either side: on the 2-core VM the thread check then read the lab 17-40% below perf in
+//!   either side: on the 2-core VM the thread check then read the lab 18-42% below perf in
 //!   every quick run of 2026-11-30, while full runs of 5,000 agreed.)
 //! * The thread model's idle timer lateness against `cyclictest` (clock_nanosleep, 1 ms
 //!   interval, SCHED_OTHER as the lab, `--default-system` so it does not retune the machine):

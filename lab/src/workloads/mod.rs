@@ -38,7 +38,7 @@ pub async fn yield_many<R: Runtime>(spawner: R::Spawner, n: u64) -> Outcome<Dura
 
 /// The untimed round trips each ping-pong sample makes before its timed ones, in every model
 /// (docs/lab.md, "Experiments", `switch`). On the 2-core VM the first few hundred cross-core
-/// round trips of a fresh pair run faster than the steady state (57-88 µs against 90-120 µs,
+/// round trips of a fresh pair run faster than the steady state (57-98 µs against mostly 90-120 µs,
 /// `tools/pingpong_drift.c`), so a batch of 1,000 (`--quick`) measured mostly that start and
 /// read lower than one of 5,000; after the warm-up a sample measures the steady state whatever
 /// its length.
