@@ -118,9 +118,8 @@ impl<S: Source> Registered<S> {
     /// [`poll_read_stream`](Self::poll_read_stream) into a buffer that may be uninitialised:
     /// `read(2)` on the fd writes the bytes (`rustix::io::read` takes `&mut [MaybeUninit<u8>]`
     /// and hands back the prefix it wrote), and nothing else touches `buf`. An empty `buf`
-    /// returns 0 at once. Returns the count
-    /// `n`, at most `buf.len()`; the first `n` bytes of `buf` are then initialised with the
-    /// bytes read, the rest are as they were. No `unsafe` here: rustix's safe API carries the
+    /// returns 0 at once. Returns the count `n`, at most `buf.len()`; the first `n` bytes of
+    /// `buf` are then initialised with the bytes read, the rest are as they were. No `unsafe` here: rustix's safe API carries the
     /// proof, and the callers that turn the count into initialised bytes cite this contract.
     pub(crate) fn poll_read_stream_uninit(
         &self,

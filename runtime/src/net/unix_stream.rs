@@ -102,10 +102,9 @@ impl UnixStream {
     /// cooperative budget exactly as `poll_read` does (`registered.rs`).
     ///
     /// Returns `n`, the bytes read: 0 is end of stream (an empty `buf` returns 0 at once,
-    /// without waiting). The first `n`
-    /// bytes of `buf` are then initialised with them, and the rest of `buf` is untouched;
-    /// `unsafe` code may rely on this (only `read(2)` writes into `buf`, and `n` is the count
-    /// it returned).
+    /// without waiting). The first `n` bytes of `buf` are then initialised with them, and the
+    /// rest of `buf` is untouched; `unsafe` code may rely on this (only `read(2)` writes into
+    /// `buf`, and `n` is the count it returned).
     pub fn poll_read_uninit(
         &self,
         cx: &mut Context<'_>,

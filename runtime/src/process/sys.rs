@@ -51,14 +51,10 @@ pub(crate) fn send(fd: BorrowedFd<'_>, buf: &[u8], nonblocking: bool) -> io::Res
     Ok(n as usize)
 }
 
-/// `sendmsg(2)` of `first` then `second` as one gathered write, with `MSG_NOSIGNAL`.
-pub(crate) fn send_gather(
-    fd: BorrowedFd<'_>,
-    first: &[u8],
-    second: &[u8],
-    nonblocking: bool,
-) -> io::Result<usize> {
-    let mut iov = [
+/// The two `iovec`s of a gathered write of `first` then `second`. They point into the slices,
+/// so they are valid while those stay borrowed; the kernel only reads through them.
+fn iovecs(first: &[u8], second: &[u8]) -> [libc::iovec; 2] {
+    [
         libc::iovec {
             iov_base: first.as_ptr() as *mut libc::c_void,
             iov_len: first.len(),
@@ -67,7 +63,17 @@ pub(crate) fn send_gather(
             iov_base: second.as_ptr() as *mut libc::c_void,
             iov_len: second.len(),
         },
-    ];
+    ]
+}
+
+/// `sendmsg(2)` of `first` then `second` as one gathered write, with `MSG_NOSIGNAL`.
+pub(crate) fn send_gather(
+    fd: BorrowedFd<'_>,
+    first: &[u8],
+    second: &[u8],
+    nonblocking: bool,
+) -> io::Result<usize> {
+    let mut iov = iovecs(first, second);
     // SAFETY: msghdr is plain data; all-zero is a valid empty header that we then fill in.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = iov.as_mut_ptr();
@@ -543,16 +549,7 @@ pub(crate) fn write_gather(
     second: &[u8],
     mask_sigpipe: bool,
 ) -> io::Result<usize> {
-    let iov = [
-        libc::iovec {
-            iov_base: first.as_ptr() as *mut libc::c_void,
-            iov_len: first.len(),
-        },
-        libc::iovec {
-            iov_base: second.as_ptr() as *mut libc::c_void,
-            iov_len: second.len(),
-        },
-    ];
+    let iov = iovecs(first, second);
     let write = || {
         // The iovecs point at slices that stay borrowed for the call; writev only reads them.
         syscall!(writev(

@@ -306,13 +306,7 @@ impl TaskTable {
         }
         tasks.outbox.sort_unstable_by_key(|id| shard_of(*id));
         for run in tasks.outbox.chunk_by(|a, b| shard_of(*a) == shard_of(*b)) {
-            let shard = &self.seats[shard_of(run[0])];
-            let mut remote = shard.remote.list.lock().unwrap_or_else(|e| e.into_inner());
-            remote.ids.extend_from_slice(run);
-            shard
-                .remote
-                .len
-                .store(remote.ids.len() + remote.settling, Ordering::Relaxed);
+            self.push_remote(shard_of(run[0]), run);
         }
         tasks.outbox.clear();
         self.seats[own].held.outbox.store(0, Ordering::Relaxed);
@@ -320,9 +314,14 @@ impl TaskTable {
 
     /// Step 2: `id`, of seat `seat`'s shard, released on a thread that cannot reach it.
     pub(crate) fn release_remote(&self, seat: usize, id: TaskId) {
+        self.push_remote(seat, &[id]);
+    }
+
+    /// Appends `ids`, all of seat `seat`'s shard, to its remote list, under one lock.
+    fn push_remote(&self, seat: usize, ids: &[TaskId]) {
         let shard = &self.seats[seat];
         let mut remote = shard.remote.list.lock().unwrap_or_else(|e| e.into_inner());
-        remote.ids.push(id);
+        remote.ids.extend_from_slice(ids);
         shard
             .remote
             .len
