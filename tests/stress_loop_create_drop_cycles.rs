@@ -11,6 +11,9 @@ use switchyard::runtime::sync::oneshot;
 use switchyard::runtime::time::sleep;
 use switchyard::scheduler::local::{EventLoop, spawn_local};
 
+mod resources;
+use resources::{open_fds, threads, threads_settle_to};
+
 const CYCLES: usize = 1_000;
 /// Cycles run before the baseline is taken: the allocator's arenas and the thread-local
 /// caches reach their steady size in the first few.
@@ -68,10 +71,6 @@ fn live_heap() -> usize {
     LIVE_HEAP_BYTES.load(Ordering::Relaxed)
 }
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
 /// A field of `/proc/self/status`, in its own unit (kB for memory).
 fn status_field(name: &str) -> usize {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -84,10 +83,6 @@ fn status_field(name: &str) -> usize {
         .next()
         .and_then(|value| value.parse().ok())
         .unwrap_or_else(|| panic!("unreadable {name}: {line}"))
-}
-
-fn threads() -> usize {
-    status_field("Threads:")
 }
 
 fn rss_bytes() -> usize {
@@ -140,7 +135,11 @@ fn a_thousand_loops_leave_no_fd_thread_or_memory_behind() {
     for i in WARM_UP..CYCLES {
         cycle();
         assert_eq!(open_fds(), fds_before, "fds leaked by cycle {i}");
-        assert_eq!(threads(), threads_before, "threads left by cycle {i}");
+        assert_eq!(
+            threads_settle_to(threads_before),
+            threads_before,
+            "threads left by cycle {i}"
+        );
     }
     let heap_grown = live_heap().saturating_sub(heap_after_warm_up);
     assert!(
